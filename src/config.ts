@@ -1,0 +1,287 @@
+// The whole configuration, read from an env object: pure, never throws, and every value it could not
+// use comes back as one warning naming the variable, the value and what is used instead.
+import { INSTRUMENTATIONS, METRICS_ONLY_INSTRUMENTATIONS, NOISY_INSTRUMENTATIONS } from './instrumentations.js';
+
+export type Protocol = 'grpc' | 'http/protobuf';
+export type LogLevel = 'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' | 'all';
+
+export interface Config {
+  readonly enabled: boolean;
+  /** Undefined: taken from the app's package.json when the SDK starts. */
+  readonly serviceName: string | undefined;
+  readonly serviceVersion: string | undefined;
+  readonly environment: string;
+  /** OTEL_RESOURCE_ATTRIBUTES, which the values above override. */
+  readonly resourceAttributes: Readonly<Record<string, string>>;
+  readonly resourceDetectors: readonly string[];
+  readonly exporter: {
+    readonly protocol: Protocol;
+    /** For grpc the collector's address, for http/protobuf the full URL spans are POSTed to. */
+    readonly url: string;
+    readonly headers: Readonly<Record<string, string>>;
+    readonly timeoutMillis: number;
+  };
+  /** Ratio 1 samples everything, 0 nothing; parentBased follows an incoming decision. */
+  readonly sampler: { readonly ratio: number; readonly parentBased: boolean };
+  readonly batch: {
+    readonly maxQueueSize: number;
+    readonly maxExportBatchSize: number;
+    readonly scheduledDelayMillis: number;
+    readonly exportTimeoutMillis: number;
+  };
+  readonly instrumentations: readonly string[];
+  readonly untracedPaths: readonly string[];
+  readonly shutdownTimeoutMillis: number;
+  readonly logLevel: LogLevel;
+}
+
+export interface ConfigResult {
+  readonly config: Config;
+  readonly warnings: readonly string[];
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const DEFAULT_PORT: Record<Protocol, number> = { grpc: 4317, 'http/protobuf': 4318 };
+const LOCAL_DETECTORS = ['env', 'host', 'os', 'process', 'serviceinstance', 'container'];
+const ALL_DETECTORS = [...LOCAL_DETECTORS, 'alibaba', 'aws', 'azure', 'gcp'];
+const LOG_LEVELS: readonly LogLevel[] = ['none', 'error', 'warn', 'info', 'debug', 'verbose', 'all'];
+const SAMPLERS: Record<string, { ratio?: number; parentBased: boolean }> = {
+  always_on: { ratio: 1, parentBased: false },
+  always_off: { ratio: 0, parentBased: false },
+  traceidratio: { parentBased: false },
+  parentbased_always_on: { ratio: 1, parentBased: true },
+  parentbased_always_off: { ratio: 0, parentBased: true },
+  parentbased_traceidratio: { parentBased: true },
+};
+
+export function parseConfig(env: Env): ConfigResult {
+  const warnings: string[] = [];
+  const warn = (message: string) => {
+    if (!warnings.includes(message)) warnings.push(message);
+  };
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === '' ? undefined : value;
+  };
+
+  const enabled = readEnabled(read, warn);
+  const protocol = readProtocol(read, warn);
+  const attributes = readKeyValues(read, 'OTEL_RESOURCE_ATTRIBUTES', warn, true);
+  const batchQueue = readInteger(read, warn, 'OTEL_BSP_MAX_QUEUE_SIZE', 2048);
+  const batchSize = readInteger(read, warn, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512);
+
+  const config: Config = {
+    enabled,
+    serviceName: read('OTEL_SERVICE_NAME') ?? attributes['service.name'],
+    serviceVersion: read('OTEL_SERVICE_VERSION') ?? attributes['service.version'],
+    environment: read('RUST_ENV') ?? read('NODE_ENV') ?? attributes['deployment.environment.name'] ?? 'development',
+    resourceAttributes: Object.freeze(attributes),
+    resourceDetectors: readDetectors(read, warn),
+    exporter: Object.freeze({
+      protocol,
+      url: readEndpoint(read, warn, protocol),
+      headers: Object.freeze({
+        ...readKeyValues(read, 'OTEL_EXPORTER_OTLP_HEADERS', warn, false),
+        ...readKeyValues(read, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', warn, false),
+      }),
+      timeoutMillis: readInteger(read, warn, firstSet(read, 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT'), 10000),
+    }),
+    sampler: Object.freeze(readSampler(read, warn)),
+    batch: Object.freeze({
+      maxQueueSize: batchQueue,
+      maxExportBatchSize: batchSize > batchQueue ? clampBatch(warn, batchSize, batchQueue) : batchSize,
+      scheduledDelayMillis: readInteger(read, warn, 'OTEL_BSP_SCHEDULE_DELAY', 5000, 0),
+      exportTimeoutMillis: readInteger(read, warn, 'OTEL_BSP_EXPORT_TIMEOUT', 30000),
+    }),
+    instrumentations: Object.freeze(readInstrumentations(read, warn)),
+    untracedPaths: Object.freeze(readUntracedPaths(read, warn)),
+    shutdownTimeoutMillis: readInteger(read, warn, 'OTEL_SHUTDOWN_TIMEOUT_MS', 5000),
+    logLevel: readLogLevel(read, warn),
+  };
+  // Other tools share the OTEL_ namespace: complain about it only when we are the ones reading it.
+  const relevant = enabled ? warnings : warnings.filter((w) => w.startsWith('OTEL_ENABLED') || w.startsWith('OTEL_SDK_DISABLED'));
+  return Object.freeze({ config: Object.freeze(config), warnings: Object.freeze(relevant) });
+}
+
+type Read = (name: string) => string | undefined;
+type Warn = (message: string) => void;
+
+function readEnabled(read: Read, warn: Warn): boolean {
+  const disabled = read('OTEL_SDK_DISABLED');
+  if (disabled !== undefined) {
+    const value = disabled.toLowerCase();
+    if (value === 'true') return false;
+    if (value !== 'false') warn(`OTEL_SDK_DISABLED="${disabled}" is neither true nor false; ignoring it`);
+  }
+  const raw = read('OTEL_ENABLED');
+  if (raw === undefined) return false;
+  const value = raw.toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(value)) return true;
+  if (!['false', '0', 'no', 'off'].includes(value)) {
+    warn(`OTEL_ENABLED="${raw}" is not one of true/1/yes/on or false/0/no/off; tracing stays off`);
+  }
+  return false;
+}
+
+function firstSet(read: Read, ...names: string[]): string {
+  return names.find((name) => read(name) !== undefined) ?? names[names.length - 1] ?? '';
+}
+
+function readProtocol(read: Read, warn: Warn): Protocol {
+  const name = firstSet(read, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL');
+  const raw = read(name);
+  if (raw === undefined || raw === 'grpc' || raw === 'http/protobuf') return raw ?? 'grpc';
+  warn(`${name}="${raw}" is not grpc or http/protobuf; using grpc`);
+  return 'grpc';
+}
+
+function readEndpoint(read: Read, warn: Warn, protocol: Protocol): string {
+  const fallback = `http://localhost:${DEFAULT_PORT[protocol]}`;
+  const withPath = (base: string) => (protocol === 'grpc' ? base : `${base.replace(/\/+$/, '')}/v1/traces`);
+  for (const [name, signalSpecific] of [
+    ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', true],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', false],
+  ] as const) {
+    const raw = read(name);
+    if (raw === undefined) continue;
+    const url = endpointUrl(raw);
+    if (url === undefined) {
+      warn(`${name}="${raw}" is not an http:// or https:// URL; using ${withPath(fallback)}`);
+      continue;
+    }
+    if (url !== raw) warn(`${name}="${raw}" has no scheme; using ${url}`);
+    // The signal-specific endpoint is the full URL already; the general one is a base (OTLP spec).
+    return signalSpecific ? url : withPath(url);
+  }
+  return withPath(fallback);
+}
+
+function endpointUrl(raw: string): string | undefined {
+  const candidate = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`;
+  try {
+    const url = new URL(candidate);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+    return candidate;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `k=v,k2=v2` with percent-encoded values (W3C baggage style). Header values are never echoed. */
+function readKeyValues(read: Read, name: string, warn: Warn, echo: boolean): Record<string, string> {
+  const raw = read(name);
+  const result: Record<string, string> = {};
+  if (raw === undefined) return result;
+  raw.split(',').forEach((item, index) => {
+    if (item.trim() === '') return;
+    const separator = item.indexOf('=');
+    const key = item.slice(0, separator).trim();
+    if (separator < 1 || key === '') {
+      const shown = echo ? `"${item.trim()}"` : `number ${index + 1}`;
+      warn(`${name} entry ${shown} is not key=value; ignoring it`);
+      return;
+    }
+    const value = item.slice(separator + 1).trim();
+    try {
+      result[key] = decodeURIComponent(value);
+    } catch {
+      result[key] = value;
+    }
+  });
+  return result;
+}
+
+function readInteger(read: Read, warn: Warn, name: string, fallback: number, min = 1): number {
+  const raw = read(name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (Number.isInteger(value) && value >= min) return value;
+  warn(`${name}="${raw}" is not a whole number ≥ ${min}; using ${fallback}`);
+  return fallback;
+}
+
+function clampBatch(warn: Warn, batchSize: number, queueSize: number): number {
+  warn(`OTEL_BSP_MAX_EXPORT_BATCH_SIZE="${batchSize}" is larger than the queue (${queueSize}); using ${queueSize}`);
+  return queueSize;
+}
+
+function readRatio(read: Read, warn: Warn, name: string): number {
+  const raw = read(name);
+  if (raw === undefined) return 1;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) warn(`${name}="${raw}" is not a number; using 1`);
+  else if (value < 0 || value > 1) warn(`${name}="${raw}" is outside 0..1; using 1`);
+  else return value;
+  return 1;
+}
+
+function readSampler(read: Read, warn: Warn): Config['sampler'] {
+  const raw = read('OTEL_TRACES_SAMPLER');
+  const standard = raw === undefined ? undefined : SAMPLERS[raw.toLowerCase()];
+  if (raw !== undefined && standard === undefined) {
+    warn(`OTEL_TRACES_SAMPLER="${raw}" is not one of ${Object.keys(SAMPLERS).join(', ')}; using OTEL_SAMPLING_RATE`);
+  }
+  if (standard === undefined) return { ratio: readRatio(read, warn, 'OTEL_SAMPLING_RATE'), parentBased: true };
+  if (read('OTEL_SAMPLING_RATE') !== undefined) {
+    warn(`OTEL_SAMPLING_RATE="${read('OTEL_SAMPLING_RATE')}" is ignored because OTEL_TRACES_SAMPLER="${raw}" is set`);
+  }
+  return { ratio: standard.ratio ?? readRatio(read, warn, 'OTEL_TRACES_SAMPLER_ARG'), parentBased: standard.parentBased };
+}
+
+function readList(read: Read, name: string): string[] | undefined {
+  const raw = read(name);
+  if (raw === undefined) return undefined;
+  return raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+function readInstrumentations(read: Read, warn: Warn): string[] {
+  const known = new Set(INSTRUMENTATIONS.map((entry) => entry.name));
+  const valid = (name: string) => (list: string[]) =>
+    list.filter((item) => {
+      if (known.has(item)) return true;
+      const why = METRICS_ONLY_INSTRUMENTATIONS.includes(item)
+        ? 'makes metrics, which this package does not export'
+        : 'is not a known instrumentation (see the README for the names)';
+      warn(`${name} entry "${item}" ${why}; ignoring it`);
+      return false;
+    });
+  const enabled = readList(read, 'OTEL_NODE_ENABLED_INSTRUMENTATIONS');
+  const disabled = valid('OTEL_NODE_DISABLED_INSTRUMENTATIONS')(readList(read, 'OTEL_NODE_DISABLED_INSTRUMENTATIONS') ?? []);
+  const chosen =
+    enabled === undefined
+      ? [...known].filter((name) => !NOISY_INSTRUMENTATIONS.includes(name))
+      : valid('OTEL_NODE_ENABLED_INSTRUMENTATIONS')(enabled);
+  return chosen.filter((name) => !disabled.includes(name));
+}
+
+function readDetectors(read: Read, warn: Warn): string[] {
+  const list = readList(read, 'OTEL_NODE_RESOURCE_DETECTORS');
+  if (list === undefined) return LOCAL_DETECTORS;
+  if (list.includes('none')) return [];
+  if (list.includes('all')) return ALL_DETECTORS;
+  return list.filter((item) => {
+    if (ALL_DETECTORS.includes(item)) return true;
+    warn(`OTEL_NODE_RESOURCE_DETECTORS entry "${item}" is not one of ${ALL_DETECTORS.join(', ')}, all, none; ignoring it`);
+    return false;
+  });
+}
+
+function readUntracedPaths(read: Read, warn: Warn): string[] {
+  return (readList(read, 'OTEL_NODE_UNTRACED_PATHS') ?? []).filter((path) => {
+    if (path.startsWith('/')) return true;
+    warn(`OTEL_NODE_UNTRACED_PATHS entry "${path}" does not start with /; ignoring it`);
+    return false;
+  });
+}
+
+function readLogLevel(read: Read, warn: Warn): LogLevel {
+  const raw = read('OTEL_LOG_LEVEL');
+  if (raw === undefined) return 'none';
+  const level = LOG_LEVELS.find((candidate) => candidate === raw.toLowerCase());
+  if (level === undefined) warn(`OTEL_LOG_LEVEL="${raw}" is not one of ${LOG_LEVELS.join(', ')}; using none`);
+  return level ?? 'none';
+}

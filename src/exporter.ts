@@ -1,0 +1,94 @@
+// Sends spans over the one OTLP protocol that is configured (loading only that exporter), and turns
+// a failing collector into one explained line, not a line per batch and never a crash.
+import type { ExportResult } from '@opentelemetry/core';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { Config } from './config.js';
+import { reason, say } from './log.js';
+
+export function createExporter(options: Config['exporter']): SpanExporter {
+  const { url, headers, timeoutMillis, protocol } = options;
+  if (protocol === 'grpc') {
+    const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-grpc');
+    const { Metadata } = require('@grpc/grpc-js');
+    const metadata = new Metadata();
+    for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
+    return new OTLPTraceExporter({ url, metadata, timeoutMillis });
+  }
+  const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-proto');
+  return new OTLPTraceExporter({ url, headers: { ...headers }, timeoutMillis });
+}
+
+/** Why an export failed, in words that point at the fix. */
+export function explain(error: unknown, options: Config['exporter']): string {
+  const text = `${reason(error)} ${(error as { code?: unknown })?.code ?? ''}`;
+  const port = new URL(options.url).port;
+  if (/ECONNREFUSED|connection refused|No connection established/i.test(text)) {
+    return `nothing accepts connections there; is the collector running and listening on port ${port}?`;
+  }
+  if (/ENOTFOUND|EAI_AGAIN|getaddrinfo|Name resolution failed|DNS resolution failed/i.test(text)) {
+    return 'the host name does not resolve; check the endpoint';
+  }
+  if (/wrong version number|EPROTO|SSL|TLS|handshake/i.test(text)) {
+    return 'TLS failed: if the collector speaks plaintext, use http:// instead of https://';
+  }
+  if (/timeout|DEADLINE_EXCEEDED|timed out/i.test(text)) {
+    return `no answer within ${options.timeoutMillis} ms; the collector is overloaded or not an OTLP endpoint`;
+  }
+  if (options.protocol === 'grpc' && /INTERNAL|Protocol error|RST_STREAM|HTTP status code|Unexpected/i.test(text)) {
+    return 'the endpoint does not speak gRPC; port 4318 is OTLP over HTTP (set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf) and 4317 gRPC';
+  }
+  if (options.protocol === 'http/protobuf' && /socket hang up|ECONNRESET|Parse Error|HPE_/i.test(text)) {
+    return 'the endpoint does not speak OTLP over HTTP; port 4317 is gRPC (set OTEL_EXPORTER_OTLP_PROTOCOL=grpc) and 4318 HTTP';
+  }
+  return 'check that the endpoint is an OTLP collector for this protocol';
+}
+
+/**
+ * Reports the first failure of a run of failed exports and the recovery after it, with how many
+ * spans were lost in between; the batches themselves are dropped, as the app must not wait on them.
+ */
+export class ReportingExporter implements SpanExporter {
+  private readonly inner: SpanExporter;
+  private readonly options: Config['exporter'];
+  private droppedSinceFailure = 0;
+  private failing = false;
+
+  constructor(inner: SpanExporter, options: Config['exporter']) {
+    this.inner = inner;
+    this.options = options;
+  }
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.inner.export(spans, (result) => {
+      if (result.code === 0) this.succeeded();
+      else this.failed(result.error, spans.length);
+      done(result);
+    });
+  }
+
+  private failed(error: unknown, count: number): void {
+    this.droppedSinceFailure += count;
+    if (this.failing) return;
+    this.failing = true;
+    const { protocol, url } = this.options;
+    say(
+      `cannot export spans to ${protocol} ${url}: ${reason(error)}; ${explain(error, this.options)}. The app is unaffected; spans are dropped until the collector answers`,
+    );
+  }
+
+  private succeeded(): void {
+    if (!this.failing) return;
+    const { protocol, url } = this.options;
+    say(`exporting to ${protocol} ${url} again; ${this.droppedSinceFailure} spans were dropped meanwhile`);
+    this.failing = false;
+    this.droppedSinceFailure = 0;
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush?.() ?? Promise.resolve();
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+}

@@ -1,0 +1,143 @@
+// Which instrumentation packages exist, what module each one patches, and loading them one by one:
+// the auto-instrumentations-node index requires all ~40 at once, which costs hundreds of ms at start.
+import { createRequire } from 'node:module';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+
+export interface InstrumentationEntry {
+  /** Short name, as in OTEL_NODE_ENABLED_INSTRUMENTATIONS (`@opentelemetry/instrumentation-<name>`). */
+  readonly name: string;
+  readonly exportName: string;
+  /** Modules it patches; it is loaded only when the app can resolve one of them. */
+  readonly modules: readonly string[];
+}
+
+const entry = (name: string, exportName: string, modules: string[]): InstrumentationEntry => ({
+  name,
+  exportName,
+  modules,
+});
+
+/** The tracing instrumentations of @opentelemetry/auto-instrumentations-node, same short names. */
+export const INSTRUMENTATIONS: readonly InstrumentationEntry[] = [
+  entry('amqplib', 'AmqplibInstrumentation', ['amqplib']),
+  entry('aws-lambda', 'AwsLambdaInstrumentation', []),
+  entry('aws-sdk', 'AwsInstrumentation', [
+    '@aws-sdk/middleware-stack',
+    '@smithy/middleware-stack',
+    '@smithy/core',
+    '@aws-sdk/smithy-client',
+    '@smithy/smithy-client',
+  ]),
+  entry('bunyan', 'BunyanInstrumentation', ['bunyan']),
+  entry('cassandra-driver', 'CassandraDriverInstrumentation', ['cassandra-driver']),
+  entry('connect', 'ConnectInstrumentation', ['connect']),
+  entry('cucumber', 'CucumberInstrumentation', ['@cucumber/cucumber']),
+  entry('dataloader', 'DataloaderInstrumentation', ['dataloader']),
+  entry('dns', 'DnsInstrumentation', ['dns', 'dns/promises']),
+  entry('express', 'ExpressInstrumentation', ['express']),
+  entry('fs', 'FsInstrumentation', ['fs', 'fs/promises']),
+  entry('generic-pool', 'GenericPoolInstrumentation', ['generic-pool']),
+  entry('graphql', 'GraphQLInstrumentation', ['graphql']),
+  entry('grpc', 'GrpcInstrumentation', ['@grpc/grpc-js']),
+  entry('hapi', 'HapiInstrumentation', ['@hapi/hapi']),
+  entry('http', 'HttpInstrumentation', ['http', 'https']),
+  entry('ioredis', 'IORedisInstrumentation', ['ioredis']),
+  entry('kafkajs', 'KafkaJsInstrumentation', ['kafkajs']),
+  entry('knex', 'KnexInstrumentation', ['knex']),
+  entry('koa', 'KoaInstrumentation', ['koa']),
+  entry('lru-memoizer', 'LruMemoizerInstrumentation', ['lru-memoizer']),
+  entry('memcached', 'MemcachedInstrumentation', ['memcached']),
+  entry('mongodb', 'MongoDBInstrumentation', ['mongodb']),
+  entry('mongoose', 'MongooseInstrumentation', ['mongoose']),
+  entry('mysql', 'MySQLInstrumentation', ['mysql']),
+  entry('mysql2', 'MySQL2Instrumentation', ['mysql2']),
+  entry('nestjs-core', 'NestInstrumentation', ['@nestjs/core']),
+  entry('net', 'NetInstrumentation', ['net']),
+  entry('openai', 'OpenAIInstrumentation', ['openai']),
+  entry('oracledb', 'OracleInstrumentation', ['oracledb']),
+  entry('pg', 'PgInstrumentation', ['pg', 'pg-pool']),
+  entry('pino', 'PinoInstrumentation', ['pino']),
+  entry('redis', 'RedisInstrumentation', ['redis', '@redis/client', '@node-redis/client']),
+  entry('restify', 'RestifyInstrumentation', ['restify']),
+  entry('router', 'RouterInstrumentation', ['router']),
+  entry('socket.io', 'SocketIoInstrumentation', ['socket.io']),
+  entry('tedious', 'TediousInstrumentation', ['tedious']),
+  entry('undici', 'UndiciInstrumentation', []),
+  entry('winston', 'WinstonInstrumentation', ['winston']),
+];
+
+/**
+ * Off unless named in OTEL_NODE_ENABLED_INSTRUMENTATIONS: a span per file read, DNS lookup or
+ * socket buries the request spans users look for and costs more than it tells.
+ */
+export const NOISY_INSTRUMENTATIONS: readonly string[] = ['fs', 'dns', 'net'];
+
+/**
+ * Metrics-only packages of auto-instrumentations-node. They are not loaded: this package exports
+ * traces only, so they would measure into a no-op meter.
+ */
+export const METRICS_ONLY_INSTRUMENTATIONS: readonly string[] = ['host-metrics', 'runtime-node'];
+
+/**
+ * Loads one of auto-instrumentations-node's dependencies from where npm installed it for that package,
+ * without loading its index (which requires every instrumentation at once).
+ */
+export function requireFromAutoInstrumentations(id: string) {
+  return createRequire(require.resolve('@opentelemetry/auto-instrumentations-node'))(id);
+}
+
+export function packageOf(entry: InstrumentationEntry): string {
+  return `@opentelemetry/instrumentation-${entry.name}`;
+}
+
+/**
+ * Whether an app resolving modules from `fromFile` would find one of the entry's modules.
+ * An entry with no modules hooks into Node itself (fetch, Lambda) and always applies, except
+ * aws-lambda, which only means something inside Lambda.
+ */
+export function appliesTo(entry: InstrumentationEntry, resolve: (id: string) => unknown, env: NodeJS.ProcessEnv): boolean {
+  if (entry.name === 'aws-lambda') return env.LAMBDA_TASK_ROOT !== undefined && env._HANDLER !== undefined;
+  if (entry.modules.length === 0) return true;
+  return entry.modules.some((id) => canResolve(id, resolve));
+}
+
+function canResolve(id: string, resolve: (id: string) => unknown): boolean {
+  try {
+    resolve(id);
+    return true;
+  } catch (error) {
+    // An ESM-only package has no `require` export, yet it is there for the app's imports.
+    return (error as NodeJS.ErrnoException).code === 'ERR_PACKAGE_PATH_NOT_EXPORTED';
+  }
+}
+
+export interface LoadedInstrumentations {
+  readonly instances: Instrumentation[];
+  /** The module names to hand to the ESM loader hook, so it wraps only what we patch. */
+  readonly esmModules: string[];
+  readonly failures: string[];
+}
+
+/** Loads and constructs the named instrumentations that apply to the app at `appEntry`. */
+export function loadInstrumentations(
+  names: readonly string[],
+  appEntry: string,
+  env: NodeJS.ProcessEnv,
+  configFor: (name: string) => object,
+): LoadedInstrumentations {
+  const resolveFromApp = createRequire(appEntry).resolve;
+  const instances: Instrumentation[] = [];
+  const esmModules: string[] = [];
+  const failures: string[] = [];
+  for (const entry of INSTRUMENTATIONS) {
+    if (!names.includes(entry.name) || !appliesTo(entry, resolveFromApp, env)) continue;
+    try {
+      const Constructor = requireFromAutoInstrumentations(packageOf(entry))[entry.exportName] as new (config: object) => Instrumentation;
+      instances.push(new Constructor(configFor(entry.name)));
+      esmModules.push(...entry.modules);
+    } catch (error) {
+      failures.push(`${entry.name} (${(error as Error).message.split('\n')[0]})`);
+    }
+  }
+  return { instances, esmModules, failures };
+}

@@ -1,0 +1,77 @@
+// Who is sending the spans: the app's name and version (from its own package.json unless set), the
+// environment, and what the local detectors find. Cloud detectors probe the network, so they are opt-in.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Resource, ResourceDetector } from '@opentelemetry/resources';
+import type { Config } from './config.js';
+import { requireFromAutoInstrumentations } from './instrumentations.js';
+
+export interface AppPackage {
+  readonly name?: string;
+  readonly version?: string;
+}
+
+/** The package.json nearest to the entry script: the app's own, not a dependency's. */
+export function findAppPackage(entry: string): AppPackage {
+  for (let dir = dirname(entry); ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      try {
+        const { name, version } = JSON.parse(readFileSync(file, 'utf8'));
+        return { name: typeof name === 'string' ? name : undefined, version: typeof version === 'string' ? version : undefined };
+      } catch {
+        return {};
+      }
+    }
+    if (dirname(dir) === dir) return {};
+  }
+}
+
+function detectorsFor(names: readonly string[]): ResourceDetector[] {
+  const resources: typeof import('@opentelemetry/resources') = require('@opentelemetry/resources');
+  const cloud = (pkg: string, ...exports: string[]): ResourceDetector[] => {
+    const detectors = requireFromAutoInstrumentations(pkg);
+    return exports.map((name) => detectors[name]);
+  };
+  const byName: Record<string, () => ResourceDetector[]> = {
+    host: () => [resources.hostDetector],
+    os: () => [resources.osDetector],
+    process: () => [resources.processDetector],
+    serviceinstance: () => [resources.serviceInstanceIdDetector],
+    container: () => cloud('@opentelemetry/resource-detector-container', 'containerDetector'),
+    alibaba: () => cloud('@opentelemetry/resource-detector-alibaba-cloud', 'alibabaCloudEcsDetector'),
+    aws: () =>
+      cloud(
+        '@opentelemetry/resource-detector-aws',
+        'awsEc2Detector',
+        'awsEcsDetector',
+        'awsEksDetector',
+        'awsBeanstalkDetector',
+        'awsLambdaDetector',
+      ),
+    azure: () => cloud('@opentelemetry/resource-detector-azure', 'azureAppServiceDetector', 'azureFunctionsDetector', 'azureVmDetector'),
+    gcp: () => cloud('@opentelemetry/resource-detector-gcp', 'gcpDetector'),
+  };
+  return names.flatMap((name) => byName[name]?.() ?? []);
+}
+
+export function createResource(config: Config, app: AppPackage): Resource {
+  const {
+    defaultResource,
+    detectResources,
+    resourceFromAttributes,
+  }: typeof import('@opentelemetry/resources') = require('@opentelemetry/resources');
+  const fromEnv = config.resourceDetectors.includes('env') ? config.resourceAttributes : {};
+  return defaultResource()
+    .merge(detectResources({ detectors: detectorsFor(config.resourceDetectors) }))
+    .merge(resourceFromAttributes(fromEnv))
+    .merge(
+      resourceFromAttributes({
+        'service.name': config.serviceName ?? app.name ?? 'unknown_service:node',
+        ...((config.serviceVersion ?? app.version) ? { 'service.version': config.serviceVersion ?? app.version } : {}),
+        'deployment.environment.name': config.environment,
+        'telemetry.distro.name': '@rustok/otel',
+        'telemetry.distro.version': process.env.RUSTOK_OTEL_VERSION ?? '0.0.0',
+      }),
+    );
+}

@@ -1,0 +1,115 @@
+// Starts tracing: builds the tracer provider from its parts (not @opentelemetry/sdk-node, which loads
+// every exporter there is), loads the instrumentations the app can use, and hooks the process's exit.
+import { isAbsolute, join } from 'node:path';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { Config } from './config.js';
+import { createExporter, ReportingExporter } from './exporter.js';
+import { loadInstrumentations } from './instrumentations.js';
+import { registerEsmHook } from './loader.js';
+import { reason, warn } from './log.js';
+import { createResource, findAppPackage } from './resource.js';
+import { installShutdown } from './shutdown.js';
+
+const STARTED = Symbol.for('@rustok/otel.started');
+
+export function start(config: Config): void {
+  const global = globalThis as { [STARTED]?: true };
+  // A second copy of this package (preload plus an app import, or two versions) must not trace twice.
+  if (global[STARTED]) return;
+  global[STARTED] = true;
+  try {
+    startTracing(config);
+  } catch (error) {
+    warn(`could not start tracing (${reason(error)}); the app runs untraced`);
+  }
+}
+
+function startTracing(config: Config): void {
+  const api: typeof import('@opentelemetry/api') = require('@opentelemetry/api');
+  const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
+  const core: typeof import('@opentelemetry/core') = require('@opentelemetry/core');
+  const base: typeof import('@opentelemetry/sdk-trace-base') = require('@opentelemetry/sdk-trace-base');
+  const { registerInstrumentations }: typeof import('@opentelemetry/instrumentation') = require('@opentelemetry/instrumentation');
+
+  if (config.logLevel !== 'none') {
+    const level = api.DiagLogLevel[config.logLevel.toUpperCase() as keyof typeof api.DiagLogLevel];
+    api.diag.setLogger(new api.DiagConsoleLogger(), level);
+  }
+
+  const entry = appEntry();
+  const app = findAppPackage(entry);
+  const exporter = new ReportingExporter(createExporter(config.exporter), config.exporter);
+  const batch = new base.BatchSpanProcessor(exporter, config.batch);
+  let endedSinceFlush = 0;
+  const counter: SpanProcessor = {
+    onStart: () => {},
+    onEnd: () => {
+      endedSinceFlush++;
+    },
+    forceFlush: () => Promise.resolve(),
+    shutdown: () => Promise.resolve(),
+  };
+  const provider = new base.BasicTracerProvider({
+    resource: createResource(config, app),
+    sampler: sampler(base, config.sampler),
+    spanProcessors: [counter, batch],
+  });
+
+  api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  api.propagation.setGlobalPropagator(
+    new core.CompositePropagator({ propagators: [new core.W3CTraceContextPropagator(), new core.W3CBaggagePropagator()] }),
+  );
+  api.trace.setGlobalTracerProvider(provider);
+
+  const loaded = loadInstrumentations(config.instrumentations, entry, process.env, (name) => instrumentationConfig(name, config));
+  registerInstrumentations({ tracerProvider: provider, instrumentations: loaded.instances });
+  for (const failure of loaded.failures) warn(`instrumentation ${failure} could not be loaded; its spans are missing`);
+  try {
+    registerEsmHook(loaded.esmModules);
+  } catch (error) {
+    warn(`the ES module hook could not be registered (${reason(error)}); ES modules are traced only through CommonJS`);
+  }
+
+  installShutdown(
+    {
+      pending: () => endedSinceFlush > 0,
+      flush: () => {
+        endedSinceFlush = 0;
+        return provider.forceFlush();
+      },
+    },
+    config.shutdownTimeoutMillis,
+  );
+
+  const names = loaded.instances.map((instance) => instance.instrumentationName.replace('@opentelemetry/instrumentation-', ''));
+  warn(
+    `tracing ${serviceLabel(config, app)} (${config.environment}) to ${config.exporter.protocol} ${config.exporter.url}, ` +
+      `sampling ${Math.round(config.sampler.ratio * 1000) / 10}%, ${names.length} instrumentations (${names.join(', ')})`,
+  );
+}
+
+function appEntry(): string {
+  const script = process.argv[1];
+  if (script && isAbsolute(script)) return script;
+  return join(process.cwd(), script ?? 'index.js');
+}
+
+function serviceLabel(config: Config, app: { name?: string; version?: string }): string {
+  const name = config.serviceName ?? app.name ?? 'unknown_service:node';
+  const version = config.serviceVersion ?? app.version;
+  return version ? `${name}@${version}` : name;
+}
+
+function sampler(base: typeof import('@opentelemetry/sdk-trace-base'), { ratio, parentBased }: Config['sampler']) {
+  const root =
+    ratio >= 1 ? new base.AlwaysOnSampler() : ratio <= 0 ? new base.AlwaysOffSampler() : new base.TraceIdRatioBasedSampler(ratio);
+  return parentBased ? new base.ParentBasedSampler({ root }) : root;
+}
+
+function instrumentationConfig(name: string, config: Config): object {
+  if (name !== 'http' || config.untracedPaths.length === 0) return {};
+  const untraced = new Set(config.untracedPaths);
+  return {
+    ignoreIncomingRequestHook: (request: { url?: string }) => untraced.has((request.url ?? '').split('?')[0] ?? ''),
+  };
+}

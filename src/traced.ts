@@ -1,0 +1,38 @@
+// Manual spans for code no instrumentation sees (the service layer): cheap no-ops while tracing is off.
+import { type Attributes, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
+
+const tracer = () => trace.getTracer('@rustok/otel');
+
+/**
+ * Runs `fn` inside a span named `name` and returns what it returns. A thrown error or a rejected
+ * promise is recorded on the span and passed on unchanged; the span ends exactly once.
+ */
+export function traced<T>(name: string, fn: (span: Span) => T, attributes?: Attributes): T {
+  return tracer().startActiveSpan(name, { attributes }, (span) => {
+    const fail = (error: unknown) => {
+      span.recordException(error instanceof Error ? error : String(error));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      span.end();
+      throw error;
+    };
+    let result: T;
+    try {
+      result = fn(span);
+    } catch (error) {
+      return fail(error);
+    }
+    if (result instanceof Promise) {
+      return result.then((value) => {
+        span.end();
+        return value;
+      }, fail) as T;
+    }
+    span.end();
+    return result;
+  });
+}
+
+/** Adds attributes to the span that is active here, if any. */
+export function setAttributes(attributes: Attributes): void {
+  trace.getActiveSpan()?.setAttributes(attributes);
+}

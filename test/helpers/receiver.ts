@@ -1,0 +1,167 @@
+// A real OTLP receiver for the tests and the demo: gRPC and HTTP/protobuf on 127.0.0.1 (port 0),
+// decoding the wire format with the protobuf definitions the OpenTelemetry project publishes.
+import { once } from 'node:events';
+import { createServer, type Server as HttpServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { gunzipSync } from 'node:zlib';
+import * as grpc from '@grpc/grpc-js';
+
+const root = createRequire(import.meta.url)('otlp-proto-root/build/src/generated/root.js');
+const { ExportTraceServiceRequest, ExportTraceServiceResponse } = root.opentelemetry.proto.collector.trace.v1;
+
+export interface ReceivedSpan {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId: string;
+  readonly name: string;
+  /** OTLP numbering: 1 internal, 2 server, 3 client, 4 producer, 5 consumer. */
+  readonly kind: number;
+  readonly startNanos: bigint;
+  readonly endNanos: bigint;
+  readonly attributes: Readonly<Record<string, unknown>>;
+  readonly resource: Readonly<Record<string, unknown>>;
+  readonly status: { readonly code: number; readonly message: string };
+  readonly events: readonly { name: string; attributes: Record<string, unknown> }[];
+  readonly via: 'grpc' | 'http';
+}
+
+export interface Receiver {
+  readonly grpcUrl: string;
+  readonly httpUrl: string;
+  readonly spans: readonly ReceivedSpan[];
+  /** Resolves once `predicate` holds for the spans received so far; rejects after `timeoutMs`. */
+  waitFor(predicate: (spans: readonly ReceivedSpan[]) => boolean, timeoutMs?: number): Promise<readonly ReceivedSpan[]>;
+  onSpans(listener: (spans: readonly ReceivedSpan[]) => void): void;
+  close(): Promise<void>;
+}
+
+export async function startReceiver(): Promise<Receiver> {
+  const spans: ReceivedSpan[] = [];
+  const listeners: ((batch: readonly ReceivedSpan[]) => void)[] = [];
+  const accept = (body: Buffer, via: ReceivedSpan['via']) => {
+    const batch = decode(body, via);
+    spans.push(...batch);
+    for (const listener of [...listeners]) listener(batch);
+  };
+
+  const grpcServer = new grpc.Server();
+  grpcServer.addService(
+    {
+      Export: {
+        path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: (value: Buffer) => value,
+        requestDeserialize: (bytes: Buffer) => bytes,
+        responseSerialize: () => Buffer.from(ExportTraceServiceResponse.encode({}).finish()),
+        responseDeserialize: (bytes: Buffer) => bytes,
+      },
+    },
+    {
+      Export: (call: grpc.ServerUnaryCall<Buffer, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        accept(call.request, 'grpc');
+        callback(null, {});
+      },
+    },
+  );
+  const grpcPort = await new Promise<number>((resolve, reject) =>
+    grpcServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
+  );
+
+  const httpServer: HttpServer = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      if (request.method !== 'POST' || request.url !== '/v1/traces') {
+        response.writeHead(404).end();
+        return;
+      }
+      const raw = Buffer.concat(chunks);
+      accept(request.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw, 'http');
+      response.writeHead(200, { 'content-type': 'application/x-protobuf' });
+      response.end(Buffer.from(ExportTraceServiceResponse.encode({}).finish()));
+    });
+  });
+  httpServer.listen(0, '127.0.0.1');
+  await once(httpServer, 'listening');
+  const httpPort = (httpServer.address() as { port: number }).port;
+
+  const receiver: Receiver = {
+    grpcUrl: `http://127.0.0.1:${grpcPort}`,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
+    spans,
+    onSpans: (listener) => listeners.push(listener),
+    waitFor(predicate, timeoutMs = 15_000) {
+      if (predicate(spans)) return Promise.resolve(spans);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          listeners.splice(listeners.indexOf(check), 1);
+          reject(new Error(`receiver: condition not met in ${timeoutMs} ms; got ${spans.map((s) => s.name).join(', ') || 'no spans'}`));
+        }, timeoutMs);
+        const check = () => {
+          if (!predicate(spans)) return;
+          clearTimeout(timer);
+          listeners.splice(listeners.indexOf(check), 1);
+          resolve(spans);
+        };
+        listeners.push(check);
+      });
+    },
+    async close() {
+      grpcServer.forceShutdown();
+      httpServer.closeAllConnections();
+      await new Promise((resolve) => httpServer.close(resolve));
+    },
+  };
+  return receiver;
+}
+
+type Value = { stringValue?: string; intValue?: string; doubleValue?: number; boolValue?: boolean; arrayValue?: { values?: Value[] } };
+type KeyValue = { key: string; value?: Value };
+
+function value(v: Value | undefined): unknown {
+  if (v === undefined) return undefined;
+  if (v.stringValue !== undefined) return v.stringValue;
+  if (v.intValue !== undefined) return Number(v.intValue);
+  if (v.doubleValue !== undefined) return v.doubleValue;
+  if (v.boolValue !== undefined) return v.boolValue;
+  if (v.arrayValue !== undefined) return (v.arrayValue.values ?? []).map(value);
+  return undefined;
+}
+
+function attributes(list: KeyValue[] | undefined): Record<string, unknown> {
+  return Object.fromEntries((list ?? []).map((kv) => [kv.key, value(kv.value)]));
+}
+
+const hex = (base64: string | undefined) => Buffer.from(base64 ?? '', 'base64').toString('hex');
+
+function decode(body: Buffer, via: ReceivedSpan['via']): ReceivedSpan[] {
+  const message = ExportTraceServiceRequest.decode(body);
+  const plain = ExportTraceServiceRequest.toObject(message, { longs: String, bytes: String, defaults: false });
+  const result: ReceivedSpan[] = [];
+  for (const resourceSpans of plain.resourceSpans ?? []) {
+    const resource = attributes(resourceSpans.resource?.attributes);
+    for (const scopeSpans of resourceSpans.scopeSpans ?? []) {
+      for (const span of scopeSpans.spans ?? []) {
+        result.push({
+          traceId: hex(span.traceId),
+          spanId: hex(span.spanId),
+          parentSpanId: hex(span.parentSpanId),
+          name: span.name,
+          kind: span.kind ?? 0,
+          startNanos: BigInt(span.startTimeUnixNano ?? 0),
+          endNanos: BigInt(span.endTimeUnixNano ?? 0),
+          attributes: attributes(span.attributes),
+          resource,
+          status: { code: span.status?.code ?? 0, message: span.status?.message ?? '' },
+          events: (span.events ?? []).map((event: { name: string; attributes?: KeyValue[] }) => ({
+            name: event.name,
+            attributes: attributes(event.attributes),
+          })),
+          via,
+        });
+      }
+    }
+  }
+  return result;
+}
