@@ -20,10 +20,20 @@ export function createExporter(options: Config['exporter']): SpanExporter {
 
 /** Why an export failed, in words that point at the fix. */
 export function explain(error: unknown, options: Config['exporter']): string {
-  const text = `${reason(error)} ${(error as { code?: unknown })?.code ?? ''}`;
+  const code = (error as { code?: unknown })?.code;
+  const text = `${reason(error)} ${code ?? ''}`;
   const port = new URL(options.url).port;
+  if (code === 401 || code === 403 || code === 16 || code === 7) {
+    return 'the collector refused the credentials; check the API key in OTEL_EXPORTER_OTLP_HEADERS';
+  }
+  if (code === 404 || code === 12) {
+    return 'nothing serves OTLP traces at that URL; OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is the full URL, ending in /v1/traces';
+  }
+  if ((typeof code === 'number' && code >= 400 && code < 500) || code === 3) {
+    return 'the collector rejected the spans; its own logs say why';
+  }
   if (/ECONNREFUSED|connection refused|No connection established/i.test(text)) {
-    return `nothing accepts connections there; is the collector running and listening on port ${port}?`;
+    return `nothing accepts connections there; is the collector running, listening on port ${port}`;
   }
   if (/ENOTFOUND|EAI_AGAIN|getaddrinfo|Name resolution failed|DNS resolution failed/i.test(text)) {
     return 'the host name does not resolve; check the endpoint';
@@ -71,8 +81,13 @@ export class ReportingExporter implements SpanExporter {
     if (this.failing) return;
     this.failing = true;
     const { protocol, url } = this.options;
+    // An HTTP collector says why in the body; a line of it is worth more than the status text.
+    const body = String((error as { data?: unknown })?.data ?? '')
+      .split('\n')[0]
+      ?.slice(0, 200);
+    const what = body ? `${reason(error)} (${body})` : reason(error);
     say(
-      `cannot export spans to ${protocol} ${url}: ${reason(error)}; ${explain(error, this.options)}. The app is unaffected; spans are dropped until the collector answers`,
+      `cannot export spans to ${protocol} ${url}: ${what}; ${explain(error, this.options)}. The app is unaffected; spans are dropped until the collector answers`,
     );
   }
 

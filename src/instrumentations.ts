@@ -111,6 +111,13 @@ function canResolve(id: string, resolve: (id: string) => unknown): boolean {
   }
 }
 
+/** Installed for our own gRPC exporter, so resolvable from any app: it counts only where the app names it. */
+const OWN_MODULES = ['@grpc/grpc-js'];
+
+function onlyOurs(entry: InstrumentationEntry, declared: readonly string[]): boolean {
+  return entry.modules.length > 0 && entry.modules.every((id) => OWN_MODULES.includes(id) && !declared.includes(id));
+}
+
 export interface LoadedInstrumentations {
   readonly instances: Instrumentation[];
   /** The module names to hand to the ESM loader hook, so it wraps only what we patch. */
@@ -118,10 +125,14 @@ export interface LoadedInstrumentations {
   readonly failures: string[];
 }
 
-/** Loads and constructs the named instrumentations that apply to the app at `appEntry`. */
+/**
+ * Loads and constructs the named instrumentations that apply to the app at `appEntry`, whose
+ * package.json declares `declared`.
+ */
 export function loadInstrumentations(
   names: readonly string[],
   appEntry: string,
+  declared: readonly string[],
   env: NodeJS.ProcessEnv,
   configFor: (name: string) => object,
 ): LoadedInstrumentations {
@@ -130,7 +141,7 @@ export function loadInstrumentations(
   const esmModules: string[] = [];
   const failures: string[] = [];
   for (const entry of INSTRUMENTATIONS) {
-    if (!names.includes(entry.name) || !appliesTo(entry, resolveFromApp, env)) continue;
+    if (!names.includes(entry.name) || !appliesTo(entry, resolveFromApp, env) || onlyOurs(entry, declared)) continue;
     try {
       const Constructor = requireFromAutoInstrumentations(packageOf(entry))[entry.exportName] as new (config: object) => Instrumentation;
       instances.push(new Constructor(configFor(entry.name)));

@@ -9,6 +9,8 @@ import { requireFromAutoInstrumentations } from './instrumentations.js';
 export interface AppPackage {
   readonly name?: string;
   readonly version?: string;
+  /** Every package it depends on, of any kind. */
+  readonly dependencies: readonly string[];
 }
 
 /** The package.json nearest to the entry script: the app's own, not a dependency's. */
@@ -17,13 +19,19 @@ export function findAppPackage(entry: string): AppPackage {
     const file = join(dir, 'package.json');
     if (existsSync(file)) {
       try {
-        const { name, version } = JSON.parse(readFileSync(file, 'utf8'));
-        return { name: typeof name === 'string' ? name : undefined, version: typeof version === 'string' ? version : undefined };
+        const manifest = JSON.parse(readFileSync(file, 'utf8'));
+        return {
+          name: typeof manifest.name === 'string' ? manifest.name : undefined,
+          version: typeof manifest.version === 'string' ? manifest.version : undefined,
+          dependencies: ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'].flatMap((field) =>
+            Object.keys(manifest[field] ?? {}),
+          ),
+        };
       } catch {
-        return {};
+        return { dependencies: [] };
       }
     }
-    if (dirname(dir) === dir) return {};
+    if (dirname(dir) === dir) return { dependencies: [] };
   }
 }
 

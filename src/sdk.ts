@@ -7,7 +7,7 @@ import { createExporter, ReportingExporter } from './exporter.js';
 import { loadInstrumentations } from './instrumentations.js';
 import { registerEsmHook } from './loader.js';
 import { reason, warn } from './log.js';
-import { createResource, findAppPackage } from './resource.js';
+import { type AppPackage, createResource, findAppPackage } from './resource.js';
 import { installShutdown } from './shutdown.js';
 
 const STARTED = Symbol.for('@rustok/otel.started');
@@ -61,7 +61,9 @@ function startTracing(config: Config): void {
   );
   api.trace.setGlobalTracerProvider(provider);
 
-  const loaded = loadInstrumentations(config.instrumentations, entry, process.env, (name) => instrumentationConfig(name, config));
+  const loaded = loadInstrumentations(config.instrumentations, entry, app.dependencies, process.env, (name) =>
+    instrumentationConfig(name, config),
+  );
   registerInstrumentations({ tracerProvider: provider, instrumentations: loaded.instances });
   for (const failure of loaded.failures) warn(`instrumentation ${failure} could not be loaded; its spans are missing`);
   try {
@@ -94,7 +96,7 @@ function appEntry(): string {
   return join(process.cwd(), script ?? 'index.js');
 }
 
-function serviceLabel(config: Config, app: { name?: string; version?: string }): string {
+function serviceLabel(config: Config, app: AppPackage): string {
   const name = config.serviceName ?? app.name ?? 'unknown_service:node';
   const version = config.serviceVersion ?? app.version;
   return version ? `${name}@${version}` : name;

@@ -32,11 +32,14 @@ export interface Receiver {
   /** Resolves once `predicate` holds for the spans received so far; rejects after `timeoutMs`. */
   waitFor(predicate: (spans: readonly ReceivedSpan[]) => boolean, timeoutMs?: number): Promise<readonly ReceivedSpan[]>;
   onSpans(listener: (spans: readonly ReceivedSpan[]) => void): void;
+  /** While on, every export is rejected as invalid (HTTP 400, gRPC INVALID_ARGUMENT), which exporters do not retry. */
+  setRejecting(on: boolean): void;
   close(): Promise<void>;
 }
 
 export async function startReceiver(): Promise<Receiver> {
   const spans: ReceivedSpan[] = [];
+  let rejecting = false;
   const listeners: ((batch: readonly ReceivedSpan[]) => void)[] = [];
   const accept = (body: Buffer, via: ReceivedSpan['via']) => {
     const batch = decode(body, via);
@@ -59,6 +62,7 @@ export async function startReceiver(): Promise<Receiver> {
     },
     {
       Export: (call: grpc.ServerUnaryCall<Buffer, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        if (rejecting) return callback({ code: grpc.status.INVALID_ARGUMENT, details: 'rejected by the test' });
         accept(call.request, 'grpc');
         callback(null, {});
       },
@@ -76,6 +80,10 @@ export async function startReceiver(): Promise<Receiver> {
         response.writeHead(404).end();
         return;
       }
+      if (rejecting) {
+        response.writeHead(400).end('rejected by the test');
+        return;
+      }
       const raw = Buffer.concat(chunks);
       accept(request.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw, 'http');
       response.writeHead(200, { 'content-type': 'application/x-protobuf' });
@@ -91,6 +99,9 @@ export async function startReceiver(): Promise<Receiver> {
     httpUrl: `http://127.0.0.1:${httpPort}`,
     spans,
     onSpans: (listener) => listeners.push(listener),
+    setRejecting: (on) => {
+      rejecting = on;
+    },
     waitFor(predicate, timeoutMs = 15_000) {
       if (predicate(spans)) return Promise.resolve(spans);
       return new Promise((resolve, reject) => {

@@ -1,0 +1,130 @@
+// Starts a fixture app the way a user would (preloading the installed package by its public name)
+// and stops every app it started by PID when the test ends, pass or fail.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Receiver } from './receiver.js';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
+export const WORK_DIR = join(ROOT, '.work');
+export const APP_DIR = join(WORK_DIR, 'app');
+
+export type Preload = 'import' | 'require' | 'node-options' | 'none';
+
+export interface AppOptions {
+  readonly preload?: Preload;
+  readonly receiver?: Receiver;
+  readonly protocol?: 'grpc' | 'http/protobuf';
+  /** Added to the environment; undefined removes a variable. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** The command before the script; `node` by default. */
+  readonly command?: readonly string[];
+}
+
+export interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+export interface App {
+  readonly pid: number;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  readonly exited: Promise<Exit>;
+  /** Resolves with the port the app printed as `listening <port>`. */
+  readonly listening: Promise<number>;
+  waitForStdout(pattern: RegExp): Promise<RegExpMatchArray>;
+  waitForStderr(pattern: RegExp): Promise<RegExpMatchArray>;
+  get(path: string): Promise<{ status: number; body: string }>;
+}
+
+const running = new Set<ChildProcess>();
+
+export function startApp(script: string, options: AppOptions = {}): App {
+  const { preload = 'import', receiver, protocol = 'grpc', command = ['node'] } = options;
+  const register = `--${preload === 'require' ? 'require' : 'import'}=@rustok/otel/register`;
+  const env: Record<string, string | undefined> = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    FORCE_COLOR: '0',
+    OTEL_ENABLED: 'true',
+    OTEL_BSP_SCHEDULE_DELAY: '100',
+    ...(receiver && {
+      OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+      OTEL_EXPORTER_OTLP_ENDPOINT: protocol === 'grpc' ? receiver.grpcUrl : receiver.httpUrl,
+    }),
+    ...(preload === 'node-options' && { NODE_OPTIONS: register }),
+    ...options.env,
+  };
+  const args = [...command.slice(1), ...(preload === 'import' || preload === 'require' ? [register] : []), script];
+  const child = spawn(command[0] ?? 'node', args, {
+    cwd: APP_DIR,
+    env: Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<Exit>((resolve) =>
+    child.on('close', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal });
+    }),
+  );
+  const waitFor = (stream: NodeJS.ReadableStream, text: () => string) => (pattern: RegExp) =>
+    new Promise<RegExpMatchArray>((resolve, reject) => {
+      const check = () => {
+        const match = text().match(pattern);
+        if (!match) return;
+        stream.off('data', check);
+        resolve(match);
+      };
+      stream.on('data', check);
+      check();
+      void exited.then(() => reject(new Error(`app exited before printing ${pattern}\nstdout: ${stdout}\nstderr: ${stderr}`)));
+    });
+  const waitForStdout = waitFor(child.stdout, () => stdout);
+  const waitForStderr = waitFor(child.stderr, () => stderr);
+  const listening = waitForStdout(/listening (\d+)/).then((match) => Number(match[1]));
+  listening.catch(() => {});
+  return {
+    pid: child.pid ?? -1,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited,
+    listening,
+    waitForStdout,
+    waitForStderr,
+    async get(path) {
+      const response = await fetch(`http://127.0.0.1:${await listening}${path}`);
+      return { status: response.status, body: await response.text() };
+    },
+  };
+}
+
+/** For `afterEach`: every app still running is killed by its PID. */
+export function stopApps(): void {
+  for (const child of running) {
+    if (child.pid === undefined || child.exitCode !== null) continue;
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      // It ended between the check and the kill.
+    }
+  }
+  running.clear();
+}
+
+/** Lines our package wrote to stderr, without the prefix. */
+export function ourLines(stderr: string): string[] {
+  return stderr
+    .split('\n')
+    .filter((line) => line.startsWith('@rustok/otel: '))
+    .map((line) => line.slice('@rustok/otel: '.length));
+}
