@@ -77,7 +77,7 @@ export function parseConfig(env: Env): ConfigResult {
     serviceVersion: read('OTEL_SERVICE_VERSION') ?? attributes['service.version'],
     environment: read('RUST_ENV') ?? read('NODE_ENV') ?? attributes['deployment.environment.name'] ?? 'development',
     resourceAttributes: Object.freeze(attributes),
-    resourceDetectors: readDetectors(read, warn),
+    resourceDetectors: Object.freeze(readDetectors(read, warn)),
     exporter: Object.freeze({
       protocol,
       url: readEndpoint(read, warn, protocol),
@@ -90,7 +90,7 @@ export function parseConfig(env: Env): ConfigResult {
     sampler: Object.freeze(readSampler(read, warn)),
     batch: Object.freeze({
       maxQueueSize: batchQueue,
-      maxExportBatchSize: batchSize > batchQueue ? clampBatch(warn, batchSize, batchQueue) : batchSize,
+      maxExportBatchSize: batchSize > batchQueue ? clampBatch(read, warn, batchSize, batchQueue) : batchSize,
       scheduledDelayMillis: readInteger(read, warn, 'OTEL_BSP_SCHEDULE_DELAY', 5000, 0),
       exportTimeoutMillis: readInteger(read, warn, 'OTEL_BSP_EXPORT_TIMEOUT', 30000),
     }),
@@ -137,24 +137,27 @@ function readProtocol(read: Read, warn: Warn): Protocol {
 }
 
 function readEndpoint(read: Read, warn: Warn, protocol: Protocol): string {
-  const fallback = `http://localhost:${DEFAULT_PORT[protocol]}`;
   const withPath = (base: string) => (protocol === 'grpc' ? base : `${base.replace(/\/+$/, '')}/v1/traces`);
+  const unusable: string[] = [];
+  let chosen: string | undefined;
   for (const [name, signalSpecific] of [
     ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', true],
     ['OTEL_EXPORTER_OTLP_ENDPOINT', false],
   ] as const) {
     const raw = read(name);
-    if (raw === undefined) continue;
+    if (raw === undefined || chosen !== undefined) continue;
     const url = endpointUrl(raw);
     if (url === undefined) {
-      warn(`${name}="${raw}" is not an http:// or https:// URL; using ${withPath(fallback)}`);
+      unusable.push(`${name}="${raw}" is not an http:// or https:// URL`);
       continue;
     }
     if (url !== raw) warn(`${name}="${raw}" has no scheme; using ${url}`);
     // The signal-specific endpoint is the full URL already; the general one is a base (OTLP spec).
-    return signalSpecific ? url : withPath(url);
+    chosen = signalSpecific ? url : withPath(url);
   }
-  return withPath(fallback);
+  const url = chosen ?? withPath(`http://localhost:${DEFAULT_PORT[protocol]}`);
+  for (const problem of unusable) warn(`${problem}; using ${url}`);
+  return url;
 }
 
 function endpointUrl(raw: string): string | undefined {
@@ -171,8 +174,8 @@ function endpointUrl(raw: string): string | undefined {
 /** `k=v,k2=v2` with percent-encoded values (W3C baggage style). Header values are never echoed. */
 function readKeyValues(read: Read, name: string, warn: Warn, echo: boolean): Record<string, string> {
   const raw = read(name);
-  const result: Record<string, string> = {};
-  if (raw === undefined) return result;
+  const entries: [string, string][] = [];
+  if (raw === undefined) return {};
   raw.split(',').forEach((item, index) => {
     if (item.trim() === '') return;
     const separator = item.indexOf('=');
@@ -184,24 +187,29 @@ function readKeyValues(read: Read, name: string, warn: Warn, echo: boolean): Rec
     }
     const value = item.slice(separator + 1).trim();
     try {
-      result[key] = decodeURIComponent(value);
+      entries.push([key, decodeURIComponent(value)]);
     } catch {
-      result[key] = value;
+      entries.push([key, value]);
     }
   });
-  return result;
+  // fromEntries defines every key as data, `__proto__` included, where assignment would not.
+  return Object.fromEntries(entries);
 }
+
+/** Node's timers and buffers take at most 2^31-1; larger values would quietly mean 1. */
+const MAX_INTEGER = 2 ** 31 - 1;
 
 function readInteger(read: Read, warn: Warn, name: string, fallback: number, min = 1): number {
   const raw = read(name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (Number.isInteger(value) && value >= min) return value;
-  warn(`${name}="${raw}" is not a whole number ≥ ${min}; using ${fallback}`);
+  if (Number.isInteger(value) && value >= min && value <= MAX_INTEGER) return value;
+  warn(`${name}="${raw}" ${Number.isInteger(value) && value > MAX_INTEGER ? `is larger than ${MAX_INTEGER}` : `is not a whole number ≥ ${min}`}; using ${fallback}`);
   return fallback;
 }
 
-function clampBatch(warn: Warn, batchSize: number, queueSize: number): number {
+function clampBatch(read: Read, warn: Warn, batchSize: number, queueSize: number): number {
+  if (read('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') === undefined) return queueSize;
   warn(`OTEL_BSP_MAX_EXPORT_BATCH_SIZE="${batchSize}" is larger than the queue (${queueSize}); using ${queueSize}`);
   return queueSize;
 }
@@ -218,7 +226,7 @@ function readRatio(read: Read, warn: Warn, name: string): number {
 
 function readSampler(read: Read, warn: Warn): Config['sampler'] {
   const raw = read('OTEL_TRACES_SAMPLER');
-  const standard = raw === undefined ? undefined : SAMPLERS[raw.toLowerCase()];
+  const standard = raw !== undefined && Object.hasOwn(SAMPLERS, raw.toLowerCase()) ? SAMPLERS[raw.toLowerCase()] : undefined;
   if (raw !== undefined && standard === undefined) {
     warn(`OTEL_TRACES_SAMPLER="${raw}" is not one of ${Object.keys(SAMPLERS).join(', ')}; using OTEL_SAMPLING_RATE`);
   }
@@ -260,9 +268,9 @@ function readInstrumentations(read: Read, warn: Warn): string[] {
 
 function readDetectors(read: Read, warn: Warn): string[] {
   const list = readList(read, 'OTEL_NODE_RESOURCE_DETECTORS');
-  if (list === undefined) return LOCAL_DETECTORS;
+  if (list === undefined) return [...LOCAL_DETECTORS];
   if (list.includes('none')) return [];
-  if (list.includes('all')) return ALL_DETECTORS;
+  if (list.includes('all')) return [...ALL_DETECTORS];
   return list.filter((item) => {
     if (ALL_DETECTORS.includes(item)) return true;
     warn(`OTEL_NODE_RESOURCE_DETECTORS entry "${item}" is not one of ${ALL_DETECTORS.join(', ')}, all, none; ignoring it`);
