@@ -204,7 +204,8 @@ function readInteger(read: Read, warn: Warn, name: string, fallback: number, min
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (Number.isInteger(value) && value >= min && value <= MAX_INTEGER) return value;
-  warn(`${name}="${raw}" ${Number.isInteger(value) && value > MAX_INTEGER ? `is larger than ${MAX_INTEGER}` : `is not a whole number ≥ ${min}`}; using ${fallback}`);
+  const problem = Number.isInteger(value) && value > MAX_INTEGER ? `is larger than ${MAX_INTEGER}` : `is not a whole number ≥ ${min}`;
+  warn(`${name}="${raw}" ${problem}; using ${fallback}`);
   return fallback;
 }
 
