@@ -105,7 +105,7 @@ describe('the register preload', () => {
       {
         preload: 'none',
         env: { OTEL_ENABLED: undefined, OTEL_SAMPLING_RATE: 'abc' },
-        command: ['node', '--import=@rustok/otel/register', '-e'],
+        nodeArgs: ['--import=@rustok/otel/register', '-e'],
       },
     );
     assert.deepEqual(await probe.exited, { code: 0, signal: null });
@@ -154,7 +154,7 @@ describe('the register preload', () => {
     const app = startApp('script.cjs', {
       receiver,
       preload: 'none',
-      command: ['node', '--require=@rustok/otel/register', '--import=@rustok/otel/register', '--import=./second-copy/dist/register.js'],
+      nodeArgs: ['--require=@rustok/otel/register', '--import=@rustok/otel/register', '--import=./second-copy/dist/register.js'],
       env: { OTEL_SERVICE_NAME: 'preloaded-thrice', TARGET_URL: target.url, WORKER: '1' },
     });
     assert.deepEqual(await app.exited, { code: 0, signal: null });
@@ -163,13 +163,13 @@ describe('the register preload', () => {
     assert.equal(ofService('preloaded-thrice')(spans).length, 3, 'each call traced once, none from the worker thread');
   });
 
-  for (const [label, command, script] of [
-    ['run with tsx', ['node', '--import=tsx'], 'service.ts'],
-    ['compiled with tsc', ['node'], 'build/service.js'],
+  for (const [label, nodeArgs, script] of [
+    ['run with tsx', ['--import=tsx'], 'service.ts'],
+    ['compiled with tsc', [], 'build/service.js'],
   ] as const) {
     it(`traces a TypeScript service ${label}, manual spans included`, async () => {
       const service = `ts-${label.split(' ')[0]}`;
-      const app = startApp(script, { receiver, command, env: { OTEL_SERVICE_NAME: service } });
+      const app = startApp(script, { receiver, nodeArgs, env: { OTEL_SERVICE_NAME: service } });
       const response = await app.get('/orders/17');
       assert.deepEqual(JSON.parse(response.body), { id: '17', total: 42 });
       const spans = ofService(service)(

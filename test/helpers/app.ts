@@ -9,6 +9,9 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 export const WORK_DIR = join(ROOT, '.work');
 export const APP_DIR = join(WORK_DIR, 'app');
 
+/** The Node.js binary the apps run on: FIXTURE_NODE lets CI run them on the engines floor (20.6.0). */
+export const FIXTURE_NODE = process.env.FIXTURE_NODE ?? 'node';
+
 export type Preload = 'import' | 'require' | 'node-options' | 'none';
 
 export interface AppOptions {
@@ -17,8 +20,8 @@ export interface AppOptions {
   readonly protocol?: 'grpc' | 'http/protobuf';
   /** Added to the environment; undefined removes a variable. */
   readonly env?: Readonly<Record<string, string | undefined>>;
-  /** The command before the script; `node` by default. */
-  readonly command?: readonly string[];
+  /** Node's own options, before the preload and the script. */
+  readonly nodeArgs?: readonly string[];
 }
 
 export interface Exit {
@@ -41,7 +44,7 @@ export interface App {
 const running = new Set<ChildProcess>();
 
 export function startApp(script: string, options: AppOptions = {}): App {
-  const { preload = 'import', receiver, protocol = 'grpc', command = ['node'] } = options;
+  const { preload = 'import', receiver, protocol = 'grpc', nodeArgs = [] } = options;
   const register = `--${preload === 'require' ? 'require' : 'import'}=@rustok/otel/register`;
   const env: Record<string, string | undefined> = {
     PATH: process.env.PATH,
@@ -56,8 +59,8 @@ export function startApp(script: string, options: AppOptions = {}): App {
     ...(preload === 'node-options' && { NODE_OPTIONS: register }),
     ...options.env,
   };
-  const args = [...command.slice(1), ...(preload === 'import' || preload === 'require' ? [register] : []), script];
-  const child = spawn(command[0] ?? 'node', args, {
+  const args = [...nodeArgs, ...(preload === 'import' || preload === 'require' ? [register] : []), script];
+  const child = spawn(FIXTURE_NODE, args, {
     cwd: APP_DIR,
     env: Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)),
     stdio: ['ignore', 'pipe', 'pipe'],
