@@ -82,8 +82,8 @@ export function parseConfig(env: Env): ConfigResult {
       protocol,
       url: readEndpoint(read, warn, protocol),
       headers: Object.freeze({
-        ...readKeyValues(read, 'OTEL_EXPORTER_OTLP_HEADERS', warn, false),
-        ...readKeyValues(read, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', warn, false),
+        ...readHeaders(read, 'OTEL_EXPORTER_OTLP_HEADERS', warn),
+        ...readHeaders(read, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', warn),
       }),
       timeoutMillis: readInteger(read, warn, firstSet(read, 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT'), 10000),
     }),
@@ -198,6 +198,18 @@ function readKeyValues(read: Read, name: string, warn: Warn, echo: boolean): Rec
 
 /** Node's timers and buffers take at most 2^31-1; larger values would quietly mean 1. */
 const MAX_INTEGER = 2 ** 31 - 1;
+
+/** Header names are HTTP tokens, lower-case for gRPC metadata; a bad one would fail every export. */
+function readHeaders(read: Read, name: string, warn: Warn): Record<string, string> {
+  const headers = readKeyValues(read, name, warn, false);
+  return Object.fromEntries(
+    Object.entries(headers).flatMap(([key, value]) => {
+      if (/^[!#$%&'*+.^_`|~0-9a-z-]+$/i.test(key)) return [[key.toLowerCase(), value]];
+      warn(`${name} header name "${key}" is not a valid HTTP header name; ignoring that header`);
+      return [];
+    }),
+  );
+}
 
 function readInteger(read: Read, warn: Warn, name: string, fallback: number, min = 1): number {
   const raw = read(name);

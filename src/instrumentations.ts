@@ -111,11 +111,15 @@ function canResolve(id: string, resolve: (id: string) => unknown): boolean {
   }
 }
 
-/** Installed for our own gRPC exporter, so resolvable from any app: it counts only where the app names it. */
-const OWN_MODULES = ['@grpc/grpc-js'];
+/**
+ * Modules that are resolvable mostly as someone else's dependency, so they count only where the app's
+ * package.json names them: our own gRPC exporter installs @grpc/grpc-js, and Express 5 routes through
+ * `router`, whose spans would duplicate the Express instrumentation's ("middleware - patched").
+ */
+const DECLARED_ONLY = ['@grpc/grpc-js', 'router'];
 
-function onlyOurs(entry: InstrumentationEntry, declared: readonly string[]): boolean {
-  return entry.modules.length > 0 && entry.modules.every((id) => OWN_MODULES.includes(id) && !declared.includes(id));
+function undeclared(entry: InstrumentationEntry, declared: readonly string[]): boolean {
+  return entry.modules.length > 0 && entry.modules.every((id) => DECLARED_ONLY.includes(id) && !declared.includes(id));
 }
 
 export interface LoadedInstrumentations {
@@ -141,7 +145,7 @@ export function loadInstrumentations(
   const esmModules: string[] = [];
   const failures: string[] = [];
   for (const entry of INSTRUMENTATIONS) {
-    if (!names.includes(entry.name) || !appliesTo(entry, resolveFromApp, env) || onlyOurs(entry, declared)) continue;
+    if (!names.includes(entry.name) || !appliesTo(entry, resolveFromApp, env) || undeclared(entry, declared)) continue;
     try {
       const Constructor = requireFromAutoInstrumentations(packageOf(entry))[entry.exportName] as new (config: object) => Instrumentation;
       instances.push(new Constructor(configFor(entry.name)));

@@ -328,6 +328,12 @@ describe('exporter headers and timeout', () => {
     assert.deepEqual(warnings, []);
   });
 
+  it('drops a header whose name is not an HTTP token, naming it but not its value, and lower-cases the rest', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'Api-Key=secret,bad key=hidden' });
+    assert.deepEqual(config.exporter.headers, { 'api-key': 'secret' });
+    assert.deepEqual(warnings, ['OTEL_EXPORTER_OTLP_HEADERS header name "bad key" is not a valid HTTP header name; ignoring that header']);
+  });
+
   it('keeps everything after the first = as the value', () => {
     assert.deepEqual(enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'token=a=b==' }).config.exporter.headers, { token: 'a=b==' });
   });

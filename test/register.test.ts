@@ -60,7 +60,7 @@ describe('the register preload', () => {
     const [line] = ourLines(app.stderr());
     assert.match(
       line ?? '',
-      /^tracing fixture-shop@3\.1\.4 \(staging\) to grpc http:\/\/127\.0\.0\.1:\d+, sampling 100%, 4 instrumentations \(express, http, router, undici\)$/,
+      /^tracing fixture-shop@3\.1\.4 \(staging\) to grpc http:\/\/127\.0\.0\.1:\d+, sampling 100%, 3 instrumentations \(express, http, undici\)$/,
     );
   });
 
@@ -148,6 +148,20 @@ describe('the register preload', () => {
       ourLines(app.stderr())[0] ?? '',
       /^OTEL_EXPORTER_OTLP_ENDPOINT="not a url" is not an http:\/\/ or https:\/\/ URL; using http:\/\/localhost:4317$/,
     );
+  });
+
+  it('runs the app untraced, saying why in one line, when a package it needs is missing', async () => {
+    const app = startApp('server.cjs', {
+      receiver,
+      preload: 'none',
+      nodeArgs: ['--require=./missing-exporter.cjs', '--import=@rustok/otel/register'],
+    });
+    assert.equal((await app.get('/hello')).status, 200);
+    process.kill(app.pid, 'SIGTERM');
+    assert.deepEqual(await app.exited, { code: null, signal: 'SIGTERM' });
+    assert.deepEqual(ourLines(app.stderr()), [
+      "could not start tracing (Cannot find module '@opentelemetry/exporter-trace-otlp-grpc'); the app runs untraced",
+    ]);
   });
 
   it('starts one SDK when preloaded twice and from a second copy of the package', async () => {
