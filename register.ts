@@ -1,14 +1,15 @@
 // The preload: `node --import @rustok/otel/register app.js` (or --require, or NODE_OPTIONS).
-// With tracing off it returns having loaded nothing from @opentelemetry.
+// Tracing is off unless OTEL_ENABLED is set, so until then nothing else is loaded: nothing from
+// @opentelemetry, not even the config parser.
 import { createRequire } from 'node:module';
-import { isMainThread } from 'node:worker_threads';
-import { parseConfig } from './src/config.js';
-import { warn } from './src/log.js';
 
-const { config, warnings } = parseConfig(process.env);
-for (const warning of warnings) warn(warning);
-// One SDK per process: worker threads would otherwise each start their own exporter.
-if (config.enabled && isMainThread) {
-  // Synchronous, so the SDK is up before the first line of the app runs under --import and --require alike.
-  createRequire(import.meta.url)('./sdk.cjs').start(config);
+if (process.env.OTEL_ENABLED?.trim()) {
+  try {
+    // Synchronous, so the SDK is up before the first line of the app runs under --import and --require alike.
+    createRequire(import.meta.url)('./sdk.cjs').register(process.env);
+  } catch (error) {
+    process.stderr.write(
+      `@rustok/otel: could not start tracing (${error instanceof Error ? error.message : error}); the app runs untraced\n`,
+    );
+  }
 }

@@ -11,6 +11,8 @@ export default defineConfig([
     format: ['esm', 'cjs'],
     dts: { entry: { index: 'src/index.ts' } },
     shims: true,
+    // One file per entry: a shared chunk is one more module to resolve and load at start.
+    splitting: false,
     target: 'node20',
   },
   {
@@ -19,5 +21,13 @@ export default defineConfig([
     // Inlined at build time, so no package.json is read at start-up.
     env: { RUSTOK_OTEL_VERSION: version },
     target: 'node20',
+    // Bundled: the SDK parts only we use, so they cost one file instead of dozens. Left out: what the
+    // instrumentations load as well (@opentelemetry/api, core, instrumentation) and the exporters.
+    noExternal: [
+      '@opentelemetry/sdk-trace-base',
+      '@opentelemetry/sdk-trace',
+      '@opentelemetry/resources',
+      '@opentelemetry/context-async-hooks',
+    ],
   },
 ]);

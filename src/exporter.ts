@@ -1,21 +1,24 @@
-// Sends spans over the one OTLP protocol that is configured (loading only that exporter), and turns
-// a failing collector into one explained line, not a line per batch and never a crash.
+// Sends spans over the one OTLP protocol that is configured, loading that exporter only when the first
+// batch leaves (gRPC alone costs ~80 ms to load), and turns a failing collector into one explained
+// line, not a line per batch and never a crash.
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Config } from './config.js';
 import { reason, say } from './log.js';
 
-export function createExporter(options: Config['exporter']): SpanExporter {
+const PACKAGES: Record<Config['exporter']['protocol'], string> = {
+  grpc: '@opentelemetry/exporter-trace-otlp-grpc',
+  'http/protobuf': '@opentelemetry/exporter-trace-otlp-proto',
+};
+
+function load(options: Config['exporter']): SpanExporter {
   const { url, headers, timeoutMillis, protocol } = options;
-  if (protocol === 'grpc') {
-    const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-grpc');
-    const { Metadata } = require('@grpc/grpc-js');
-    const metadata = new Metadata();
-    for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
-    return new OTLPTraceExporter({ url, metadata, timeoutMillis });
-  }
-  const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-proto');
-  return new OTLPTraceExporter({ url, headers: { ...headers }, timeoutMillis });
+  const { OTLPTraceExporter } = require(PACKAGES[protocol]);
+  if (protocol === 'http/protobuf') return new OTLPTraceExporter({ url, headers: { ...headers }, timeoutMillis });
+  const { Metadata } = require('@grpc/grpc-js');
+  const metadata = new Metadata();
+  for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
+  return new OTLPTraceExporter({ url, metadata, timeoutMillis });
 }
 
 /** Why an export failed, in words that point at the fix. */
@@ -54,21 +57,30 @@ export function explain(error: unknown, options: Config['exporter']): string {
 }
 
 /**
- * Reports the first failure of a run of failed exports and the recovery after it, with how many
- * spans were lost in between; the batches themselves are dropped, as the app must not wait on them.
+ * The exporter the span processor sees. It reports the first failure of a run of failed exports and
+ * the recovery after it, with how many spans were lost in between; the batches themselves are
+ * dropped, as the app must not wait on them.
  */
-export class ReportingExporter implements SpanExporter {
-  private readonly inner: SpanExporter;
+export class CollectorExporter implements SpanExporter {
   private readonly options: Config['exporter'];
+  private inner: SpanExporter | undefined;
   private droppedSinceFailure = 0;
   private failing = false;
 
-  constructor(inner: SpanExporter, options: Config['exporter']) {
-    this.inner = inner;
+  constructor(options: Config['exporter']) {
+    // Resolving is cheap and finds a broken install at start, where it can still be explained.
+    require.resolve(PACKAGES[options.protocol]);
     this.options = options;
   }
 
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    try {
+      this.inner ??= load(this.options);
+    } catch (error) {
+      this.failed(error, spans.length);
+      done({ code: 1, error: error as Error });
+      return;
+    }
     this.inner.export(spans, (result) => {
       if (result.code === 0) this.succeeded();
       else this.failed(result.error, spans.length);
@@ -100,10 +112,10 @@ export class ReportingExporter implements SpanExporter {
   }
 
   forceFlush(): Promise<void> {
-    return this.inner.forceFlush?.() ?? Promise.resolve();
+    return this.inner?.forceFlush?.() ?? Promise.resolve();
   }
 
   shutdown(): Promise<void> {
-    return this.inner.shutdown();
+    return this.inner?.shutdown() ?? Promise.resolve();
   }
 }

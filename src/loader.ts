@@ -5,8 +5,18 @@ import { pathToFileURL } from 'node:url';
 
 export function registerEsmHook(modules: readonly string[]): void {
   // The hook must be the import-in-the-middle copy that the instrumentations register with.
-  const fromInstrumentation = createRequire(require.resolve('@opentelemetry/instrumentation'));
-  const hook = pathToFileURL(fromInstrumentation.resolve('import-in-the-middle/hook.mjs'));
-  const { register } = require('node:module') as typeof import('node:module');
-  register(hook, pathToFileURL(__filename), { data: { include: [...new Set(modules)] } });
+  const iitm = createRequire(require.resolve('@opentelemetry/instrumentation'));
+  const include = [...new Set(modules)];
+  const module = require('node:module') as typeof import('node:module') & { registerHooks?: unknown };
+  // Where Node can run the loader in-thread it costs a few ms; the off-thread loader of older
+  // versions starts a worker (~60 ms on Node 20).
+  if (typeof module.registerHooks === 'function') {
+    const inThread = iitm('import-in-the-middle/register-hooks.mjs');
+    if (inThread.supportsSyncHooks()) {
+      inThread.register({ include });
+      return;
+    }
+  }
+  const hook = pathToFileURL(iitm.resolve('import-in-the-middle/hook.mjs'));
+  module.register(hook, pathToFileURL(__filename), { data: { include } });
 }

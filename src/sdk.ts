@@ -1,9 +1,10 @@
 // Starts tracing: builds the tracer provider from its parts (not @opentelemetry/sdk-node, which loads
 // every exporter there is), loads the instrumentations the app can use, and hooks the process's exit.
 import { isAbsolute, join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { Config } from './config.js';
-import { createExporter, ReportingExporter } from './exporter.js';
+import { type Config, parseConfig } from './config.js';
+import { CollectorExporter } from './exporter.js';
 import { loadInstrumentations } from './instrumentations.js';
 import { registerEsmHook } from './loader.js';
 import { reason, warn } from './log.js';
@@ -12,11 +13,19 @@ import { installShutdown } from './shutdown.js';
 
 const STARTED = Symbol.for('@rustok/otel.started');
 
-export function start(config: Config): void {
+/** What the preload calls once OTEL_ENABLED is set: parse, explain, then start unless tracing is off. */
+export function register(env: NodeJS.ProcessEnv): void {
   const global = globalThis as { [STARTED]?: true };
-  // A second copy of this package (preload plus an app import, or two versions) must not trace twice.
-  if (global[STARTED]) return;
+  // Preloaded twice, or a second copy of this package: the first one has said and done it all.
+  // Worker threads get no SDK of their own: it would be one more exporter per process.
+  if (global[STARTED] || !isMainThread) return;
   global[STARTED] = true;
+  const { config, warnings } = parseConfig(env);
+  for (const warning of warnings) warn(warning);
+  if (config.enabled) start(config);
+}
+
+function start(config: Config): void {
   try {
     startTracing(config);
   } catch (error) {
@@ -38,7 +47,7 @@ function startTracing(config: Config): void {
 
   const entry = appEntry();
   const app = findAppPackage(entry);
-  const exporter = new ReportingExporter(createExporter(config.exporter), config.exporter);
+  const exporter = new CollectorExporter(config.exporter);
   const batch = new base.BatchSpanProcessor(exporter, config.batch);
   let endedSinceFlush = 0;
   const counter: SpanProcessor = {

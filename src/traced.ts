@@ -6,6 +6,10 @@ const tracer = () => trace.getTracer('@rustok/otel');
 /**
  * Runs `fn` inside a span named `name` and returns what it returns. A thrown error or a rejected
  * promise is recorded on the span and passed on unchanged; the span ends exactly once.
+ *
+ * A native promise (what every async function returns) ends the span when it settles. Any other
+ * thenable is returned untouched and the span ends when `fn` returns: calling its `then` would run
+ * a query builder's query. Wrap such work in an async function to time it.
  */
 export function traced<T>(name: string, fn: (span: Span) => T, attributes?: Attributes): T {
   return tracer().startActiveSpan(name, { attributes }, (span) => {

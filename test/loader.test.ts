@@ -29,6 +29,7 @@ describe('ES module apps', () => {
       const handler = spans.find((span) => span.attributes['express.type'] === 'request_handler');
       assert.equal(handler?.attributes['express.name'], '/users/:id');
       assert.ok(spans.every((span) => span.traceId === server?.traceId));
+      assert.match(app.stderr(), /^@rustok\/otel: tracing [^\n]+\n$/, 'one start-up line and nothing else on stderr');
     });
   }
 
