@@ -9,7 +9,7 @@ export default defineConfig([
   {
     entry: { index: 'src/index.ts', register: 'register.ts' },
     format: ['esm', 'cjs'],
-    dts: { entry: { index: 'src/index.ts' } },
+    dts: true,
     shims: true,
     // One file per entry: a shared chunk is one more module to resolve and load at start.
     splitting: false,
