@@ -16,7 +16,7 @@ export default defineConfig([
     target: 'node20',
   },
   {
-    entry: { sdk: 'src/sdk.ts' },
+    entry: { sdk: 'src/sdk.ts', 'export-worker': 'src/export-worker.ts' },
     format: ['cjs'],
     // Inlined at build time, so no package.json is read at start-up.
     env: { RUSTOK_OTEL_VERSION: version },

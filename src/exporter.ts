@@ -1,19 +1,19 @@
-// Sends spans over the one OTLP protocol that is configured, loading that exporter only when the first
-// batch leaves (gRPC alone costs ~80 ms to load), and turns a failing collector into one explained
-// line, not a line per batch and never a crash.
+// Runs in the export thread: sends spans over the one OTLP protocol that is configured, and turns a
+// failing collector into one explained line, not a line per batch and never a crash.
+import { connect } from 'node:net';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Config } from './config.js';
 import { reason, say } from './log.js';
 
-const PACKAGES: Record<Config['exporter']['protocol'], string> = {
+export const EXPORTER_PACKAGES: Record<Config['exporter']['protocol'], string> = {
   grpc: '@opentelemetry/exporter-trace-otlp-grpc',
   'http/protobuf': '@opentelemetry/exporter-trace-otlp-proto',
 };
 
 function load(options: Config['exporter']): SpanExporter {
   const { url, headers, timeoutMillis, protocol } = options;
-  const { OTLPTraceExporter } = require(PACKAGES[protocol]);
+  const { OTLPTraceExporter } = require(EXPORTER_PACKAGES[protocol]);
   if (protocol === 'http/protobuf') return new OTLPTraceExporter({ url, headers: { ...headers }, timeoutMillis });
   const { Metadata } = require('@grpc/grpc-js');
   const metadata = new Metadata();
@@ -57,31 +57,48 @@ export function explain(error: unknown, options: Config['exporter']): string {
 }
 
 /**
- * The exporter the span processor sees. It reports the first failure of a run of failed exports and
- * the recovery after it, with how many spans were lost in between; the batches themselves are
- * dropped, as the app must not wait on them.
+ * Exports batches and reports the first failure of a run of failed exports and the recovery after it,
+ * with how many spans were lost in between; the batches themselves are dropped.
  */
 export class CollectorExporter implements SpanExporter {
   private readonly options: Config['exporter'];
-  private inner: SpanExporter | undefined;
+  private readonly inner: SpanExporter;
   private droppedSinceFailure = 0;
   private failing = false;
+  private answered = false;
 
   constructor(options: Config['exporter']) {
-    // Resolving is cheap and finds a broken install at start, where it can still be explained.
-    require.resolve(PACKAGES[options.protocol]);
     this.options = options;
+    this.inner = load(options);
+  }
+
+  /** Whether an export should be tried at exit, where waiting on a dead collector would delay the exit. */
+  async worthTrying(): Promise<boolean> {
+    if (this.answered) return !this.failing;
+    const { hostname, port, protocol } = new URL(this.options.url);
+    const error = await new Promise<Error | undefined>((resolve) => {
+      const socket = connect({ host: hostname.replace(/^\[|\]$/g, ''), port: Number(port) || (protocol === 'https:' ? 443 : 80) });
+      socket.setTimeout(this.options.timeoutMillis, () =>
+        socket.destroy(new Error(`connect timed out after ${this.options.timeoutMillis} ms`)),
+      );
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(undefined);
+      });
+      socket.once('error', resolve);
+    });
+    if (error) this.failed(error, 0);
+    return error === undefined;
+  }
+
+  /** Counts spans that never reached the collector, so the recovery line reports them too. */
+  dropped(count: number): void {
+    this.droppedSinceFailure += count;
   }
 
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    try {
-      this.inner ??= load(this.options);
-    } catch (error) {
-      this.failed(error, spans.length);
-      done({ code: 1, error: error as Error });
-      return;
-    }
     this.inner.export(spans, (result) => {
+      this.answered = true;
       if (result.code === 0) this.succeeded();
       else this.failed(result.error, spans.length);
       done(result);
@@ -112,10 +129,10 @@ export class CollectorExporter implements SpanExporter {
   }
 
   forceFlush(): Promise<void> {
-    return this.inner?.forceFlush?.() ?? Promise.resolve();
+    return this.inner.forceFlush?.() ?? Promise.resolve();
   }
 
   shutdown(): Promise<void> {
-    return this.inner?.shutdown() ?? Promise.resolve();
+    return this.inner.shutdown();
   }
 }

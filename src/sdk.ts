@@ -1,13 +1,15 @@
 // Starts tracing: builds the tracer provider from its parts (not @opentelemetry/sdk-node, which loads
-// every exporter there is), loads the instrumentations the app can use, and hooks the process's exit.
+// every exporter there is) around a processor that hands spans to the export thread, loads the
+// instrumentations the app can use, and hooks the process's exit.
 import { isAbsolute, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { type Config, parseConfig } from './config.js';
-import { CollectorExporter } from './exporter.js';
+import { startExportThread } from './export-thread.js';
+import { EXPORTER_PACKAGES } from './exporter.js';
 import { loadInstrumentations } from './instrumentations.js';
 import { registerEsmHook } from './loader.js';
 import { reason, warn } from './log.js';
+import { ThreadSpanProcessor } from './processor.js';
 import { type AppPackage, createResource, findAppPackage } from './resource.js';
 import { installShutdown } from './shutdown.js';
 
@@ -47,22 +49,11 @@ function startTracing(config: Config): void {
 
   const entry = appEntry();
   const app = findAppPackage(entry);
-  const exporter = new CollectorExporter(config.exporter);
-  const batch = new base.BatchSpanProcessor(exporter, config.batch);
-  let endedSinceFlush = 0;
-  const counter: SpanProcessor = {
-    onStart: () => {},
-    onEnd: () => {
-      endedSinceFlush++;
-    },
-    forceFlush: () => Promise.resolve(),
-    shutdown: () => Promise.resolve(),
-  };
-  const provider = new base.BasicTracerProvider({
-    resource: createResource(config, app),
-    sampler: sampler(base, config.sampler),
-    spanProcessors: [counter, batch],
-  });
+  // Resolving is cheap and finds a broken install here, where it can still be explained.
+  require.resolve(EXPORTER_PACKAGES[config.exporter.protocol]);
+  const resource = createResource(config, app);
+  const processor = new ThreadSpanProcessor(startExportThread(config, resource), config.batch, config.shutdownTimeoutMillis);
+  const provider = new base.BasicTracerProvider({ resource, sampler: sampler(base, config.sampler), spanProcessors: [processor] });
 
   api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   api.propagation.setGlobalPropagator(
@@ -81,16 +72,22 @@ function startTracing(config: Config): void {
     warn(`the ES module hook could not be registered (${reason(error)}); ES modules are traced only through CommonJS`);
   }
 
-  installShutdown(
-    {
-      pending: () => endedSinceFlush > 0,
-      flush: () => {
-        endedSinceFlush = 0;
-        return provider.forceFlush();
-      },
+  installShutdown({
+    flushSync: () => processor.flushSync(),
+    recordCrash(error, fatal) {
+      const active = api.trace.getActiveSpan();
+      if (!active?.isRecording()) return;
+      const status = { code: api.SpanStatusCode.ERROR, message: reason(error) };
+      active.recordException(error instanceof Error ? error : String(error));
+      active.setStatus(status);
+      if (!fatal) return;
+      // The process dies before the request ends: end its open spans now, so the whole trace arrives.
+      for (let span: typeof active | undefined = active; span; span = processor.openParent(span)) {
+        span.setStatus(status);
+        span.end();
+      }
     },
-    config.shutdownTimeoutMillis,
-  );
+  });
 
   const names = loaded.instances.map((instance) => instance.instrumentationName.replace('@opentelemetry/instrumentation-', ''));
   warn(

@@ -1,42 +1,24 @@
-// Flushes spans when the process is about to end without changing how it ends: a signal we were the
-// only listener for is re-raised after the flush, and otherwise the app's own handler decides.
-export interface Flusher {
-  /** Whether spans ended since the last flush began. */
-  pending(): boolean;
-  flush(): Promise<void>;
+// Exports what is left when the process ends, without changing how it ends. Every way out passes
+// through here: the event loop draining and `process.exit()` emit 'exit' (where only synchronous work
+// runs, hence the synchronous flush); a crash is seen by the exception monitor first; and a signal
+// the app does not handle is re-raised after the flush, so the process still dies by it.
+export interface ExitHooks {
+  /** Exports everything ended so far, waiting at most the shutdown timeout. */
+  flushSync(): void;
+  /** Records a crash on the spans it interrupts; `fatal` when the process is about to die of it. */
+  recordCrash(error: unknown, fatal: boolean): void;
 }
 
-export function installShutdown(flusher: Flusher, timeoutMillis: number): void {
-  const bounded = () => withTimeout(flusher.flush(), timeoutMillis);
-  const handling = new Set<NodeJS.Signals>();
-
+export function installShutdown(hooks: ExitHooks): void {
   const onSignal = (signal: NodeJS.Signals) => {
-    // Other listeners mean the app handles this signal: flush alongside it and never exit for it.
-    const ours = process.listenerCount(signal) === 1;
-    if (ours && handling.has(signal)) return reraise(signal);
-    handling.add(signal);
-    void bounded().then(() => {
-      if (ours) reraise(signal);
-    });
-  };
-  const reraise = (signal: NodeJS.Signals) => {
+    // Other listeners mean the app handles the signal: it decides when to end, and 'exit' flushes then.
+    if (process.listenerCount(signal) > 1) return;
+    hooks.flushSync();
     process.removeListener(signal, onSignal);
     process.kill(process.pid, signal);
   };
-
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  // The loop drained (a script or job finished): the pending export keeps it alive until done,
-  // then 'beforeExit' comes again with nothing pending and the process ends as it would have.
-  process.on('beforeExit', () => {
-    if (flusher.pending()) void bounded();
-  });
-}
-
-function withTimeout(work: Promise<void>, timeoutMillis: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, timeoutMillis);
-  });
-  return Promise.race([work.catch(() => {}), deadline]).finally(() => clearTimeout(timer));
+  process.on('uncaughtExceptionMonitor', (error) => hooks.recordCrash(error, process.listenerCount('uncaughtException') === 0));
+  process.on('exit', () => hooks.flushSync());
 }

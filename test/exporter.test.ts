@@ -53,15 +53,15 @@ describe('when the collector is unreachable', () => {
 
   for (const protocol of ['grpc', 'http/protobuf'] as const) {
     it(`says once when ${protocol} export fails, and once when it recovers with the number of spans dropped`, async () => {
-      receiver.setRejecting(true);
-      after(() => receiver.setRejecting(false));
+      receiver.setFault('reject');
+      after(() => receiver.setFault(undefined));
       const service = `recovers-${protocol}`;
       const app = startApp('server.cjs', { receiver, protocol, env: { OTEL_SERVICE_NAME: service } });
       await app.get('/hello');
       await app.waitForStderr(/cannot export spans/);
       await app.get('/hello');
       await new Promise((resolve) => setTimeout(resolve, 400));
-      receiver.setRejecting(false);
+      receiver.setFault(undefined);
       await app.get('/hello');
       await receiver.waitFor((spans) => spans.some((span) => span.resource['service.name'] === service));
       await app.waitForStderr(/again/);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { startApp, stopApps } from './helpers/app.js';
+import { ourLines, startApp, stopApps } from './helpers/app.js';
 import { type Receiver, startReceiver } from './helpers/receiver.js';
 import { startTarget, type Target } from './helpers/target.js';
 
@@ -14,10 +16,11 @@ after(() => Promise.all([receiver.close(), target.close()]));
 afterEach(stopApps);
 
 const ofService = (name: string) => receiver.spans.filter((span) => span.resource['service.name'] === name);
-// The batch delay is far longer than the test waits, so only a flush at exit can deliver the spans.
-const SLOW_BATCHES = { OTEL_BSP_SCHEDULE_DELAY: '60000' };
+// The batch delay is far longer than any test waits, so only the flush at exit can deliver the spans.
+const SLOW_BATCHES = { OTEL_BSP_SCHEDULE_DELAY: '600000' };
+const ERROR = 2;
 
-describe('at exit', () => {
+describe('the exit contract', () => {
   it('delivers the spans of a script whose event loop drains, and exits 0', async () => {
     const app = startApp('script.cjs', { receiver, env: { ...SLOW_BATCHES, OTEL_SERVICE_NAME: 'drained', TARGET_URL: target.url } });
     assert.deepEqual(await app.exited, { code: 0, signal: null });
@@ -35,16 +38,93 @@ describe('at exit', () => {
     });
   }
 
-  it('lets an app with its own SIGTERM handler finish its shutdown, and delivers the spans it made meanwhile', async () => {
-    const app = startApp('server.cjs', {
-      receiver,
-      env: { ...SLOW_BATCHES, OTEL_SERVICE_NAME: 'graceful', GRACEFUL: '1', TARGET_URL: target.url },
+  for (const [mode, how] of [
+    ['drain', 'lets its event loop drain'],
+    ['exit', 'ends with process.exit(0)'],
+  ] as const) {
+    it(`lets an app with its own SIGTERM handler finish its shutdown when it ${how}, delivering the spans it made meanwhile`, async () => {
+      const service = `graceful-${mode}`;
+      const app = startApp('server.cjs', {
+        receiver,
+        env: { ...SLOW_BATCHES, OTEL_SERVICE_NAME: service, GRACEFUL: mode, TARGET_URL: target.url },
+      });
+      await app.get('/hello');
+      process.kill(app.pid, 'SIGTERM');
+      assert.deepEqual(await app.exited, { code: 0, signal: null });
+      assert.match(app.stdout(), /graceful shutdown done/);
+      await receiver.waitFor(() => ofService(service).length === 4, 2000);
+      assert.ok(ofService(service).some((span) => String(span.attributes['url.full']).endsWith('/goodbye')));
     });
-    await app.get('/hello');
-    process.kill(app.pid, 'SIGTERM');
+  }
+
+  it('delivers the spans ended before process.exit(3), keeps the code, and runs nothing after it', async () => {
+    const app = startApp('exit.cjs', {
+      receiver,
+      env: { ...SLOW_BATCHES, OTEL_SERVICE_NAME: 'exit-3', EXIT_CODE: '3', TARGET_URL: target.url },
+    });
+    assert.deepEqual(await app.exited, { code: 3, signal: null });
+    assert.doesNotMatch(app.stdout(), /after process\.exit/);
+    await receiver.waitFor(() => ofService('exit-3').length === 3, 2000);
+  });
+
+  for (const [path, message] of [
+    ['/throw', 'boom in the handler'],
+    ['/reject', 'rejected in the handler'],
+  ] as const) {
+    it(`records a crash from ${path} on the request's span, delivers it, and still exits 1 with Node's own report`, async () => {
+      const service = `crash${path.replace('/', '-')}`;
+      const app = startApp('crash.cjs', { receiver, env: { ...SLOW_BATCHES, OTEL_SERVICE_NAME: service } });
+      await assert.rejects(app.get(path));
+      assert.deepEqual(await app.exited, { code: 1, signal: null });
+      assert.match(
+        app.stderr(),
+        new RegExp(`\\nError: ${message}\\n    at Server\\.<anonymous> \\(.*crash\\.cjs:\\d+:\\d+\\)\\n[\\s\\S]*\\nNode\\.js v\\d+`),
+      );
+      const [span] = await receiver.waitFor(() => ofService(service).length === 1, 2000).then(() => ofService(service));
+      assert.equal(span?.attributes['url.path'], path);
+      assert.deepEqual(span?.status, { code: ERROR, message });
+      assert.equal(span?.events.filter((event) => event.name === 'exception').length, 1);
+      assert.equal(span?.events[0]?.attributes['exception.message'], message);
+    });
+  }
+});
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('exit when the collector is down', () => {
+  it('does not wait for the shutdown timeout when the connection is refused', { timeout: 30_000 }, async () => {
+    const port = await closedPort();
+    const started = Date.now();
+    const app = startApp('script.cjs', {
+      env: {
+        ...SLOW_BATCHES,
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+        OTEL_SHUTDOWN_TIMEOUT_MS: '20000',
+        TARGET_URL: target.url,
+      },
+    });
     assert.deepEqual(await app.exited, { code: 0, signal: null });
-    assert.match(app.stdout(), /graceful shutdown done/);
-    await receiver.waitFor(() => ofService('graceful').some((span) => String(span.attributes['url.full']).endsWith('/goodbye')), 2000);
-    assert.equal(ofService('graceful').length, 4);
+    assert.ok(Date.now() - started < 15_000, 'exited long before the 20 s bound');
+    const lines = ourLines(app.stderr());
+    assert.equal(lines.length, 2, app.stderr());
+    assert.match(lines[1] ?? '', /^cannot export spans to grpc .*ECONNREFUSED/);
+  });
+
+  it('waits at most OTEL_SHUTDOWN_TIMEOUT_MS for a collector that never answers, keeping the exit code', { timeout: 30_000 }, async () => {
+    receiver.setFault('hang');
+    after(() => receiver.setFault(undefined));
+    const app = startApp('exit.cjs', {
+      receiver,
+      protocol: 'http/protobuf',
+      env: { ...SLOW_BATCHES, OTEL_SHUTDOWN_TIMEOUT_MS: '1000', EXIT_CODE: '7', TARGET_URL: target.url },
+    });
+    assert.deepEqual(await app.exited, { code: 7, signal: null });
   });
 });

@@ -25,6 +25,8 @@ export interface ReceivedSpan {
   readonly via: 'grpc' | 'http';
 }
 
+export type Fault = 'reject' | 'unavailable' | 'hang';
+
 export interface Receiver {
   readonly grpcUrl: string;
   readonly httpUrl: string;
@@ -32,14 +34,18 @@ export interface Receiver {
   /** Resolves once `predicate` holds for the spans received so far; rejects after `timeoutMs`. */
   waitFor(predicate: (spans: readonly ReceivedSpan[]) => boolean, timeoutMs?: number): Promise<readonly ReceivedSpan[]>;
   onSpans(listener: (spans: readonly ReceivedSpan[]) => void): void;
-  /** While on, every export is rejected as invalid (HTTP 400, gRPC INVALID_ARGUMENT), which exporters do not retry. */
-  setRejecting(on: boolean): void;
+  /**
+   * How the receiver misbehaves until told otherwise: `reject` answers every export as invalid (HTTP
+   * 400, gRPC INVALID_ARGUMENT, which exporters do not retry), `unavailable` as overloaded (HTTP 503,
+   * gRPC UNAVAILABLE, which they retry), `hang` never answers. `undefined` is back to normal.
+   */
+  setFault(fault: Fault | undefined): void;
   close(): Promise<void>;
 }
 
 export async function startReceiver(): Promise<Receiver> {
   const spans: ReceivedSpan[] = [];
-  let rejecting = false;
+  let fault: Fault | undefined;
   const listeners: ((batch: readonly ReceivedSpan[]) => void)[] = [];
   const accept = (body: Buffer, via: ReceivedSpan['via']) => {
     const batch = decode(body, via);
@@ -62,7 +68,9 @@ export async function startReceiver(): Promise<Receiver> {
     },
     {
       Export: (call: grpc.ServerUnaryCall<Buffer, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        if (rejecting) return callback({ code: grpc.status.INVALID_ARGUMENT, details: 'rejected by the test' });
+        if (fault === 'hang') return;
+        if (fault === 'reject') return callback({ code: grpc.status.INVALID_ARGUMENT, details: 'rejected by the test' });
+        if (fault === 'unavailable') return callback({ code: grpc.status.UNAVAILABLE, details: 'overloaded, says the test' });
         accept(call.request, 'grpc');
         callback(null, {});
       },
@@ -80,8 +88,9 @@ export async function startReceiver(): Promise<Receiver> {
         response.writeHead(404).end();
         return;
       }
-      if (rejecting) {
-        response.writeHead(400).end('rejected by the test');
+      if (fault === 'hang') return;
+      if (fault === 'reject' || fault === 'unavailable') {
+        response.writeHead(fault === 'reject' ? 400 : 503).end(fault === 'reject' ? 'rejected by the test' : 'overloaded, says the test');
         return;
       }
       const raw = Buffer.concat(chunks);
@@ -99,8 +108,8 @@ export async function startReceiver(): Promise<Receiver> {
     httpUrl: `http://127.0.0.1:${httpPort}`,
     spans,
     onSpans: (listener) => listeners.push(listener),
-    setRejecting: (on) => {
-      rejecting = on;
+    setFault: (next) => {
+      fault = next;
     },
     waitFor(predicate, timeoutMs = 15_000) {
       if (predicate(spans)) return Promise.resolve(spans);

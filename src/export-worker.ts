@@ -1,0 +1,94 @@
+// The export thread. Serialising spans to protobuf and talking gRPC or HTTP to the collector happen
+// here, off the app's thread; and because this thread keeps running while the app's thread waits on
+// it, spans can still be exported from inside `process.exit()` and after a crash.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Resource } from '@opentelemetry/resources';
+import type { Config } from './config.js';
+import { CollectorExporter } from './exporter.js';
+import { reason, say } from './log.js';
+import { fromRecord, type SpanRecord } from './span-record.js';
+
+export interface WorkerSetup {
+  readonly exporter: Config['exporter'];
+  readonly batch: Config['batch'];
+  /** Int32 [0]: the last flush finished, which the app's thread may be blocked waiting for. */
+  readonly flushed: SharedArrayBuffer;
+}
+
+export type WorkerMessage =
+  | { readonly type: 'resource'; readonly attributes: Record<string, unknown> }
+  | { readonly type: 'spans'; readonly records: readonly SpanRecord[] }
+  | { readonly type: 'flush'; readonly id: number; readonly atExit: boolean };
+
+const setup = workerData as WorkerSetup;
+const flushed = new Int32Array(setup.flushed);
+// Batches are timed on the app's thread; here spans queue only while the collector is slow or down.
+const { maxQueueSize, maxExportBatchSize } = setup.batch;
+const queue: SpanRecord[] = [];
+let resource: Resource | undefined;
+let exporter: CollectorExporter | undefined;
+let queueFull = false;
+let draining: Promise<void> | undefined;
+
+try {
+  exporter = new CollectorExporter(setup.exporter);
+} catch (error) {
+  say(`cannot load the ${setup.exporter.protocol} exporter (${reason(error)}); spans are dropped`);
+}
+
+parentPort?.on('message', (message: WorkerMessage) => {
+  if (message.type === 'resource') {
+    const { resourceFromAttributes }: typeof import('@opentelemetry/resources') = require('@opentelemetry/resources');
+    resource = resourceFromAttributes(message.attributes as never);
+    void drain();
+  } else if (message.type === 'spans') {
+    enqueue(message.records);
+  } else {
+    void flush(message.atExit).finally(() => {
+      Atomics.store(flushed, 0, message.id);
+      Atomics.notify(flushed, 0);
+      parentPort?.postMessage({ type: 'flushed', id: message.id });
+    });
+  }
+});
+
+function enqueue(records: readonly SpanRecord[]): void {
+  const room = maxQueueSize - queue.length;
+  queue.push(...records.slice(0, Math.max(room, 0)));
+  if (records.length > room) {
+    exporter?.dropped(records.length - room);
+    if (!queueFull) {
+      say(
+        `the export queue is full (OTEL_BSP_MAX_QUEUE_SIZE=${maxQueueSize}); spans are dropped until it drains. Raise it, or sample less`,
+      );
+    }
+    queueFull = true;
+  } else if (queue.length < maxQueueSize / 2) {
+    queueFull = false;
+  }
+  void drain();
+}
+
+/** Exports everything queued, one batch at a time; concurrent callers share the same run. */
+function drain(): Promise<void> {
+  draining ??= (async () => {
+    while (queue.length > 0 && resource && exporter) {
+      const batch = queue.splice(0, maxExportBatchSize).map((record) => fromRecord(record, resource as Resource));
+      await new Promise((resolve) => exporter?.export(batch, resolve));
+    }
+  })().finally(() => {
+    draining = undefined;
+  });
+  return draining;
+}
+
+async function flush(atExit: boolean): Promise<void> {
+  await draining;
+  // At exit nothing can wait out a dead collector's retries: if it is known (or found) unreachable,
+  // the spans are counted as dropped and the app's thread is released at once.
+  if (atExit && exporter && queue.length > 0 && !(await exporter.worthTrying())) {
+    exporter.dropped(queue.length);
+    queue.length = 0;
+  }
+  await drain();
+}

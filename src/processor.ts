@@ -1,0 +1,66 @@
+// The span processor on the app's thread does as little as it can: an ended span becomes a plain
+// record, and records go to the export thread in batches. It also knows which spans are still open,
+// so that a crash can end the interrupted ones with the error on them.
+import type { Span as ApiSpan, Context } from '@opentelemetry/api';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { Config } from './config.js';
+import type { ExportThread } from './export-thread.js';
+import { type SpanRecord, toRecord } from './span-record.js';
+
+const SAMPLED = 1;
+
+export class ThreadSpanProcessor implements SpanProcessor {
+  private readonly thread: ExportThread;
+  private readonly batch: Config['batch'];
+  private readonly timeoutMillis: number;
+  private readonly open = new Set<Span>();
+  private buffer: SpanRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(thread: ExportThread, batch: Config['batch'], timeoutMillis: number) {
+    this.thread = thread;
+    this.batch = batch;
+    this.timeoutMillis = timeoutMillis;
+  }
+
+  onStart(span: Span, _context: Context): void {
+    this.open.add(span);
+  }
+
+  onEnd(span: ReadableSpan): void {
+    this.open.delete(span as Span);
+    if ((span.spanContext().traceFlags & SAMPLED) === 0) return;
+    this.buffer.push(toRecord(span));
+    if (this.buffer.length >= this.batch.maxExportBatchSize) this.handOver();
+    else this.timer ??= setTimeout(() => this.handOver(), this.batch.scheduledDelayMillis).unref();
+  }
+
+  /** The open span that `span` is a child of, if it is still open. */
+  openParent(span: ApiSpan): ApiSpan | undefined {
+    const parentId = (span as unknown as ReadableSpan).parentSpanContext?.spanId;
+    for (const candidate of this.open) if (candidate.spanContext().spanId === parentId) return candidate;
+    return undefined;
+  }
+
+  forceFlush(): Promise<void> {
+    this.handOver();
+    return this.thread.flush(this.timeoutMillis);
+  }
+
+  flushSync(): void {
+    this.handOver();
+    this.thread.flushSync(this.timeoutMillis);
+  }
+
+  shutdown(): Promise<void> {
+    return this.forceFlush();
+  }
+
+  private handOver(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.buffer.length === 0) return;
+    this.thread.send(this.buffer);
+    this.buffer = [];
+  }
+}
