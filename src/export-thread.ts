@@ -41,10 +41,10 @@ export function startExportThread(config: Config, resource: Resource): ExportThr
   };
   if (resource.asyncAttributesPending) void resource.waitForAsyncAttributes?.().then(sendResource, sendResource);
   else sendResource();
-  const startFlush = (atExit: boolean) => {
+  const startFlush = () => {
     sendResource();
     lastFlush++;
-    post({ type: 'flush', id: lastFlush, atExit });
+    post({ type: 'flush', id: lastFlush });
     return lastFlush;
   };
 
@@ -54,7 +54,7 @@ export function startExportThread(config: Config, resource: Resource): ExportThr
     },
     flushSync(timeoutMillis) {
       if (!alive) return;
-      const id = startFlush(true);
+      const id = startFlush();
       const deadline = Date.now() + timeoutMillis;
       for (let seen = Atomics.load(flushed, 0); seen < id; seen = Atomics.load(flushed, 0)) {
         const left = deadline - Date.now();
@@ -63,7 +63,7 @@ export function startExportThread(config: Config, resource: Resource): ExportThr
     },
     flush(timeoutMillis) {
       if (!alive) return Promise.resolve();
-      const id = startFlush(false);
+      const id = startFlush();
       return new Promise((resolve) => {
         // A ref'd timer keeps the event loop alive while the (unref'd) thread answers.
         const timer = setTimeout(done, timeoutMillis);

@@ -18,7 +18,7 @@ export interface WorkerSetup {
 export type WorkerMessage =
   | { readonly type: 'resource'; readonly attributes: Record<string, unknown> }
   | { readonly type: 'spans'; readonly records: readonly SpanRecord[] }
-  | { readonly type: 'flush'; readonly id: number; readonly atExit: boolean };
+  | { readonly type: 'flush'; readonly id: number };
 
 const setup = workerData as WorkerSetup;
 const flushed = new Int32Array(setup.flushed);
@@ -44,7 +44,7 @@ parentPort?.on('message', (message: WorkerMessage) => {
   } else if (message.type === 'spans') {
     enqueue(message.records);
   } else {
-    void flush(message.atExit).finally(() => {
+    void flush().finally(() => {
       Atomics.store(flushed, 0, message.id);
       Atomics.notify(flushed, 0);
       parentPort?.postMessage({ type: 'flushed', id: message.id });
@@ -73,6 +73,11 @@ function enqueue(records: readonly SpanRecord[]): void {
 function drain(): Promise<void> {
   draining ??= (async () => {
     while (queue.length > 0 && resource && exporter) {
+      if (!(await exporter.reachable())) {
+        exporter.dropped(queue.length);
+        queue.length = 0;
+        return;
+      }
       const batch = queue.splice(0, maxExportBatchSize).map((record) => fromRecord(record, resource as Resource));
       await new Promise((resolve) => exporter?.export(batch, resolve));
     }
@@ -82,13 +87,6 @@ function drain(): Promise<void> {
   return draining;
 }
 
-async function flush(atExit: boolean): Promise<void> {
-  await draining;
-  // At exit nothing can wait out a dead collector's retries: if it is known (or found) unreachable,
-  // the spans are counted as dropped and the app's thread is released at once.
-  if (atExit && exporter && queue.length > 0 && !(await exporter.worthTrying())) {
-    exporter.dropped(queue.length);
-    queue.length = 0;
-  }
-  await drain();
+function flush(): Promise<void> {
+  return (draining ?? Promise.resolve()).then(drain);
 }

@@ -35,23 +35,24 @@ export function explain(error: unknown, options: Config['exporter']): string {
   if ((typeof code === 'number' && code >= 400 && code < 500) || code === 3) {
     return 'the collector rejected the spans; its own logs say why';
   }
-  if (/ECONNREFUSED|connection refused|No connection established/i.test(text)) {
-    return `nothing accepts connections there; is the collector running, listening on port ${port}`;
-  }
-  if (/ENOTFOUND|EAI_AGAIN|getaddrinfo|Name resolution failed|DNS resolution failed/i.test(text)) {
-    return 'the host name does not resolve; check the endpoint';
-  }
-  if (/wrong version number|EPROTO|SSL|TLS|handshake/i.test(text)) {
+  // The specific causes first: gRPC wraps every one of them in "No connection established".
+  if (/wrong version number|EPROTO|SSL routines|TLS|handshake/i.test(text)) {
     return 'TLS failed: if the collector speaks plaintext, use http:// instead of https://';
   }
-  if (/timeout|DEADLINE_EXCEEDED|timed out/i.test(text)) {
-    return `no answer within ${options.timeoutMillis} ms; the collector is overloaded or not an OTLP endpoint`;
-  }
-  if (options.protocol === 'grpc' && /INTERNAL|Protocol error|RST_STREAM|HTTP status code|Unexpected/i.test(text)) {
+  if (options.protocol === 'grpc' && /Protocol error|RST_STREAM|HTTP status code|Received HTTP/i.test(text)) {
     return 'the endpoint does not speak gRPC; port 4318 is OTLP over HTTP (set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf) and 4317 gRPC';
   }
   if (options.protocol === 'http/protobuf' && /socket hang up|ECONNRESET|Parse Error|HPE_/i.test(text)) {
     return 'the endpoint does not speak OTLP over HTTP; port 4317 is gRPC (set OTEL_EXPORTER_OTLP_PROTOCOL=grpc) and 4318 HTTP';
+  }
+  if (/ENOTFOUND|EAI_AGAIN|getaddrinfo|Name resolution failed|DNS resolution failed/i.test(text)) {
+    return 'the host name does not resolve; check the endpoint';
+  }
+  if (/ECONNREFUSED|connection refused/i.test(text)) {
+    return `nothing accepts connections on port ${port} there; start the collector or fix the port (OTLP listens on 4317 for gRPC, 4318 for HTTP)`;
+  }
+  if (/timeout|DEADLINE_EXCEEDED|timed out/i.test(text)) {
+    return `no answer within ${options.timeoutMillis} ms; the collector is overloaded or not an OTLP endpoint`;
   }
   return 'check that the endpoint is an OTLP collector for this protocol';
 }
@@ -72,9 +73,13 @@ export class CollectorExporter implements SpanExporter {
     this.inner = load(options);
   }
 
-  /** Whether an export should be tried at exit, where waiting on a dead collector would delay the exit. */
-  async worthTrying(): Promise<boolean> {
-    if (this.answered) return !this.failing;
+  /**
+   * Whether exporting is worth a try: known to work, or accepting connections. Refused connections
+   * and unknown hosts are found in a millisecond this way, where an export would retry for seconds,
+   * which at exit would hold the app's exit back for nothing.
+   */
+  async reachable(): Promise<boolean> {
+    if (this.answered && !this.failing) return true;
     const { hostname, port, protocol } = new URL(this.options.url);
     const error = await new Promise<Error | undefined>((resolve) => {
       const socket = connect({ host: hostname.replace(/^\[|\]$/g, ''), port: Number(port) || (protocol === 'https:' ? 443 : 80) });

@@ -4,12 +4,15 @@ import { createServer } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { ourLines, startApp, stopApps } from './helpers/app.js';
 import { type Receiver, startReceiver } from './helpers/receiver.js';
+import { startTarget, type Target } from './helpers/target.js';
 
 let receiver: Receiver;
+let target: Target;
 before(async () => {
   receiver = await startReceiver();
+  target = await startTarget();
 });
-after(() => receiver.close());
+after(() => Promise.all([receiver.close(), target.close()]));
 afterEach(stopApps);
 
 /** A loopback port with nothing listening on it. */
@@ -38,7 +41,7 @@ describe('when the collector is unreachable', () => {
     assert.match(
       lines[1] ?? '',
       new RegExp(
-        `^cannot export spans to grpc http://127.0.0.1:${port}: .*ECONNREFUSED.*is the collector running, listening on port ${port}\\.`,
+        `^cannot export spans to grpc http://127.0.0.1:${port}: .*ECONNREFUSED.*nothing accepts connections on port ${port} there; start the collector or fix the port`,
       ),
     );
     assert.equal(
@@ -76,4 +79,80 @@ describe('when the collector is unreachable', () => {
       assert.match(lines[2] ?? '', /^exporting to .* again; 6 spans were dropped meanwhile$/);
     });
   }
+});
+
+describe('common misconfigurations', () => {
+  const cases: [string, () => Record<string, string>, RegExp][] = [
+    [
+      'gRPC sent to the HTTP port',
+      () => ({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.httpUrl }),
+      /Protocol error.*; the endpoint does not speak gRPC; port 4318 is OTLP over HTTP \(set OTEL_EXPORTER_OTLP_PROTOCOL=http\/protobuf\)/,
+    ],
+    [
+      'HTTP sent to the gRPC port',
+      () => ({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.grpcUrl }),
+      /; the endpoint does not speak OTLP over HTTP; port 4317 is gRPC \(set OTEL_EXPORTER_OTLP_PROTOCOL=grpc\)/,
+    ],
+    [
+      'https:// to a plaintext gRPC collector',
+      () => ({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.grpcUrl.replace('http:', 'https:') }),
+      /wrong version number.*; TLS failed: if the collector speaks plaintext, use http:\/\/ instead of https:\/\//,
+    ],
+    [
+      'https:// to a plaintext HTTP collector',
+      () => ({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.httpUrl.replace('http:', 'https:') }),
+      /; TLS failed: if the collector speaks plaintext, use http:\/\/ instead of https:\/\//,
+    ],
+    [
+      'a host name that does not resolve',
+      () => ({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://no-such-host.invalid:4317' }),
+      /ENOTFOUND no-such-host\.invalid; the host name does not resolve; check the endpoint\./,
+    ],
+  ];
+  for (const [label, env, expected] of cases) {
+    it(`explains ${label} in one line, and the app is unaffected`, async () => {
+      const app = startApp('script.cjs', { env: { ...env(), TARGET_URL: target.url } });
+      assert.deepEqual(await app.exited, { code: 0, signal: null });
+      assert.match(app.stdout(), /script done/);
+      const lines = ourLines(app.stderr());
+      assert.equal(lines.length, 2, app.stderr());
+      assert.match(lines[1] ?? '', /^cannot export spans to /);
+      assert.match(lines[1] ?? '', expected);
+    });
+  }
+});
+
+describe('a collector that is slow or overloaded', () => {
+  it('bounds the queue while the collector never answers: spans beyond it are dropped, said once, and the app keeps serving', async () => {
+    receiver.setFault('hang');
+    after(() => receiver.setFault(undefined));
+    const app = startApp('server.cjs', {
+      receiver,
+      protocol: 'http/protobuf',
+      env: { OTEL_BSP_MAX_QUEUE_SIZE: '20', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '5', OTEL_SHUTDOWN_TIMEOUT_MS: '500' },
+    });
+    for (let i = 0; i < 20; i++) assert.equal((await app.get('/hello')).status, 200);
+    await app.waitForStderr(/export queue is full/);
+    for (let i = 0; i < 10; i++) assert.equal((await app.get('/hello')).status, 200);
+    process.kill(app.pid, 'SIGTERM');
+    assert.deepEqual(await app.exited, { code: null, signal: 'SIGTERM' });
+    const full = ourLines(app.stderr()).filter((line) => line.includes('queue is full'));
+    assert.deepEqual(full, [
+      'the export queue is full (OTEL_BSP_MAX_QUEUE_SIZE=20); spans are dropped until it drains. Raise it, or sample less',
+    ]);
+  });
+
+  it('keeps the app serving while the collector answers UNAVAILABLE, and says so once', async () => {
+    receiver.setFault('unavailable');
+    after(() => receiver.setFault(undefined));
+    const app = startApp('server.cjs', { receiver, env: { OTEL_EXPORTER_OTLP_TIMEOUT: '1500' } });
+    for (let i = 0; i < 3; i++) assert.equal((await app.get('/hello')).status, 200);
+    await app.waitForStderr(/cannot export/);
+    for (let i = 0; i < 3; i++) assert.equal((await app.get('/hello')).status, 200);
+    process.kill(app.pid, 'SIGTERM');
+    assert.deepEqual(await app.exited, { code: null, signal: 'SIGTERM' });
+    const lines = ourLines(app.stderr());
+    assert.equal(lines.length, 2, app.stderr());
+    assert.match(lines[1] ?? '', /UNAVAILABLE: overloaded, says the test/);
+  });
 });
