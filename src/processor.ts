@@ -1,6 +1,7 @@
 // The span processor on the app's thread does as little as it can: an ended span becomes a plain
-// record, and records go to the export thread in batches. It also knows which spans are still open,
-// so that a crash can end the interrupted ones with the error on them.
+// record, and records go to the export thread in batches. The thread starts with the first ended
+// span, not with the app, so it never competes with the app's own start-up. The processor also knows
+// which spans are still open, so that a crash can end the interrupted ones with the error on them.
 import type { Span as ApiSpan, Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Config } from './config.js';
@@ -10,15 +11,16 @@ import { type SpanRecord, toRecord } from './span-record.js';
 const SAMPLED = 1;
 
 export class ThreadSpanProcessor implements SpanProcessor {
-  private readonly thread: ExportThread;
+  private readonly startThread: () => ExportThread;
+  private thread: ExportThread | undefined;
   private readonly batch: Config['batch'];
   private readonly timeoutMillis: number;
   private readonly open = new Set<Span>();
   private buffer: SpanRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(thread: ExportThread, batch: Config['batch'], timeoutMillis: number) {
-    this.thread = thread;
+  constructor(startThread: () => ExportThread, batch: Config['batch'], timeoutMillis: number) {
+    this.startThread = startThread;
     this.batch = batch;
     this.timeoutMillis = timeoutMillis;
   }
@@ -30,6 +32,7 @@ export class ThreadSpanProcessor implements SpanProcessor {
   onEnd(span: ReadableSpan): void {
     this.open.delete(span as Span);
     if ((span.spanContext().traceFlags & SAMPLED) === 0) return;
+    this.thread ??= this.startThread();
     this.buffer.push(toRecord(span));
     if (this.buffer.length >= this.batch.maxExportBatchSize) this.handOver();
     else this.timer ??= setTimeout(() => this.handOver(), this.batch.scheduledDelayMillis).unref();
@@ -44,12 +47,12 @@ export class ThreadSpanProcessor implements SpanProcessor {
 
   forceFlush(): Promise<void> {
     this.handOver();
-    return this.thread.flush(this.timeoutMillis);
+    return this.thread?.flush(this.timeoutMillis) ?? Promise.resolve();
   }
 
   flushSync(): void {
     this.handOver();
-    this.thread.flushSync(this.timeoutMillis);
+    this.thread?.flushSync(this.timeoutMillis);
   }
 
   shutdown(): Promise<void> {
@@ -59,7 +62,7 @@ export class ThreadSpanProcessor implements SpanProcessor {
   private handOver(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.buffer.length === 0) return;
+    if (this.buffer.length === 0 || !this.thread) return;
     this.thread.send(this.buffer);
     this.buffer = [];
   }

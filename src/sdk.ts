@@ -52,7 +52,7 @@ function startTracing(config: Config): void {
   // Resolving is cheap and finds a broken install here, where it can still be explained.
   require.resolve(EXPORTER_PACKAGES[config.exporter.protocol]);
   const resource = createResource(config, app);
-  const processor = new ThreadSpanProcessor(startExportThread(config, resource), config.batch, config.shutdownTimeoutMillis);
+  const processor = new ThreadSpanProcessor(() => startExportThread(config, resource), config.batch, config.shutdownTimeoutMillis);
   const provider = new base.BasicTracerProvider({ resource, sampler: sampler(base, config.sampler), spanProcessors: [processor] });
 
   api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
