@@ -1,0 +1,223 @@
+// `npm run bench`: @rustok/otel against bare node, the official register and Elastic's EDOT, in one
+// run on one machine, variants alternated so that drift spreads evenly. Prints Markdown tables.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { startReceiver } from '../test/helpers/receiver.js';
+import { startTarget } from '../test/helpers/target.js';
+
+const BENCH = fileURLToPath(new URL('.', import.meta.url));
+const ROOT = join(BENCH, '..');
+const STARTUP_RUNS = Number(process.env.STARTUP_RUNS ?? 7);
+const LOAD_SECONDS = Number(process.env.LOAD_SECONDS ?? 10);
+
+// Install the package the way a user would, next to the peers (which `npm run bench` installed).
+const [packed] = JSON.parse(
+  execFileSync('npm', ['pack', '--json', '--pack-destination', join(ROOT, '.work')], { cwd: ROOT, encoding: 'utf8' }),
+);
+execFileSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--loglevel=error', join(ROOT, '.work', packed.filename)], {
+  cwd: BENCH,
+  stdio: 'inherit',
+});
+
+const receiver = await startReceiver();
+const target = await startTarget();
+
+interface Variant {
+  readonly preload: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  /** Whether it exports spans (and so gets the receiver and the sampling settings). */
+  readonly tracing: boolean;
+}
+
+const OFFICIAL = ['--require', '@opentelemetry/auto-instrumentations-node/register'];
+const OURS = ['--import', '@rustok/otel/register'];
+const VARIANTS: Record<string, Variant> = {
+  'bare node': { preload: [], env: {}, tracing: false },
+  'ours, OTEL_ENABLED unset': { preload: OURS, env: {}, tracing: false },
+  ours: { preload: OURS, env: { OTEL_ENABLED: 'true' }, tracing: true },
+  official: { preload: OFFICIAL, env: {}, tracing: true },
+  'official, OTEL_SDK_DISABLED': { preload: OFFICIAL, env: { OTEL_SDK_DISABLED: 'true' }, tracing: false },
+  EDOT: { preload: ['--import', '@elastic/opentelemetry-node'], env: {}, tracing: true },
+};
+
+function environment(name: string, variant: Variant, ratio: number): Record<string, string> {
+  const tracing = variant.tracing && {
+    OTEL_SERVICE_NAME: name,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.grpcUrl,
+    OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+    OTEL_TRACES_SAMPLER_ARG: String(ratio),
+    // Traces only, for every variant: the peers would otherwise also export metrics and logs.
+    OTEL_METRICS_EXPORTER: 'none',
+    OTEL_LOGS_EXPORTER: 'none',
+  };
+  return { PATH: process.env.PATH ?? '', TARGET_URL: target.url, ...variant.env, ...tracing };
+}
+
+interface Running {
+  readonly child: ChildProcess;
+  readonly port: Promise<number>;
+  stop(): Promise<void>;
+}
+
+function run(app: string, name: string, ratio = 1, extra: Record<string, string> = {}): Running {
+  const variant = VARIANTS[name] as Variant;
+  const child = spawn(process.execPath, [...variant.preload, join(BENCH, 'apps', app)], {
+    cwd: BENCH,
+    env: { ...environment(name, variant, ratio), ...extra },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const port = new Promise<number>((resolve, reject) => {
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      const match = chunk.match(/listening (\d+)/);
+      if (match) resolve(Number(match[1]));
+    });
+    child.on('exit', () => reject(new Error(`${app} under ${name} exited`)));
+  });
+  port.catch(() => {});
+  return {
+    child,
+    port,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await once(child, 'exit');
+      }
+    },
+  };
+}
+
+const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] ?? NaN;
+const range = (values: readonly number[]) => `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}`;
+const ratio = (value: number, base: number) => `${(value / base).toFixed(2)}×`;
+const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+const table = (head: string[], rows: string[][]) =>
+  [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+
+async function rss(port: number): Promise<number> {
+  return Number(await (await fetch(`http://127.0.0.1:${port}/__rss`)).text());
+}
+
+async function startup(app: string, path: string) {
+  const names = Object.keys(VARIANTS);
+  const times: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
+  const memory: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
+  for (let i = 0; i < STARTUP_RUNS; i++) {
+    for (const name of names) {
+      const started = performance.now();
+      const running = run(app, name);
+      const port = await running.port;
+      await (await fetch(`http://127.0.0.1:${port}${path}`)).text();
+      times[name]?.push(performance.now() - started);
+      memory[name]?.push(await rss(port));
+      await running.stop();
+    }
+  }
+  const bare = median(times['bare node'] ?? []);
+  const bareRss = median(memory['bare node'] ?? []);
+  return table(
+    ['variant', 'spawn → first 200', 'min–max', 'overhead', 'vs bare', 'RSS', 'RSS overhead'],
+    names.map((name) => {
+      const t = median(times[name] ?? []);
+      const m = median(memory[name] ?? []);
+      return [
+        name,
+        `${t.toFixed(0)} ms`,
+        `${range(times[name] ?? [])} ms`,
+        `+${(t - bare).toFixed(0)} ms`,
+        ratio(t, bare),
+        mb(m),
+        `+${mb(m - bareRss)}`,
+      ];
+    }),
+  );
+}
+
+async function load(names: readonly string[], sampling: number) {
+  const rows: string[][] = [];
+  let bare: { rps: number; p99: number } | undefined;
+  for (const name of names) {
+    const running = run('express.cjs', name, sampling);
+    const port = await running.port;
+    const url = `http://127.0.0.1:${port}/users/42`;
+    const before = await rss(port);
+    await autocannon({ url, connections: 10, amount: 20_000 });
+    const after = await rss(port);
+    await new Promise((resolve) => setTimeout(resolve, 6000)); // the batch of the warm-up leaves
+    const spansBefore = receiver.spans.filter((span) => span.resource['service.name'] === name).length;
+    const result = await autocannon({ url, connections: 10, duration: LOAD_SECONDS });
+    await running.stop();
+    const spans = receiver.spans.filter((span) => span.resource['service.name'] === name).length - spansBefore;
+    const rps = result.requests.average;
+    const p99 = result.latency.p99;
+    bare ??= { rps, p99 };
+    const perRequest = VARIANTS[name]?.tracing ? (spans / result.requests.total).toFixed(2) : '–';
+    rows.push([name, `${rps.toFixed(0)}`, ratio(rps, bare.rps), `${p99} ms`, ratio(p99, bare.p99), perRequest, `+${mb(after - before)}`]);
+  }
+  return table(['variant', 'req/s', 'vs bare', 'p99', 'vs bare', 'spans/request received', 'RSS growth over 20k requests'], rows);
+}
+
+async function script() {
+  const names = Object.keys(VARIANTS);
+  const times: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
+  const delivered: Record<string, number> = Object.fromEntries(names.map((name) => [name, 0]));
+  for (let i = 0; i < STARTUP_RUNS; i++) {
+    for (const name of names) {
+      const before = receiver.spans.filter((span) => span.resource['service.name'] === name).length;
+      const started = performance.now();
+      const running = run('script.cjs', name);
+      await once(running.child, 'exit');
+      times[name]?.push(performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      delivered[name] = (delivered[name] ?? 0) + receiver.spans.filter((span) => span.resource['service.name'] === name).length - before;
+    }
+  }
+  const bare = median(times['bare node'] ?? []);
+  return table(
+    ['variant', 'wall time', 'min–max', 'vs bare', 'spans delivered'],
+    names.map((name) => {
+      const t = median(times[name] ?? []);
+      const spans = VARIANTS[name]?.tracing ? `${delivered[name]} / ${3 * STARTUP_RUNS}` : '–';
+      return [name, `${t.toFixed(0)} ms`, `${range(times[name] ?? [])} ms`, ratio(t, bare), spans];
+    }),
+  );
+}
+
+/** The highest rate of ended spans that all arrive at the receiver, doubling until some do not. */
+async function capacity() {
+  const rows: string[][] = [];
+  for (let rate = 5_000; rate <= 160_000; rate *= 2) {
+    const name = `capacity-${rate}`;
+    const seconds = 5;
+    const child = spawn(process.execPath, [...OURS, join(BENCH, 'apps/spans.cjs')], {
+      cwd: BENCH,
+      env: { ...environment(name, VARIANTS.ours as Variant, 1), OTEL_ENABLED: 'true', RATE: String(rate), SECONDS: String(seconds) },
+      stdio: 'ignore',
+    });
+    await once(child, 'exit');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const received = receiver.spans.filter((span) => span.resource['service.name'] === name).length;
+    rows.push([`${rate}`, `${rate * seconds}`, `${received}`, received === rate * seconds ? 'none' : `${rate * seconds - received}`]);
+    if (received < rate * seconds) break;
+  }
+  return table(['spans/s offered', 'ended', 'received', 'dropped'], rows);
+}
+
+console.log(
+  `# @rustok/otel benchmark\n\nNode ${process.versions.node}, ${cpus().length} × ${cpus()[0]?.model}, ${new Date().toISOString()}\n`,
+);
+console.log(`## Start-up, plain node:http app (${STARTUP_RUNS} alternated runs)\n\n${await startup('plain.cjs', '/')}\n`);
+console.log(`## Start-up, small Express app\n\n${await startup('express.cjs', '/users/1')}\n`);
+console.log(
+  `## Start-up, Express app importing pg, ioredis, mongodb, kafkajs, graphql, mysql2\n\n${await startup('large.cjs', '/users/1')}\n`,
+);
+const onVariants = ['bare node', 'ours', 'official', 'EDOT'];
+console.log(`## Express throughput, 100 % sampling (autocannon, 10 connections, ${LOAD_SECONDS} s)\n\n${await load(onVariants, 1)}\n`);
+console.log(`## Express throughput, 10 % sampling\n\n${await load(onVariants, 0.1)}\n`);
+console.log(`## A 3-request CommonJS script, wall time\n\n${await script()}\n`);
+console.log(`## Export capacity of @rustok/otel (synthetic spans, default queue and batch)\n\n${await capacity()}\n`);
+await Promise.all([receiver.close(), target.close()]);
