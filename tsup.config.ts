@@ -16,7 +16,7 @@ export default defineConfig([
     target: 'node20',
   },
   {
-    entry: { sdk: 'src/sdk.ts', 'export-worker': 'src/export-worker.ts' },
+    entry: { sdk: 'src/sdk.ts' },
     format: ['cjs'],
     // Inlined at build time, so no package.json is read at start-up.
     env: { RUSTOK_OTEL_VERSION: version },
@@ -29,5 +29,13 @@ export default defineConfig([
       '@opentelemetry/resources',
       '@opentelemetry/context-async-hooks',
     ],
+  },
+  {
+    entry: { 'export-worker': 'src/export-worker.ts' },
+    format: ['cjs'],
+    target: 'node20',
+    // The export thread has a module cache of its own and shares nothing with the app: one file
+    // with everything it needs starts faster than the hundreds it would otherwise resolve and read.
+    noExternal: [/./],
   },
 ]);

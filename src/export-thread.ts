@@ -1,5 +1,6 @@
 // The app's side of the export thread: starts it, hands it batches, and waits for its flush, also
 // synchronously, which is the only way to wait inside `process.exit()` and the 'exit' event.
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Resource } from '@opentelemetry/resources';
 import type { Config } from './config.js';
@@ -18,7 +19,14 @@ export function startExportThread(config: Config, resource: Resource): ExportThr
   const setup: WorkerSetup = { exporter: config.exporter, batch: config.batch, flushed: new SharedArrayBuffer(4) };
   const flushed = new Int32Array(setup.flushed);
   // No preloads in the export thread: it must not trace itself, nor start the app's tooling twice.
-  const worker = new Worker(require.resolve('./export-worker.cjs'), { workerData: setup, execArgv: [], stdout: false, stderr: false });
+  const worker = new Worker(join(__dirname, 'export-worker.cjs'), {
+    workerData: setup,
+    execArgv: [],
+    stdout: false,
+    stderr: false,
+    // It holds at most the span queue; small heaps keep it from growing the app's RSS while it idles.
+    resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 4 },
+  });
   worker.unref();
   let alive = true;
   worker.on('error', (error) => {

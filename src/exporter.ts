@@ -13,7 +13,9 @@ export const EXPORTER_PACKAGES: Record<Config['exporter']['protocol'], string> =
 
 function load(options: Config['exporter']): SpanExporter {
   const { url, headers, timeoutMillis, protocol } = options;
-  const { OTLPTraceExporter } = require(EXPORTER_PACKAGES[protocol]);
+  // Literal requires, so that the export thread's bundle carries both exporters.
+  const { OTLPTraceExporter } =
+    protocol === 'grpc' ? require('@opentelemetry/exporter-trace-otlp-grpc') : require('@opentelemetry/exporter-trace-otlp-proto');
   if (protocol === 'http/protobuf') return new OTLPTraceExporter({ url, headers: { ...headers }, timeoutMillis });
   const { Metadata } = require('@grpc/grpc-js');
   const metadata = new Metadata();
