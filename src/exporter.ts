@@ -6,11 +6,6 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Config } from './config.js';
 import { reason, say } from './log.js';
 
-export const EXPORTER_PACKAGES: Record<Config['exporter']['protocol'], string> = {
-  grpc: '@opentelemetry/exporter-trace-otlp-grpc',
-  'http/protobuf': '@opentelemetry/exporter-trace-otlp-proto',
-};
-
 function load(options: Config['exporter']): SpanExporter {
   const { url, headers, timeoutMillis, protocol } = options;
   // Literal requires, so that the export thread's bundle carries both exporters.

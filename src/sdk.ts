@@ -5,7 +5,6 @@ import { isAbsolute, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { type Config, parseConfig } from './config.js';
 import { startExportThread } from './export-thread.js';
-import { EXPORTER_PACKAGES } from './exporter.js';
 import { loadInstrumentations } from './instrumentations.js';
 import { registerEsmHook } from './loader.js';
 import { reason, warn } from './log.js';
@@ -49,8 +48,6 @@ function startTracing(config: Config): void {
 
   const entry = appEntry();
   const app = findAppPackage(entry);
-  // Resolving is cheap and finds a broken install here, where it can still be explained.
-  require.resolve(EXPORTER_PACKAGES[config.exporter.protocol]);
   const resource = createResource(config, app);
   const processor = new ThreadSpanProcessor(() => startExportThread(config, resource), config.batch, config.shutdownTimeoutMillis);
   const provider = new base.BasicTracerProvider({ resource, sampler: sampler(base, config.sampler), spanProcessors: [processor] });
