@@ -1,23 +1,14 @@
 // The exit and outage contract, measured: for each way a process ends, how many of the spans it ended
 // arrive at a local receiver, how it exits, and how long from the trigger to the exit. Runs the fixture
 // apps that `npm test` installs under .work/app: `npm run bench:exit` prepares them.
-import { createServer } from 'node:net';
 import { type App, type AppOptions, startApp, stopApps } from '../test/helpers/app.js';
 import { type Fault, startReceiver } from '../test/helpers/receiver.js';
-import { startTarget } from '../test/helpers/target.js';
+import { closedPort, startTarget } from '../test/helpers/target.js';
 
 const receiver = await startReceiver();
 const target = await startTarget();
 const runs = Number(process.env.RUNS ?? 3);
 const slow = { OTEL_BSP_SCHEDULE_DELAY: '600000' };
-
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface Scenario {
   readonly name: string;

@@ -9,6 +9,11 @@ import type { ExportThread } from './export-thread.js';
 import { type SpanRecord, toRecord } from './span-record.js';
 
 const SAMPLED = 1;
+/**
+ * Open spans are remembered up to this many, oldest forgotten first: a span that is never ended (an
+ * abandoned stream, an instrumentation bug) must not be kept alive by us for ever.
+ */
+const MAX_OPEN = 4096;
 
 export class ThreadSpanProcessor implements SpanProcessor {
   private readonly startThread: () => ExportThread;
@@ -27,6 +32,7 @@ export class ThreadSpanProcessor implements SpanProcessor {
 
   onStart(span: Span, _context: Context): void {
     this.open.add(span);
+    if (this.open.size > MAX_OPEN) this.open.delete(this.open.values().next().value as Span);
   }
 
   onEnd(span: ReadableSpan): void {

@@ -1,28 +1,10 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
-import { after, afterEach, before, describe, it } from 'node:test';
-import { ourLines, startApp, stopApps } from './helpers/app.js';
-import { type Receiver, startReceiver } from './helpers/receiver.js';
-import { startTarget, type Target } from './helpers/target.js';
+import { after, describe, it } from 'node:test';
+import { ourLines, startApp } from './helpers/app.js';
+import { useFixture } from './helpers/fixture.js';
+import { closedPort } from './helpers/target.js';
 
-let receiver: Receiver;
-let target: Target;
-before(async () => {
-  receiver = await startReceiver();
-  target = await startTarget();
-});
-after(() => Promise.all([receiver.close(), target.close()]));
-afterEach(stopApps);
-
-/** A loopback port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+const fixture = useFixture();
 
 describe('when the collector is unreachable', () => {
   it('keeps serving, says so once, and still exits by the signal', async () => {
@@ -56,17 +38,17 @@ describe('when the collector is unreachable', () => {
 
   for (const protocol of ['grpc', 'http/protobuf'] as const) {
     it(`says once when ${protocol} export fails, and once when it recovers with the number of spans dropped`, async () => {
-      receiver.setFault('reject');
-      after(() => receiver.setFault(undefined));
+      fixture.receiver.setFault('reject');
+      after(() => fixture.receiver.setFault(undefined));
       const service = `recovers-${protocol}`;
-      const app = startApp('server.cjs', { receiver, protocol, env: { OTEL_SERVICE_NAME: service } });
+      const app = startApp('server.cjs', { receiver: fixture.receiver, protocol, env: { OTEL_SERVICE_NAME: service } });
       await app.get('/hello');
       await app.waitForStderr(/cannot export spans/);
       await app.get('/hello');
       await new Promise((resolve) => setTimeout(resolve, 400));
-      receiver.setFault(undefined);
+      fixture.receiver.setFault(undefined);
       await app.get('/hello');
-      await receiver.waitFor((spans) => spans.some((span) => span.resource['service.name'] === service));
+      await fixture.receiver.waitFor((spans) => spans.some((span) => span.resource['service.name'] === service));
       await app.waitForStderr(/again/);
       const lines = ourLines(app.stderr());
       assert.equal(lines.length, 3, app.stderr());
@@ -85,22 +67,25 @@ describe('common misconfigurations', () => {
   const cases: [string, () => Record<string, string>, RegExp][] = [
     [
       'gRPC sent to the HTTP port',
-      () => ({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.httpUrl }),
+      () => ({ OTEL_EXPORTER_OTLP_ENDPOINT: fixture.receiver.httpUrl }),
       /Protocol error.*; the endpoint does not speak gRPC; port 4318 is OTLP over HTTP \(set OTEL_EXPORTER_OTLP_PROTOCOL=http\/protobuf\)/,
     ],
     [
       'HTTP sent to the gRPC port',
-      () => ({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.grpcUrl }),
+      () => ({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: fixture.receiver.grpcUrl }),
       /; the endpoint does not speak OTLP over HTTP; port 4317 is gRPC \(set OTEL_EXPORTER_OTLP_PROTOCOL=grpc\)/,
     ],
     [
       'https:// to a plaintext gRPC collector',
-      () => ({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.grpcUrl.replace('http:', 'https:') }),
+      () => ({ OTEL_EXPORTER_OTLP_ENDPOINT: fixture.receiver.grpcUrl.replace('http:', 'https:') }),
       /wrong version number.*; TLS failed: if the collector speaks plaintext, use http:\/\/ instead of https:\/\//,
     ],
     [
       'https:// to a plaintext HTTP collector',
-      () => ({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.httpUrl.replace('http:', 'https:') }),
+      () => ({
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_ENDPOINT: fixture.receiver.httpUrl.replace('http:', 'https:'),
+      }),
       /; TLS failed: if the collector speaks plaintext, use http:\/\/ instead of https:\/\//,
     ],
     [
@@ -111,7 +96,7 @@ describe('common misconfigurations', () => {
   ];
   for (const [label, env, expected] of cases) {
     it(`explains ${label} in one line, and the app is unaffected`, async () => {
-      const app = startApp('script.cjs', { env: { ...env(), TARGET_URL: target.url } });
+      const app = startApp('script.cjs', { env: { ...env(), TARGET_URL: fixture.target.url } });
       assert.deepEqual(await app.exited, { code: 0, signal: null });
       assert.match(app.stdout(), /script done/);
       const lines = ourLines(app.stderr());
@@ -124,10 +109,10 @@ describe('common misconfigurations', () => {
 
 describe('a collector that is slow or overloaded', () => {
   it('bounds the queue while the collector never answers: spans beyond it are dropped, said once, and the app keeps serving', async () => {
-    receiver.setFault('hang');
-    after(() => receiver.setFault(undefined));
+    fixture.receiver.setFault('hang');
+    after(() => fixture.receiver.setFault(undefined));
     const app = startApp('server.cjs', {
-      receiver,
+      receiver: fixture.receiver,
       protocol: 'http/protobuf',
       env: { OTEL_BSP_MAX_QUEUE_SIZE: '20', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '5', OTEL_SHUTDOWN_TIMEOUT_MS: '500' },
     });
@@ -143,9 +128,9 @@ describe('a collector that is slow or overloaded', () => {
   });
 
   it('keeps the app serving while the collector answers UNAVAILABLE, and says so once', async () => {
-    receiver.setFault('unavailable');
-    after(() => receiver.setFault(undefined));
-    const app = startApp('server.cjs', { receiver, env: { OTEL_EXPORTER_OTLP_TIMEOUT: '1500' } });
+    fixture.receiver.setFault('unavailable');
+    after(() => fixture.receiver.setFault(undefined));
+    const app = startApp('server.cjs', { receiver: fixture.receiver, env: { OTEL_EXPORTER_OTLP_TIMEOUT: '1500' } });
     for (let i = 0; i < 3; i++) assert.equal((await app.get('/hello')).status, 200);
     await app.waitForStderr(/cannot export/);
     for (let i = 0; i < 3; i++) assert.equal((await app.get('/hello')).status, 200);

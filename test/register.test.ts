@@ -1,17 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
-import { ourLines, startApp, stopApps } from './helpers/app.js';
-import { type ReceivedSpan, type Receiver, startReceiver } from './helpers/receiver.js';
-import { startTarget, type Target } from './helpers/target.js';
+import { describe, it } from 'node:test';
+import { ourLines, startApp } from './helpers/app.js';
+import { useFixture } from './helpers/fixture.js';
+import type { ReceivedSpan } from './helpers/receiver.js';
 
-let receiver: Receiver;
-let target: Target;
-before(async () => {
-  receiver = await startReceiver();
-  target = await startTarget();
-});
-after(() => Promise.all([receiver.close(), target.close()]));
-afterEach(stopApps);
+const fixture = useFixture();
 
 const SERVER = 2;
 const CLIENT = 3;
@@ -24,7 +17,7 @@ async function helloTrace(app: ReturnType<typeof startApp>, service: string) {
   const { traceparent } = JSON.parse(response.body) as { traceparent?: string };
   assert.match(traceparent ?? '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/, 'the outgoing call carries a sampled traceparent');
   const traceId = traceparent?.split('-')[1];
-  const spans = await receiver.waitFor((all) => ofService(service)(all).filter((span) => span.traceId === traceId).length >= 3);
+  const spans = await fixture.receiver.waitFor((all) => ofService(service)(all).filter((span) => span.traceId === traceId).length >= 3);
   return { traceparent: traceparent ?? '', spans: ofService(service)(spans).filter((span) => span.traceId === traceId) };
 }
 
@@ -32,7 +25,7 @@ describe('the register preload', () => {
   for (const preload of ['import', 'require', 'node-options'] as const) {
     it(`traces a plain CommonJS server when preloaded with ${preload}`, async () => {
       const service = `cjs-${preload}`;
-      const app = startApp('server.cjs', { receiver, preload, env: { OTEL_SERVICE_NAME: service } });
+      const app = startApp('server.cjs', { receiver: fixture.receiver, preload, env: { OTEL_SERVICE_NAME: service } });
       const { spans, traceparent } = await helloTrace(app, service);
 
       const incoming = spans.find((span) => span.kind === SERVER && span.attributes['url.path'] === '/hello');
@@ -48,7 +41,10 @@ describe('the register preload', () => {
   }
 
   it('describes the resource with the app package name, version and environment', async () => {
-    const app = startApp('server.cjs', { receiver, env: { NODE_ENV: 'staging', OTEL_RESOURCE_ATTRIBUTES: 'team=checkout' } });
+    const app = startApp('server.cjs', {
+      receiver: fixture.receiver,
+      env: { NODE_ENV: 'staging', OTEL_RESOURCE_ATTRIBUTES: 'team=checkout' },
+    });
     const { spans } = await helloTrace(app, 'fixture-shop');
     const resource = spans[0]?.resource ?? {};
     assert.equal(resource['service.name'], 'fixture-shop');
@@ -66,7 +62,7 @@ describe('the register preload', () => {
 
   it('prefers RUST_ENV and the explicit service variables over everything else', async () => {
     const app = startApp('server.cjs', {
-      receiver,
+      receiver: fixture.receiver,
       env: { RUST_ENV: 'production', NODE_ENV: 'test', OTEL_SERVICE_NAME: 'orders', OTEL_SERVICE_VERSION: '9.9.9' },
     });
     const { spans } = await helloTrace(app, 'orders');
@@ -75,26 +71,29 @@ describe('the register preload', () => {
   });
 
   it('exports over HTTP/protobuf when that protocol is chosen', async () => {
-    const app = startApp('server.cjs', { receiver, protocol: 'http/protobuf', env: { OTEL_SERVICE_NAME: 'over-http' } });
+    const app = startApp('server.cjs', { receiver: fixture.receiver, protocol: 'http/protobuf', env: { OTEL_SERVICE_NAME: 'over-http' } });
     const { spans } = await helloTrace(app, 'over-http');
     assert.ok(spans.every((span) => span.via === 'http'));
   });
 
   it('exports nothing at OTEL_SAMPLING_RATE=0 but still propagates context', async () => {
-    const app = startApp('server.cjs', { receiver, env: { OTEL_SERVICE_NAME: 'unsampled', OTEL_SAMPLING_RATE: '0' } });
+    const app = startApp('server.cjs', { receiver: fixture.receiver, env: { OTEL_SERVICE_NAME: 'unsampled', OTEL_SAMPLING_RATE: '0' } });
     const response = await app.get('/hello');
     assert.match(JSON.parse(response.body).traceparent, /-00$/, 'the downstream call is told it is not sampled');
-    await startApp('server.cjs', { receiver, env: { OTEL_SERVICE_NAME: 'sampled-marker' } }).get('/hello');
-    await receiver.waitFor((all) => ofService('sampled-marker')(all).length >= 3);
-    assert.deepEqual(ofService('unsampled')(receiver.spans), []);
+    await startApp('server.cjs', { receiver: fixture.receiver, env: { OTEL_SERVICE_NAME: 'sampled-marker' } }).get('/hello');
+    await fixture.receiver.waitFor((all) => ofService('sampled-marker')(all).length >= 3);
+    assert.deepEqual(ofService('unsampled')(fixture.receiver.spans), []);
   });
 
   it('leaves the paths in OTEL_NODE_UNTRACED_PATHS untraced', async () => {
-    const app = startApp('server.cjs', { receiver, env: { OTEL_SERVICE_NAME: 'probed', OTEL_NODE_UNTRACED_PATHS: '/healthz,/readyz' } });
+    const app = startApp('server.cjs', {
+      receiver: fixture.receiver,
+      env: { OTEL_SERVICE_NAME: 'probed', OTEL_NODE_UNTRACED_PATHS: '/healthz,/readyz' },
+    });
     assert.equal((await app.get('/healthz?probe=1')).status, 200);
     await helloTrace(app, 'probed');
     assert.deepEqual(
-      ofService('probed')(receiver.spans).filter((span) => String(span.attributes['url.path']).startsWith('/healthz')),
+      ofService('probed')(fixture.receiver.spans).filter((span) => String(span.attributes['url.path']).startsWith('/healthz')),
       [],
     );
   });
@@ -114,7 +113,7 @@ describe('the register preload', () => {
   });
 
   it('says once that a mistyped OTEL_ENABLED leaves tracing off', async () => {
-    const app = startApp('server.cjs', { receiver, env: { OTEL_ENABLED: 'ture' } });
+    const app = startApp('server.cjs', { receiver: fixture.receiver, env: { OTEL_ENABLED: 'ture' } });
     assert.equal((await app.get('/hello')).status, 200);
     assert.deepEqual(ourLines(app.stderr()), ['OTEL_ENABLED="ture" is not one of true/1/yes/on or false/0/no/off; tracing stays off']);
   });
@@ -133,7 +132,7 @@ describe('the register preload', () => {
   for (const [name, value, expected] of malformed) {
     it(`warns once about ${name}="${value}" and keeps serving, traced`, async () => {
       const service = `malformed-${name}-${value}`;
-      const app = startApp('server.cjs', { receiver, env: { OTEL_SERVICE_NAME: service, [name]: value } });
+      const app = startApp('server.cjs', { receiver: fixture.receiver, env: { OTEL_SERVICE_NAME: service, [name]: value } });
       await helloTrace(app, service);
       const lines = ourLines(app.stderr());
       assert.equal(lines.length, 2, `a warning and the start-up line, got:\n${app.stderr()}`);
@@ -152,7 +151,7 @@ describe('the register preload', () => {
 
   it('runs the app untraced, saying why in one line, when a package it needs is missing', async () => {
     const app = startApp('server.cjs', {
-      receiver,
+      receiver: fixture.receiver,
       preload: 'none',
       nodeArgs: ['--require=./missing-package.cjs', '--import=@rustok/otel/register'],
     });
@@ -166,13 +165,13 @@ describe('the register preload', () => {
 
   it('starts one SDK when preloaded twice and from a second copy of the package', async () => {
     const app = startApp('script.cjs', {
-      receiver,
+      receiver: fixture.receiver,
       preload: 'none',
       nodeArgs: ['--require=@rustok/otel/register', '--import=@rustok/otel/register', '--import=./second-copy/dist/register.js'],
-      env: { OTEL_SERVICE_NAME: 'preloaded-thrice', TARGET_URL: target.url, WORKER: '1' },
+      env: { OTEL_SERVICE_NAME: 'preloaded-thrice', TARGET_URL: fixture.target.url, WORKER: '1' },
     });
     assert.deepEqual(await app.exited, { code: 0, signal: null });
-    const spans = await receiver.waitFor((all) => ofService('preloaded-thrice')(all).length >= 3);
+    const spans = await fixture.receiver.waitFor((all) => ofService('preloaded-thrice')(all).length >= 3);
     assert.equal(ourLines(app.stderr()).length, 1, app.stderr());
     assert.equal(ofService('preloaded-thrice')(spans).length, 3, 'each call traced once, none from the worker thread');
   });
@@ -183,11 +182,11 @@ describe('the register preload', () => {
   ] as const) {
     it(`traces a TypeScript service ${label}, manual spans included`, async () => {
       const service = `ts-${label.split(' ')[0]}`;
-      const app = startApp(script, { receiver, nodeArgs, env: { OTEL_SERVICE_NAME: service } });
+      const app = startApp(script, { receiver: fixture.receiver, nodeArgs, env: { OTEL_SERVICE_NAME: service } });
       const response = await app.get('/orders/17');
       assert.deepEqual(JSON.parse(response.body), { id: '17', total: 42 });
       const spans = ofService(service)(
-        await receiver.waitFor((all) => ofService(service)(all).some((span) => span.name === 'orders.load')),
+        await fixture.receiver.waitFor((all) => ofService(service)(all).some((span) => span.name === 'orders.load')),
       );
       const manual = spans.find((span) => span.name === 'orders.load');
       const request = spans.find((span) => span.kind === SERVER);

@@ -1,40 +1,34 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
-import { after, afterEach, before, describe, it } from 'node:test';
-import { ourLines, startApp, stopApps } from './helpers/app.js';
-import { type Receiver, startReceiver } from './helpers/receiver.js';
-import { startTarget, type Target } from './helpers/target.js';
+import { after, describe, it } from 'node:test';
+import { ourLines, startApp } from './helpers/app.js';
+import { useFixture } from './helpers/fixture.js';
+import { closedPort } from './helpers/target.js';
 
-let receiver: Receiver;
-let target: Target;
-before(async () => {
-  receiver = await startReceiver();
-  target = await startTarget();
-});
-after(() => Promise.all([receiver.close(), target.close()]));
-afterEach(stopApps);
+const fixture = useFixture();
 
-const ofService = (name: string) => receiver.spans.filter((span) => span.resource['service.name'] === name);
+const ofService = (name: string) => fixture.receiver.spans.filter((span) => span.resource['service.name'] === name);
 // The batch delay is far longer than any test waits, so only the flush at exit can deliver the spans.
 const SLOW_BATCHES = { OTEL_BSP_SCHEDULE_DELAY: '600000' };
 const ERROR = 2;
 
 describe('the exit contract', () => {
   it('delivers the spans of a script whose event loop drains, and exits 0', async () => {
-    const app = startApp('script.cjs', { receiver, env: { ...SLOW_BATCHES, OTEL_SERVICE_NAME: 'drained', TARGET_URL: target.url } });
+    const app = startApp('script.cjs', {
+      receiver: fixture.receiver,
+      env: { ...SLOW_BATCHES, OTEL_SERVICE_NAME: 'drained', TARGET_URL: fixture.target.url },
+    });
     assert.deepEqual(await app.exited, { code: 0, signal: null });
-    await receiver.waitFor(() => ofService('drained').length === 3, 2000);
+    await fixture.receiver.waitFor(() => ofService('drained').length === 3, 2000);
   });
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`flushes on ${signal} and dies by ${signal} when the app has no handler`, async () => {
       const service = `no-handler-${signal}`;
-      const app = startApp('server.cjs', { receiver, env: { ...SLOW_BATCHES, OTEL_SERVICE_NAME: service } });
+      const app = startApp('server.cjs', { receiver: fixture.receiver, env: { ...SLOW_BATCHES, OTEL_SERVICE_NAME: service } });
       await app.get('/hello');
       process.kill(app.pid, signal);
       assert.deepEqual(await app.exited, { code: null, signal });
-      await receiver.waitFor(() => ofService(service).length === 3, 2000);
+      await fixture.receiver.waitFor(() => ofService(service).length === 3, 2000);
     });
   }
 
@@ -45,26 +39,26 @@ describe('the exit contract', () => {
     it(`lets an app with its own SIGTERM handler finish its shutdown when it ${how}, delivering the spans it made meanwhile`, async () => {
       const service = `graceful-${mode}`;
       const app = startApp('server.cjs', {
-        receiver,
-        env: { ...SLOW_BATCHES, OTEL_SERVICE_NAME: service, GRACEFUL: mode, TARGET_URL: target.url },
+        receiver: fixture.receiver,
+        env: { ...SLOW_BATCHES, OTEL_SERVICE_NAME: service, GRACEFUL: mode, TARGET_URL: fixture.target.url },
       });
       await app.get('/hello');
       process.kill(app.pid, 'SIGTERM');
       assert.deepEqual(await app.exited, { code: 0, signal: null });
       assert.match(app.stdout(), /graceful shutdown done/);
-      await receiver.waitFor(() => ofService(service).length === 4, 2000);
+      await fixture.receiver.waitFor(() => ofService(service).length === 4, 2000);
       assert.ok(ofService(service).some((span) => String(span.attributes['url.full']).endsWith('/goodbye')));
     });
   }
 
   it('delivers the spans ended before process.exit(3), keeps the code, and runs nothing after it', async () => {
     const app = startApp('exit.cjs', {
-      receiver,
-      env: { ...SLOW_BATCHES, OTEL_SERVICE_NAME: 'exit-3', EXIT_CODE: '3', TARGET_URL: target.url },
+      receiver: fixture.receiver,
+      env: { ...SLOW_BATCHES, OTEL_SERVICE_NAME: 'exit-3', EXIT_CODE: '3', TARGET_URL: fixture.target.url },
     });
     assert.deepEqual(await app.exited, { code: 3, signal: null });
     assert.doesNotMatch(app.stdout(), /after process\.exit/);
-    await receiver.waitFor(() => ofService('exit-3').length === 3, 2000);
+    await fixture.receiver.waitFor(() => ofService('exit-3').length === 3, 2000);
   });
 
   for (const [path, message] of [
@@ -73,14 +67,14 @@ describe('the exit contract', () => {
   ] as const) {
     it(`records a crash from ${path} on the request's span, delivers it, and still exits 1 with Node's own report`, async () => {
       const service = `crash${path.replace('/', '-')}`;
-      const app = startApp('crash.cjs', { receiver, env: { ...SLOW_BATCHES, OTEL_SERVICE_NAME: service } });
+      const app = startApp('crash.cjs', { receiver: fixture.receiver, env: { ...SLOW_BATCHES, OTEL_SERVICE_NAME: service } });
       await assert.rejects(app.get(path));
       assert.deepEqual(await app.exited, { code: 1, signal: null });
       assert.match(
         app.stderr(),
         new RegExp(`\\nError: ${message}\\n    at Server\\.<anonymous> \\(.*crash\\.cjs:\\d+:\\d+\\)\\n[\\s\\S]*\\nNode\\.js v\\d+`),
       );
-      const [span] = await receiver.waitFor(() => ofService(service).length === 1, 2000).then(() => ofService(service));
+      const [span] = await fixture.receiver.waitFor(() => ofService(service).length === 1, 2000).then(() => ofService(service));
       assert.equal(span?.attributes['url.path'], path);
       assert.deepEqual(span?.status, { code: ERROR, message });
       assert.equal(span?.events.filter((event) => event.name === 'exception').length, 1);
@@ -88,15 +82,6 @@ describe('the exit contract', () => {
     });
   }
 });
-
-/** A loopback port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('exit when the collector is down', () => {
   it('does not wait for the shutdown timeout when the connection is refused', { timeout: 30_000 }, async () => {
@@ -107,7 +92,7 @@ describe('exit when the collector is down', () => {
         ...SLOW_BATCHES,
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
         OTEL_SHUTDOWN_TIMEOUT_MS: '20000',
-        TARGET_URL: target.url,
+        TARGET_URL: fixture.target.url,
       },
     });
     assert.deepEqual(await app.exited, { code: 0, signal: null });
@@ -118,12 +103,12 @@ describe('exit when the collector is down', () => {
   });
 
   it('waits at most OTEL_SHUTDOWN_TIMEOUT_MS for a collector that never answers, keeping the exit code', { timeout: 30_000 }, async () => {
-    receiver.setFault('hang');
-    after(() => receiver.setFault(undefined));
+    fixture.receiver.setFault('hang');
+    after(() => fixture.receiver.setFault(undefined));
     const app = startApp('exit.cjs', {
-      receiver,
+      receiver: fixture.receiver,
       protocol: 'http/protobuf',
-      env: { ...SLOW_BATCHES, OTEL_SHUTDOWN_TIMEOUT_MS: '1000', EXIT_CODE: '7', TARGET_URL: target.url },
+      env: { ...SLOW_BATCHES, OTEL_SHUTDOWN_TIMEOUT_MS: '1000', EXIT_CODE: '7', TARGET_URL: fixture.target.url },
     });
     assert.deepEqual(await app.exited, { code: 7, signal: null });
   });

@@ -1,6 +1,7 @@
-// An untraced HTTP server in the test process, for fixture apps to call.
+// An untraced HTTP server in the test process, for fixture apps to call, and a port where nothing listens.
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 
 export interface Target {
   readonly url: string;
@@ -24,4 +25,13 @@ export async function startTarget(): Promise<Target> {
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/** A loopback port with nothing listening on it. */
+export async function closedPort(): Promise<number> {
+  const server = createNetServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
