@@ -8,7 +8,7 @@ export function registerEsmHook(modules: readonly string[]): void {
   const iitm = createRequire(require.resolve('@opentelemetry/instrumentation'));
   const include = [...new Set(modules)];
   const module = require('node:module') as typeof import('node:module') & { registerHooks?: unknown };
-  // Where Node can run the loader in-thread it costs a few ms; the off-thread loader of older
+  // Where Node can run the loader in-thread it costs ~20 ms to set up; the off-thread loader of older
   // versions starts a worker (~60 ms on Node 20).
   if (typeof module.registerHooks === 'function') {
     const inThread = iitm('import-in-the-middle/register-hooks.mjs');
