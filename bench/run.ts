@@ -200,24 +200,32 @@ async function capacity() {
     });
     await once(child, 'exit');
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const received = receiver.spans.filter((span) => span.resource['service.name'] === name).length;
+    const received = receiver.spans.filter((span) => span.resource['service.name'] === name && span.name === 'synthetic').length;
     rows.push([`${rate}`, `${rate * seconds}`, `${received}`, received === rate * seconds ? 'none' : `${rate * seconds - received}`]);
     if (received < rate * seconds) break;
   }
   return table(['spans/s offered', 'ended', 'received', 'dropped'], rows);
 }
 
+// SECTIONS=capacity (or any comma-separated subset) runs part of the benchmark.
+const sections = new Set((process.env.SECTIONS ?? 'startup,load,script,capacity').split(','));
 console.log(
   `# @rustok/otel benchmark\n\nNode ${process.versions.node}, ${cpus().length} × ${cpus()[0]?.model}, ${new Date().toISOString()}\n`,
 );
-console.log(`## Start-up, plain node:http app (${STARTUP_RUNS} alternated runs)\n\n${await startup('plain.cjs', '/')}\n`);
-console.log(`## Start-up, small Express app\n\n${await startup('express.cjs', '/users/1')}\n`);
-console.log(
-  `## Start-up, Express app importing pg, ioredis, mongodb, kafkajs, graphql, mysql2\n\n${await startup('large.cjs', '/users/1')}\n`,
-);
-const onVariants = ['bare node', 'ours', 'official', 'EDOT'];
-console.log(`## Express throughput, 100 % sampling (autocannon, 10 connections, ${LOAD_SECONDS} s)\n\n${await load(onVariants, 1)}\n`);
-console.log(`## Express throughput, 10 % sampling\n\n${await load(onVariants, 0.1)}\n`);
-console.log(`## A 3-request CommonJS script, wall time\n\n${await script()}\n`);
-console.log(`## Export capacity of @rustok/otel (synthetic spans, default queue and batch)\n\n${await capacity()}\n`);
+if (sections.has('startup')) {
+  console.log(`## Start-up, plain node:http app (${STARTUP_RUNS} alternated runs)\n\n${await startup('plain.cjs', '/')}\n`);
+  console.log(`## Start-up, small Express app\n\n${await startup('express.cjs', '/users/1')}\n`);
+  console.log(
+    `## Start-up, Express app importing pg, ioredis, mongodb, kafkajs, graphql, mysql2\n\n${await startup('large.cjs', '/users/1')}\n`,
+  );
+}
+if (sections.has('load')) {
+  const onVariants = ['bare node', 'ours', 'official', 'EDOT'];
+  console.log(`## Express throughput, 100 % sampling (autocannon, 10 connections, ${LOAD_SECONDS} s)\n\n${await load(onVariants, 1)}\n`);
+  console.log(`## Express throughput, 10 % sampling\n\n${await load(onVariants, 0.1)}\n`);
+}
+if (sections.has('script')) console.log(`## A 3-request CommonJS script, wall time\n\n${await script()}\n`);
+if (sections.has('capacity')) {
+  console.log(`## Export capacity of @rustok/otel (synthetic spans, default queue and batch)\n\n${await capacity()}\n`);
+}
 await Promise.all([receiver.close(), target.close()]);
