@@ -130,10 +130,6 @@ export class CollectorExporter implements SpanExporter {
     this.droppedSinceFailure = 0;
   }
 
-  forceFlush(): Promise<void> {
-    return this.inner.forceFlush?.() ?? Promise.resolve();
-  }
-
   shutdown(): Promise<void> {
     return this.inner.shutdown();
   }
