@@ -13,13 +13,17 @@ export interface AppPackage {
   readonly dependencies: readonly string[];
 }
 
-/** The package.json nearest to the entry script: the app's own, not a dependency's. */
+/**
+ * The package.json nearest to the entry script with a name: the app's own. Nameless ones on the way
+ * (`{"type": "module"}` beside a build's output) only set the module format.
+ */
 export function findAppPackage(entry: string): AppPackage {
   for (let dir = dirname(entry); ; dir = dirname(dir)) {
     const file = join(dir, 'package.json');
     if (existsSync(file)) {
       try {
         const manifest = JSON.parse(readFileSync(file, 'utf8'));
+        if (typeof manifest.name !== 'string' && dirname(dir) !== dir) continue;
         return {
           name: typeof manifest.name === 'string' ? manifest.name : undefined,
           version: typeof manifest.version === 'string' ? manifest.version : undefined,

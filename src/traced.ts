@@ -1,5 +1,14 @@
 // Manual spans for code no instrumentation sees (the service layer): cheap no-ops while tracing is off.
-import { type Attributes, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  type Attributes,
+  type Context,
+  context,
+  createContextKey,
+  type Span,
+  type SpanOptions,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
 
 const tracer = () => trace.getTracer('@rustok/otel');
 
@@ -12,7 +21,29 @@ const tracer = () => trace.getTracer('@rustok/otel');
  * a query builder's query. Wrap such work in an async function to time it.
  */
 export function traced<T>(name: string, fn: (span: Span) => T, attributes?: Attributes): T {
-  return tracer().startActiveSpan(name, { attributes }, (span) => {
+  return inSpan(name, { attributes }, context.active(), fn);
+}
+
+/** Adds attributes to the span that is active here, if any. */
+export function setAttributes(attributes: Attributes): void {
+  trace.getActiveSpan()?.setAttributes(attributes);
+}
+
+// The key @opentelemetry/core's suppressTracing sets (createContextKey is Symbol.for), which every
+// instrumentation and the SDK's sampler honour; importing core here would cost the API its start-up.
+const SUPPRESS_TRACING = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
+
+/**
+ * Runs `fn` with tracing suppressed: no span is recorded for anything it does, however deep. For
+ * work that would flood the traces with nothing to see, such as a poller's query every 100 ms.
+ */
+export function untraced<T>(fn: () => T): T {
+  return context.with(context.active().setValue(SUPPRESS_TRACING, true), fn);
+}
+
+/** `traced` with the span's kind, links and parent chosen by the caller: the envelope helpers need them. */
+export function inSpan<T>(name: string, options: SpanOptions, parent: Context, fn: (span: Span) => T): T {
+  return tracer().startActiveSpan(name, options, parent, (span) => {
     const fail = (error: unknown) => {
       span.recordException(error instanceof Error ? error : String(error));
       span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
@@ -34,9 +65,4 @@ export function traced<T>(name: string, fn: (span: Span) => T, attributes?: Attr
     span.end();
     return result;
   });
-}
-
-/** Adds attributes to the span that is active here, if any. */
-export function setAttributes(attributes: Attributes): void {
-  trace.getActiveSpan()?.setAttributes(attributes);
 }

@@ -22,6 +22,7 @@ export interface ReceivedSpan {
   readonly resource: Readonly<Record<string, unknown>>;
   readonly status: { readonly code: number; readonly message: string };
   readonly events: readonly { name: string; attributes: Record<string, unknown> }[];
+  readonly links: readonly { traceId: string; spanId: string }[];
   readonly via: 'grpc' | 'http';
 }
 
@@ -170,6 +171,7 @@ interface DecodedSpan {
   attributes?: KeyValue[];
   status?: { code?: number; message?: string };
   events?: { name: string; attributes?: KeyValue[] }[];
+  links?: { traceId: Uint8Array; spanId: Uint8Array }[];
 }
 
 function decode(body: Buffer, via: ReceivedSpan['via']): ReceivedSpan[] {
@@ -191,6 +193,7 @@ function decode(body: Buffer, via: ReceivedSpan['via']): ReceivedSpan[] {
           resource,
           status: { code: span.status?.code ?? 0, message: span.status?.message ?? '' },
           events: (span.events ?? []).map((event) => ({ name: event.name, attributes: attributes(event.attributes) })),
+          links: (span.links ?? []).map((link) => ({ traceId: hex(link.traceId), spanId: hex(link.spanId) })),
           via,
         });
       }
