@@ -1,6 +1,6 @@
 // The exit and outage contract, measured: for each way a process ends, how many of the spans it ended
 // arrive at a local receiver, how it exits, and how long from the trigger to the exit. Runs the fixture
-// apps that `npm test` installs under .work/app: `npm run bench:exit` prepares them.
+// apps that `npm test` installs (test/helpers/app.ts, APP_DIR): `npm run bench:exit` prepares them.
 import { type App, type AppOptions, startApp, stopApps } from '../test/helpers/app.js';
 import { type Fault, startReceiver } from '../test/helpers/receiver.js';
 import { closedPort, startTarget } from '../test/helpers/target.js';

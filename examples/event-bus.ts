@@ -18,8 +18,8 @@ class EventBus {
 
   subscribe<T>(type: string, handler: (envelope: EventEnvelope<T>) => unknown): void {
     // A message older than a minute starts a trace of its own, linked to the publisher's.
-    const traced = traceHandler(handler, { link: (envelope) => Date.now() - Date.parse(envelope.occurredAt) > 60_000 });
-    this.#handlers.set(type, [...(this.#handlers.get(type) ?? []), traced as Handler]);
+    const wrapped = traceHandler(handler, { link: (envelope) => Date.now() - Date.parse(envelope.occurredAt) > 60_000 });
+    this.#handlers.set(type, [...(this.#handlers.get(type) ?? []), wrapped as Handler]);
   }
 
   publish(envelope: EventEnvelope): void {

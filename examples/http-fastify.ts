@@ -1,6 +1,5 @@
 // HTTP handlers with Fastify: the http instrumentation traces every request, but no instrumentation
 // in the official set knows Fastify's routes. One hook names the server span after the route.
-
 import { trace } from '@opentelemetry/api';
 import { traced } from '@rustok/otel';
 import Fastify from 'fastify';

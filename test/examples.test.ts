@@ -2,7 +2,7 @@
 // tsx, under the installed preload, against a real PostgreSQL and Redis, asserted from the wire.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { type App, startApp, stopApps } from './helpers/app.js';
+import { type App, EXAMPLES_DIR, startApp, stopApps } from './helpers/app.js';
 import { type ReceivedSpan, type Receiver, startReceiver } from './helpers/receiver.js';
 import { type Server, startPostgres, startRedis, stopServers } from './helpers/services.js';
 
@@ -30,6 +30,7 @@ function example(file: string, env: Record<string, string> = {}): { app: App; sp
   const service = `example-${++runs}`;
   const app = startApp(`examples/${file}`, {
     receiver,
+    cwd: EXAMPLES_DIR,
     nodeArgs: ['--import=tsx'],
     env: { OTEL_SERVICE_NAME: service, DATABASE_URL: postgres.url, REDIS_URL: redis.url, ...env },
   });

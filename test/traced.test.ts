@@ -3,8 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { context, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { isTracingSuppressed } from '@opentelemetry/core';
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { setAttributes, traced } from '../src/traced.js';
+import { setAttributes, traced, untraced } from '../src/traced.js';
 
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -377,6 +378,37 @@ describe('setAttributes()', () => {
 });
 
 // Last: this turns tracing off for the rest of the process.
+describe('untraced()', () => {
+  it('returns what fn returns and records no span for anything inside, however deep', async () => {
+    const value = await untraced(async () => {
+      traced('inside.sync', () => {});
+      await traced('inside.async', async () => traced('deeper', () => {}));
+      return 'done';
+    });
+
+    assert.equal(value, 'done');
+    assert.deepEqual(finished(), []);
+  });
+
+  it('sets the key @opentelemetry/core reads, which every instrumentation checks', () => {
+    assert.equal(
+      untraced(() => isTracingSuppressed(context.active())),
+      true,
+    );
+    assert.equal(isTracingSuppressed(context.active()), false);
+  });
+
+  it('leaves tracing on after it, including in the caller after an await', async () => {
+    await untraced(async () => traced('hidden', async () => {}));
+    traced('visible', () => {});
+
+    assert.deepEqual(
+      finished().map((span) => span.name),
+      ['visible'],
+    );
+  });
+});
+
 describe('with no tracer provider registered', () => {
   before(() => trace.disable());
 

@@ -1,13 +1,18 @@
 // Starts a fixture app the way a user would (preloading the installed package by its public name)
 // and stops every app it started by PID when the test ends, pass or fail.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Receiver } from './receiver.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
-export const WORK_DIR = join(ROOT, '.work');
+// Outside the repository: Node resolves packages up the directory tree, and an app inside the
+// checkout would find the repository's own devDependencies as if they were its own.
+export const WORK_DIR = join(tmpdir(), `rustok-otel-${createHash('sha256').update(ROOT).digest('hex').slice(0, 8)}`);
 export const APP_DIR = join(WORK_DIR, 'app');
+export const EXAMPLES_DIR = join(WORK_DIR, 'examples');
 
 /** The Node.js binary the apps run on: FIXTURE_NODE lets CI run them on the engines floor (20.6.0). */
 export const FIXTURE_NODE = process.env.FIXTURE_NODE ?? 'node';
@@ -20,6 +25,8 @@ export interface AppOptions {
   readonly protocol?: 'grpc' | 'http/protobuf';
   /** Added to the environment; undefined removes a variable. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** The app's directory, where it starts. Default: the fixture app. */
+  readonly cwd?: string;
   /** Node's own options, before the preload and the script. */
   readonly nodeArgs?: readonly string[];
 }
@@ -61,7 +68,7 @@ export function startApp(script: string, options: AppOptions = {}): App {
   };
   const args = [...nodeArgs, ...(preload === 'import' || preload === 'require' ? [register] : []), script];
   const child = spawn(FIXTURE_NODE, args, {
-    cwd: APP_DIR,
+    cwd: options.cwd ?? APP_DIR,
     env: Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
