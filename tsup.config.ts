@@ -29,6 +29,19 @@ export default defineConfig([
       '@opentelemetry/resources',
       '@opentelemetry/context-async-hooks',
     ],
+    // A bundle of its own, required only when metrics are on.
+    external: ['./metrics.cjs'],
+  },
+  {
+    entry: { metrics: 'src/metrics.ts' },
+    format: ['cjs'],
+    target: 'node20',
+    noExternal: [
+      '@opentelemetry/sdk-metrics',
+      '@opentelemetry/exporter-prometheus',
+      '@opentelemetry/resources',
+      '@opentelemetry/semantic-conventions',
+    ],
   },
   {
     entry: { 'export-worker': 'src/export-worker.ts' },

@@ -39,6 +39,11 @@ const VARIANTS: Record<string, Variant> = {
   'bare node': { preload: [], env: {}, tracing: false },
   'ours, OTEL_ENABLED unset': { preload: OURS, env: {}, tracing: false },
   ours: { preload: OURS, env: { OTEL_ENABLED: 'true' }, tracing: true },
+  'ours, with metrics': {
+    preload: OURS,
+    env: { OTEL_ENABLED: 'true', OTEL_METRICS_EXPORTER: 'otlp', OTEL_METRIC_EXPORT_INTERVAL: '5000' },
+    tracing: true,
+  },
   official: { preload: OFFICIAL, env: {}, tracing: true },
   'official, OTEL_SDK_DISABLED': { preload: OFFICIAL, env: { OTEL_SDK_DISABLED: 'true' }, tracing: false },
   EDOT: { preload: ['--import', '@elastic/opentelemetry-node'], env: {}, tracing: true },
@@ -51,11 +56,11 @@ function environment(name: string, variant: Variant, ratio: number): Record<stri
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.grpcUrl,
     OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
     OTEL_TRACES_SAMPLER_ARG: String(ratio),
-    // Traces only, for every variant: the peers would otherwise also export metrics and logs.
+    // Traces only, unless a variant says otherwise: the peers would also export metrics and logs.
     OTEL_METRICS_EXPORTER: 'none',
     OTEL_LOGS_EXPORTER: 'none',
   };
-  return { PATH: process.env.PATH ?? '', TARGET_URL: target.url, ...variant.env, ...tracing };
+  return { PATH: process.env.PATH ?? '', TARGET_URL: target.url, ...tracing, ...variant.env };
 }
 
 interface Running {
@@ -220,7 +225,7 @@ if (sections.has('startup')) {
   );
 }
 if (sections.has('load')) {
-  const onVariants = ['bare node', 'ours', 'official', 'EDOT'];
+  const onVariants = ['bare node', 'ours', 'ours, with metrics', 'official', 'EDOT'];
   console.log(`## Express throughput, 100 % sampling (autocannon, 10 connections, ${LOAD_SECONDS} s)\n\n${await load(onVariants, 1)}\n`);
   console.log(`## Express throughput, 10 % sampling\n\n${await load(onVariants, 0.1)}\n`);
 }

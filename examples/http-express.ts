@@ -15,6 +15,13 @@ app.get('/fail', () => {
   throw new Error('the handler failed');
 });
 
+// An outgoing call: a CLIENT span, and the other end's SERVER span in the same trace.
+app.get('/recommendations', async (_request, response) => {
+  const { port } = server.address() as { port: number };
+  const product = await fetch(`http://127.0.0.1:${port}/products/1`).then((answer) => answer.json());
+  response.json([product]);
+});
+
 const server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   const address = server.address();
   console.log(`listening ${typeof address === 'object' && address ? address.port : address}`);

@@ -3,6 +3,16 @@
 import { INSTRUMENTATIONS, METRICS_ONLY_INSTRUMENTATIONS, NOISY_INSTRUMENTATIONS } from './instrumentations.js';
 
 export type Protocol = 'grpc' | 'http/protobuf';
+export type MetricsExporter = 'otlp' | 'prometheus' | 'none';
+
+/** Where one signal goes over OTLP. */
+export interface ExporterOptions {
+  readonly protocol: Protocol;
+  /** For grpc the collector's address, for http/protobuf the full URL the signal is POSTed to. */
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly timeoutMillis: number;
+}
 export type LogLevel = 'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' | 'all';
 
 export interface Config {
@@ -14,12 +24,16 @@ export interface Config {
   /** OTEL_RESOURCE_ATTRIBUTES, which the values above override. */
   readonly resourceAttributes: Readonly<Record<string, string>>;
   readonly resourceDetectors: readonly string[];
-  readonly exporter: {
-    readonly protocol: Protocol;
-    /** For grpc the collector's address, for http/protobuf the full URL spans are POSTed to. */
-    readonly url: string;
-    readonly headers: Readonly<Record<string, string>>;
-    readonly timeoutMillis: number;
+  readonly exporter: ExporterOptions;
+  readonly metrics: {
+    /** `none` loads no metrics code at all. */
+    readonly exporter: MetricsExporter;
+    readonly otlp: ExporterOptions;
+    readonly intervalMillis: number;
+    /** The scrape endpoint; host undefined listens on every interface, as a scrape from another pod needs. */
+    readonly prometheus: { readonly host: string | undefined; readonly port: number };
+    /** Event-loop delay, heap and GC metrics (the runtime-node instrumentation). */
+    readonly runtime: boolean;
   };
   /** Ratio 1 samples everything, 0 nothing; parentBased follows an incoming decision. */
   readonly sampler: { readonly ratio: number; readonly parentBased: boolean };
@@ -70,6 +84,8 @@ export function parseConfig(env: Env): ConfigResult {
   const attributes = readKeyValues(read, 'OTEL_RESOURCE_ATTRIBUTES', warn, true);
   const batchQueue = readInteger(read, warn, 'OTEL_BSP_MAX_QUEUE_SIZE', 2048);
   const batchSize = readInteger(read, warn, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512);
+  const generalHeaders = readHeaders(read, 'OTEL_EXPORTER_OTLP_HEADERS', warn);
+  const generalTimeout = readInteger(read, warn, 'OTEL_EXPORTER_OTLP_TIMEOUT', 10000);
 
   const config: Config = {
     enabled,
@@ -80,12 +96,25 @@ export function parseConfig(env: Env): ConfigResult {
     resourceDetectors: Object.freeze(readDetectors(read, warn)),
     exporter: Object.freeze({
       protocol,
-      url: readEndpoint(read, warn, protocol),
-      headers: Object.freeze({
-        ...readHeaders(read, 'OTEL_EXPORTER_OTLP_HEADERS', warn),
-        ...readHeaders(read, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', warn),
+      url: readEndpoint(read, warn, protocol, 'traces'),
+      headers: Object.freeze({ ...generalHeaders, ...readHeaders(read, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', warn) }),
+      timeoutMillis: readInteger(read, warn, 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', generalTimeout),
+    }),
+    metrics: Object.freeze({
+      exporter: readMetricsExporter(read, warn),
+      otlp: Object.freeze({
+        protocol,
+        // A bad general endpoint was explained for traces already.
+        url: readEndpoint(read, (message) => message.startsWith('OTEL_EXPORTER_OTLP_ENDPOINT=') || warn(message), protocol, 'metrics'),
+        headers: Object.freeze({ ...generalHeaders }),
+        timeoutMillis: generalTimeout,
       }),
-      timeoutMillis: readInteger(read, warn, firstSet(read, 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT'), 10000),
+      intervalMillis: readInteger(read, warn, 'OTEL_METRIC_EXPORT_INTERVAL', 60000),
+      prometheus: Object.freeze({
+        host: read('OTEL_EXPORTER_PROMETHEUS_HOST'),
+        port: readInteger(read, warn, 'OTEL_EXPORTER_PROMETHEUS_PORT', 9464, 0),
+      }),
+      runtime: !(readList(read, 'OTEL_NODE_DISABLED_INSTRUMENTATIONS') ?? []).includes('runtime-node'),
     }),
     sampler: Object.freeze(readSampler(read, warn)),
     batch: Object.freeze({
@@ -136,12 +165,23 @@ function readProtocol(read: Read, warn: Warn): Protocol {
   return 'grpc';
 }
 
-function readEndpoint(read: Read, warn: Warn, protocol: Protocol): string {
-  const withPath = (base: string) => (protocol === 'grpc' ? base : `${base.replace(/\/+$/, '')}/v1/traces`);
+function readMetricsExporter(read: Read, warn: Warn): MetricsExporter {
+  const raw = read('OTEL_METRICS_EXPORTER');
+  if (raw === undefined) return 'otlp';
+  const value = raw.toLowerCase();
+  if (value === 'otlp' || value === 'prometheus' || value === 'none') return value;
+  warn(`OTEL_METRICS_EXPORTER="${raw}" is not one of otlp, prometheus, none; using otlp`);
+  return 'otlp';
+}
+
+const SIGNAL_ENDPOINT = { traces: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', metrics: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT' };
+
+function readEndpoint(read: Read, warn: Warn, protocol: Protocol, signal: 'traces' | 'metrics'): string {
+  const withPath = (base: string) => (protocol === 'grpc' ? base : `${base.replace(/\/+$/, '')}/v1/${signal}`);
   const unusable: string[] = [];
   let chosen: string | undefined;
   for (const [name, signalSpecific] of [
-    ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', true],
+    [SIGNAL_ENDPOINT[signal], true],
     ['OTEL_EXPORTER_OTLP_ENDPOINT', false],
   ] as const) {
     const raw = read(name);
@@ -264,9 +304,13 @@ function readInstrumentations(read: Read, warn: Warn): string[] {
   const valid = (name: string) => (list: string[]) =>
     list.filter((item) => {
       if (known.has(item)) return true;
-      const why = METRICS_ONLY_INSTRUMENTATIONS.includes(item)
-        ? 'makes metrics, which this package does not export'
-        : 'is not a known instrumentation (see the README for the names)';
+      if (item === 'runtime-node' && name === 'OTEL_NODE_DISABLED_INSTRUMENTATIONS') return false;
+      const why =
+        item === 'runtime-node'
+          ? 'is loaded with metrics, not traces (OTEL_METRICS_EXPORTER)'
+          : METRICS_ONLY_INSTRUMENTATIONS.includes(item)
+            ? "makes host metrics, which are the Collector's job (its hostmetrics receiver)"
+            : 'is not a known instrumentation (see the README for the names)';
       warn(`${name} entry "${item}" ${why}; ignoring it`);
       return false;
     });

@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Resource } from '@opentelemetry/resources';
+import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Config } from './config.js';
 import type { WorkerMessage, WorkerSetup } from './export-worker.js';
 import { reason, say } from './log.js';
@@ -10,13 +11,19 @@ import type { SpanRecord } from './span-record.js';
 
 export interface ExportThread {
   send(records: readonly SpanRecord[]): void;
+  sendMetrics(scopeMetrics: ResourceMetrics['scopeMetrics']): void;
   /** Waits until everything sent so far is exported or given up on, for at most `timeoutMillis`. */
   flushSync(timeoutMillis: number): void;
   flush(timeoutMillis: number): Promise<void>;
 }
 
 export function startExportThread(config: Config, resource: Resource): ExportThread {
-  const setup: WorkerSetup = { exporter: config.exporter, batch: config.batch, flushed: new SharedArrayBuffer(4) };
+  const setup: WorkerSetup = {
+    exporter: config.exporter,
+    metrics: config.metrics.otlp,
+    batch: config.batch,
+    flushed: new SharedArrayBuffer(4),
+  };
   const flushed = new Int32Array(setup.flushed);
   // No preloads in the export thread: it must not trace itself, nor start the app's tooling twice.
   const worker = new Worker(join(__dirname, 'export-worker.cjs'), {
@@ -24,7 +31,7 @@ export function startExportThread(config: Config, resource: Resource): ExportThr
     execArgv: [],
     stdout: false,
     stderr: false,
-    // It holds at most the span queue; small heaps keep it from growing the app's RSS while it idles.
+    // It holds at most the span queue and one metrics collection; small heaps keep it from growing the app's RSS while it idles.
     resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 4 },
   });
   worker.unref();
@@ -59,6 +66,9 @@ export function startExportThread(config: Config, resource: Resource): ExportThr
   return {
     send(records) {
       post({ type: 'spans', records });
+    },
+    sendMetrics(scopeMetrics) {
+      post({ type: 'metrics', scopeMetrics });
     },
     flushSync(timeoutMillis) {
       if (!alive) return;

@@ -3,6 +3,7 @@
 // it, spans can still be exported from inside `process.exit()` and after a crash.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Resource } from '@opentelemetry/resources';
+import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Config } from './config.js';
 import { CollectorExporter } from './exporter.js';
 import { reason, say } from './log.js';
@@ -10,6 +11,7 @@ import { fromRecord, type SpanRecord } from './span-record.js';
 
 export interface WorkerSetup {
   readonly exporter: Config['exporter'];
+  readonly metrics: Config['metrics']['otlp'];
   readonly batch: Config['batch'];
   /** Int32 [0]: the last flush finished, which the app's thread may be blocked waiting for. */
   readonly flushed: SharedArrayBuffer;
@@ -18,6 +20,7 @@ export interface WorkerSetup {
 export type WorkerMessage =
   | { readonly type: 'resource'; readonly attributes: Record<string, unknown> }
   | { readonly type: 'spans'; readonly records: readonly SpanRecord[] }
+  | { readonly type: 'metrics'; readonly scopeMetrics: ResourceMetrics['scopeMetrics'] }
   | { readonly type: 'flush'; readonly id: number };
 
 const setup = workerData as WorkerSetup;
@@ -27,6 +30,8 @@ const { maxQueueSize, maxExportBatchSize } = setup.batch;
 const queue: SpanRecord[] = [];
 let resource: Resource | undefined;
 let exporter: CollectorExporter | undefined;
+let metricsExporter: CollectorExporter<ResourceMetrics> | undefined;
+let metricsSending: Promise<void> = Promise.resolve();
 let queueFull = false;
 let draining: Promise<void> | undefined;
 
@@ -43,6 +48,8 @@ parentPort?.on('message', (message: WorkerMessage) => {
     void drain();
   } else if (message.type === 'spans') {
     enqueue(message.records);
+  } else if (message.type === 'metrics') {
+    exportMetrics(message.scopeMetrics);
   } else {
     void flush().finally(() => {
       Atomics.store(flushed, 0, message.id);
@@ -79,7 +86,7 @@ function drain(): Promise<void> {
         return;
       }
       const batch = queue.splice(0, maxExportBatchSize).map((record) => fromRecord(record, resource as Resource));
-      await new Promise((resolve) => exporter?.export(batch, resolve));
+      await new Promise((resolve) => exporter?.export(batch, batch.length, resolve));
     }
   })().finally(() => {
     draining = undefined;
@@ -87,6 +94,23 @@ function drain(): Promise<void> {
   return draining;
 }
 
+/** One collection at a time, each a single request: at most one is in flight, none is queued up. */
+function exportMetrics(scopeMetrics: ResourceMetrics['scopeMetrics']): void {
+  if (!resource) return;
+  try {
+    metricsExporter ??= new CollectorExporter<ResourceMetrics>(setup.metrics, 'metrics');
+  } catch (error) {
+    say(`cannot load the ${setup.metrics.protocol} metrics exporter (${reason(error)}); metrics are dropped`);
+    return;
+  }
+  const sender = metricsExporter;
+  const metrics = { resource, scopeMetrics };
+  metricsSending = metricsSending.then(async () => {
+    if (await sender.reachable()) await new Promise((resolve) => sender.export(metrics, 1, resolve));
+    else sender.dropped(1);
+  });
+}
+
 function flush(): Promise<void> {
-  return (draining ?? Promise.resolve()).then(drain);
+  return Promise.all([(draining ?? Promise.resolve()).then(drain), metricsSending]).then(() => {});
 }

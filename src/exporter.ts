@@ -1,25 +1,37 @@
-// Runs in the export thread: sends spans over the one OTLP protocol that is configured, and turns a
-// failing collector into one explained line, not a line per batch and never a crash.
+// Runs in the export thread: sends spans or metrics over the one OTLP protocol that is configured,
+// and turns a failing collector into one explained line, not a line per batch and never a crash.
 import { connect } from 'node:net';
 import type { ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
-import type { Config } from './config.js';
+import type { ExporterOptions } from './config.js';
 import { reason, say } from './log.js';
 
-function load(options: Config['exporter']): SpanExporter {
+export type Signal = 'spans' | 'metrics';
+
+interface OtlpExporter<T> {
+  export(items: T, done: (result: ExportResult) => void): void;
+  shutdown(): Promise<void>;
+}
+
+function load<T>(signal: Signal, options: ExporterOptions): OtlpExporter<T> {
   const { url, headers, timeoutMillis, protocol } = options;
-  // Literal requires, so that the export thread's bundle carries both exporters.
-  const { OTLPTraceExporter } =
-    protocol === 'grpc' ? require('@opentelemetry/exporter-trace-otlp-grpc') : require('@opentelemetry/exporter-trace-otlp-proto');
-  if (protocol === 'http/protobuf') return new OTLPTraceExporter({ url, headers: { ...headers }, timeoutMillis });
+  // Literal requires, so that the export thread's bundle carries every exporter.
+  const Exporter: new (options: object) => OtlpExporter<T> =
+    signal === 'spans'
+      ? protocol === 'grpc'
+        ? require('@opentelemetry/exporter-trace-otlp-grpc').OTLPTraceExporter
+        : require('@opentelemetry/exporter-trace-otlp-proto').OTLPTraceExporter
+      : protocol === 'grpc'
+        ? require('@opentelemetry/exporter-metrics-otlp-grpc').OTLPMetricExporter
+        : require('@opentelemetry/exporter-metrics-otlp-proto').OTLPMetricExporter;
+  if (protocol === 'http/protobuf') return new Exporter({ url, headers: { ...headers }, timeoutMillis });
   const { Metadata } = require('@grpc/grpc-js');
   const metadata = new Metadata();
   for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
-  return new OTLPTraceExporter({ url, metadata, timeoutMillis });
+  return new Exporter({ url, metadata, timeoutMillis });
 }
 
 /** Why an export failed, in words that point at the fix. */
-export function explain(error: unknown, options: Config['exporter']): string {
+export function explain(error: unknown, options: ExporterOptions, signal: Signal = 'spans'): string {
   const code = (error as { code?: unknown })?.code;
   const text = `${reason(error)} ${code ?? ''}`;
   const port = new URL(options.url).port;
@@ -27,10 +39,11 @@ export function explain(error: unknown, options: Config['exporter']): string {
     return 'the collector refused the credentials; check the API key in OTEL_EXPORTER_OTLP_HEADERS';
   }
   if (code === 404 || code === 12) {
-    return 'nothing serves OTLP traces at that URL; OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is the full URL, ending in /v1/traces';
+    const path = signal === 'spans' ? 'traces' : 'metrics';
+    return `nothing serves OTLP ${path} at that URL; OTEL_EXPORTER_OTLP_${path.toUpperCase()}_ENDPOINT is the full URL, ending in /v1/${path}`;
   }
   if ((typeof code === 'number' && code >= 400 && code < 500) || code === 3) {
-    return 'the collector rejected the spans; its own logs say why';
+    return `the collector rejected the ${signal}; its own logs say why`;
   }
   // The specific causes first: gRPC wraps every one of them in "No connection established".
   if (/wrong version number|EPROTO|SSL routines|TLS|handshake/i.test(text)) {
@@ -54,20 +67,26 @@ export function explain(error: unknown, options: Config['exporter']): string {
   return 'check that the endpoint is an OTLP collector for this protocol';
 }
 
+/** The collectors said to be failing, by host, with the signals failing there: one line per collector. */
+const failingCollectors = new Map<string, Set<Signal>>();
+
 /**
  * Exports batches and reports the first failure of a run of failed exports and the recovery after it,
- * with how many spans were lost in between; the batches themselves are dropped.
+ * with how many spans (or metric exports) were lost in between; the batches themselves are dropped.
  */
-export class CollectorExporter implements SpanExporter {
-  private readonly options: Config['exporter'];
-  private readonly inner: SpanExporter;
+export class CollectorExporter<T = import('@opentelemetry/sdk-trace-base').ReadableSpan[]> {
+  private readonly inner: OtlpExporter<T>;
   private droppedSinceFailure = 0;
   private failing = false;
+  /** Whether this exporter printed the failure line (another signal to the same collector may have). */
+  private reported = false;
   private answered = false;
 
-  constructor(options: Config['exporter']) {
-    this.options = options;
-    this.inner = load(options);
+  constructor(
+    private readonly options: ExporterOptions,
+    private readonly signal: Signal = 'spans',
+  ) {
+    this.inner = load(signal, options);
   }
 
   /**
@@ -93,16 +112,17 @@ export class CollectorExporter implements SpanExporter {
     return error === undefined;
   }
 
-  /** Counts spans that never reached the collector, so the recovery line reports them too. */
+  /** Counts what never reached the collector, so the recovery line reports it too. */
   dropped(count: number): void {
     this.droppedSinceFailure += count;
   }
 
-  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    this.inner.export(spans, (result) => {
+  /** `count`: how many spans (or metric exports) are lost if this fails. */
+  export(items: T, count: number, done: (result: ExportResult) => void): void {
+    this.inner.export(items, (result) => {
       this.answered = true;
       if (result.code === 0) this.succeeded();
-      else this.failed(result.error, spans.length);
+      else this.failed(result.error, count);
       done(result);
     });
   }
@@ -112,21 +132,35 @@ export class CollectorExporter implements SpanExporter {
     if (this.failing) return;
     this.failing = true;
     const { protocol, url } = this.options;
+    const host = new URL(url).host;
+    const failingHere = failingCollectors.get(host) ?? new Set();
+    failingCollectors.set(host, failingHere);
+    failingHere.add(this.signal);
+    if (failingHere.size > 1) return;
+    this.reported = true;
     // An HTTP collector says why in the body; a line of it is worth more than the status text.
     const body = String((error as { data?: unknown })?.data ?? '')
       .split('\n')[0]
       ?.slice(0, 200);
     const what = body ? `${reason(error)} (${body})` : reason(error);
+    const { signal } = this;
     say(
-      `cannot export spans to ${protocol} ${url}: ${what}; ${explain(error, this.options)}. The app is unaffected; spans are dropped until the collector answers`,
+      `cannot export ${signal} to ${protocol} ${url}: ${what}; ${explain(error, this.options, signal)}. The app is unaffected; ${signal} are dropped until the collector answers`,
     );
   }
 
   private succeeded(): void {
     if (!this.failing) return;
     const { protocol, url } = this.options;
-    say(`exporting to ${protocol} ${url} again; ${this.droppedSinceFailure} spans were dropped meanwhile`);
+    failingCollectors.get(new URL(url).host)?.delete(this.signal);
     this.failing = false;
+    if (!this.reported) {
+      this.droppedSinceFailure = 0;
+      return;
+    }
+    this.reported = false;
+    const [what, lost] = this.signal === 'spans' ? ['', 'spans'] : ['metrics ', 'metric exports'];
+    say(`exporting ${what}to ${protocol} ${url} again; ${this.droppedSinceFailure} ${lost} were dropped meanwhile`);
     this.droppedSinceFailure = 0;
   }
 

@@ -4,10 +4,11 @@
 import { isAbsolute, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { type Config, parseConfig } from './config.js';
-import { startExportThread } from './export-thread.js';
+import { type ExportThread, startExportThread } from './export-thread.js';
 import { loadInstrumentations } from './instrumentations.js';
 import { registerEsmHook } from './loader.js';
 import { reason, warn } from './log.js';
+import type { Metrics } from './metrics.js';
 import { ThreadSpanProcessor } from './processor.js';
 import { type AppPackage, createResource, findAppPackage } from './resource.js';
 import { installShutdown } from './shutdown.js';
@@ -49,7 +50,13 @@ function startTracing(config: Config): void {
   const entry = appEntry();
   const app = findAppPackage(entry);
   const resource = createResource(config, app);
-  const processor = new ThreadSpanProcessor(() => startExportThread(config, resource), config.batch, config.shutdownTimeoutMillis);
+  let thread: ExportThread | undefined;
+  // Started by the first span or metrics export: an app that never makes one never pays for the thread.
+  const exportThread = () => {
+    thread ??= startExportThread(config, resource);
+    return thread;
+  };
+  const processor = new ThreadSpanProcessor(exportThread, config.batch, config.shutdownTimeoutMillis);
   const provider = new base.BasicTracerProvider({ resource, sampler: sampler(base, config.sampler), spanProcessors: [processor] });
 
   api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -58,10 +65,17 @@ function startTracing(config: Config): void {
   );
   api.trace.setGlobalTracerProvider(provider);
 
+  // Its own bundle, read only when metrics are on.
+  const metrics: Metrics | undefined =
+    config.metrics.exporter === 'none' ? undefined : require('./metrics.cjs').startMetrics(config, resource, exportThread);
   const loaded = loadInstrumentations(config.instrumentations, entry, app.dependencies, process.env, (name) =>
-    instrumentationConfig(name, config),
+    instrumentationConfig(name, config, metrics),
   );
-  registerInstrumentations({ tracerProvider: provider, instrumentations: loaded.instances });
+  registerInstrumentations({
+    tracerProvider: provider,
+    meterProvider: metrics?.meterProvider,
+    instrumentations: [...loaded.instances, ...(metrics?.instrumentations ?? [])],
+  });
   for (const failure of loaded.failures) warn(`instrumentation ${failure} could not be loaded; its spans are missing`);
   try {
     registerEsmHook(loaded.esmModules);
@@ -70,6 +84,12 @@ function startTracing(config: Config): void {
   }
 
   installShutdown({
+    // Spans first: when the collector is down, the line about it names the spans.
+    flush: async () => {
+      if (!metrics) return;
+      await processor.forceFlush();
+      await metrics.flush();
+    },
     flushSync: () => processor.flushSync(),
     recordCrash(error, fatal) {
       const active = api.trace.getActiveSpan();
@@ -89,7 +109,8 @@ function startTracing(config: Config): void {
   const names = loaded.instances.map((instance) => instance.instrumentationName.replace('@opentelemetry/instrumentation-', ''));
   warn(
     `tracing ${serviceLabel(config, app)} (${config.environment}) to ${config.exporter.protocol} ${config.exporter.url}, ` +
-      `sampling ${Math.round(config.sampler.ratio * 1000) / 10}%, ${names.length} instrumentations (${names.join(', ')})`,
+      `sampling ${Math.round(config.sampler.ratio * 1000) / 10}%, ${names.length} instrumentations (${names.join(', ')}); ` +
+      (metrics ? `metrics to ${metrics.destination}` : 'no metrics'),
   );
 }
 
@@ -111,10 +132,11 @@ function sampler(base: typeof import('@opentelemetry/sdk-trace-base'), { ratio, 
   return parentBased ? new base.ParentBasedSampler({ root }) : root;
 }
 
-function instrumentationConfig(name: string, config: Config): object {
-  if (name !== 'http' || config.untracedPaths.length === 0) return {};
+function instrumentationConfig(name: string, config: Config, metrics: Metrics | undefined): object {
+  if (name !== 'http' || (config.untracedPaths.length === 0 && !metrics)) return {};
   const untraced = new Set(config.untracedPaths);
   return {
-    ignoreIncomingRequestHook: (request: { url?: string }) => untraced.has((request.url ?? '').split('?')[0] ?? ''),
+    ignoreIncomingRequestHook: (request: import('node:http').IncomingMessage) =>
+      untraced.has((request.url ?? '').split('?')[0] ?? '') || metrics?.isScrape(request) === true,
   };
 }

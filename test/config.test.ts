@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../src/config.js';
-import { INSTRUMENTATIONS, METRICS_ONLY_INSTRUMENTATIONS } from '../src/instrumentations.js';
+import { INSTRUMENTATIONS } from '../src/instrumentations.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -530,15 +530,20 @@ describe('OTEL_NODE_ENABLED_INSTRUMENTATIONS and OTEL_NODE_DISABLED_INSTRUMENTAT
     ]);
   });
 
-  it('warns that the metrics-only instrumentations make metrics', () => {
-    const { config, warnings } = enabled({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,runtime-node' });
+  it('explains that runtime-node comes with metrics and host metrics with the Collector', () => {
+    const { config, warnings } = enabled({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,runtime-node,host-metrics' });
     assert.deepEqual(config.instrumentations, ['http']);
     assert.deepEqual(warnings, [
-      'OTEL_NODE_ENABLED_INSTRUMENTATIONS entry "runtime-node" makes metrics, which this package does not export; ignoring it',
+      'OTEL_NODE_ENABLED_INSTRUMENTATIONS entry "runtime-node" is loaded with metrics, not traces (OTEL_METRICS_EXPORTER); ignoring it',
+      'OTEL_NODE_ENABLED_INSTRUMENTATIONS entry "host-metrics" makes host metrics, which are the Collector\'s job (its hostmetrics receiver); ignoring it',
     ]);
-    for (const name of METRICS_ONLY_INSTRUMENTATIONS) {
-      assert.match(enabled({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: name }).warnings[0] ?? '', /makes metrics/);
-    }
+  });
+
+  it('turns the runtime metrics off when runtime-node is disabled, without a warning', () => {
+    assert.equal(enabled({}).config.metrics.runtime, true);
+    const { config, warnings } = enabled({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'runtime-node' });
+    assert.equal(config.metrics.runtime, false);
+    assert.deepEqual(warnings, []);
   });
 
   it('enables nothing when the enabled list has only separators', () => {
@@ -771,5 +776,84 @@ describe('immutability and robustness', () => {
       'OTEL_NODE_UNTRACED_PATHS entry "health" does not start with /; ignoring it',
       'OTEL_RESOURCE_ATTRIBUTES entry "bad" is not key=value; ignoring it',
     ]);
+  });
+});
+
+describe('metrics', () => {
+  it('exports over OTLP to the same collector every 60 s by default, with the runtime metrics', () => {
+    const { config, warnings } = enabled({});
+    assert.deepEqual(config.metrics, {
+      exporter: 'otlp',
+      otlp: { protocol: 'grpc', url: 'http://localhost:4317', headers: {}, timeoutMillis: 10000 },
+      intervalMillis: 60000,
+      prometheus: { host: undefined, port: 9464 },
+      runtime: true,
+    });
+    assert.deepEqual(warnings, []);
+  });
+
+  it('posts to /v1/metrics under the general endpoint over HTTP, with the general headers', () => {
+    const { config } = enabled({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318/',
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=secret',
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-traces-only=1',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '3000',
+    });
+    assert.deepEqual(config.metrics.otlp, {
+      protocol: 'http/protobuf',
+      url: 'https://collector:4318/v1/metrics',
+      headers: { 'x-api-key': 'secret' },
+      timeoutMillis: 3000,
+    });
+    assert.equal(config.exporter.url, 'https://collector:4318/v1/traces');
+  });
+
+  it('takes OTEL_EXPORTER_OTLP_METRICS_ENDPOINT as the full URL, leaving traces alone', () => {
+    const { config } = enabled({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4317',
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://metrics-gateway:4317',
+    });
+    assert.equal(config.metrics.otlp.url, 'http://metrics-gateway:4317');
+    assert.equal(config.exporter.url, 'http://collector:4317');
+  });
+
+  it('reads the exporter choice, the interval and the Prometheus address', () => {
+    const { config, warnings } = enabled({
+      OTEL_METRICS_EXPORTER: 'Prometheus',
+      OTEL_METRIC_EXPORT_INTERVAL: '15000',
+      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+      OTEL_EXPORTER_PROMETHEUS_PORT: '9100',
+    });
+    assert.equal(config.metrics.exporter, 'prometheus');
+    assert.equal(config.metrics.intervalMillis, 15000);
+    assert.deepEqual(config.metrics.prometheus, { host: '127.0.0.1', port: 9100 });
+    assert.deepEqual(warnings, []);
+    assert.equal(enabled({ OTEL_METRICS_EXPORTER: 'none' }).config.metrics.exporter, 'none');
+  });
+
+  it('explains each unusable value once and uses the default', () => {
+    const { config, warnings } = enabled({
+      OTEL_METRICS_EXPORTER: 'otlp,prometheus',
+      OTEL_METRIC_EXPORT_INTERVAL: '1m',
+      OTEL_EXPORTER_PROMETHEUS_PORT: '-1',
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'ftp://x',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://y',
+    });
+    assert.equal(config.metrics.exporter, 'otlp');
+    assert.equal(config.metrics.intervalMillis, 60000);
+    assert.equal(config.metrics.prometheus.port, 9464);
+    assert.equal(config.metrics.otlp.url, 'http://localhost:4317');
+    assert.deepEqual(warnings, [
+      'OTEL_EXPORTER_OTLP_ENDPOINT="ftp://y" is not an http:// or https:// URL; using http://localhost:4317',
+      'OTEL_METRICS_EXPORTER="otlp,prometheus" is not one of otlp, prometheus, none; using otlp',
+      'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT="ftp://x" is not an http:// or https:// URL; using http://localhost:4317',
+      'OTEL_METRIC_EXPORT_INTERVAL="1m" is not a whole number ≥ 1; using 60000',
+      'OTEL_EXPORTER_PROMETHEUS_PORT="-1" is not a whole number ≥ 0; using 9464',
+    ]);
+  });
+
+  it('says nothing about metrics variables while tracing is off', () => {
+    assert.deepEqual(parseConfig({ OTEL_METRICS_EXPORTER: 'statsd', OTEL_METRIC_EXPORT_INTERVAL: 'x' }).warnings, []);
   });
 });

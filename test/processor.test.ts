@@ -34,6 +34,9 @@ function fakeThread() {
     send(records) {
       calls.push({ method: 'send', records: [...records] });
     },
+    sendMetrics() {
+      assert.fail('the span processor sends no metrics');
+    },
     flushSync(timeoutMillis) {
       calls.push({ method: 'flushSync', timeoutMillis });
     },

@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 
 const root = createRequire(import.meta.url)('otlp-proto-root/build/src/generated/root.js');
 const { ExportTraceServiceRequest, ExportTraceServiceResponse } = root.opentelemetry.proto.collector.trace.v1;
+const { ExportMetricsServiceRequest, ExportMetricsServiceResponse } = root.opentelemetry.proto.collector.metrics.v1;
 
 export interface ReceivedSpan {
   readonly traceId: string;
@@ -26,14 +27,26 @@ export interface ReceivedSpan {
   readonly via: 'grpc' | 'http';
 }
 
+/** One metric of one export, its data points reduced to what the tests read. */
+export interface ReceivedMetric {
+  readonly name: string;
+  readonly unit: string;
+  readonly type: 'histogram' | 'gauge' | 'sum' | 'other';
+  readonly points: readonly { attributes: Record<string, unknown>; value?: number; count?: number; sum?: number }[];
+  readonly resource: Readonly<Record<string, unknown>>;
+  readonly via: 'grpc' | 'http';
+}
+
 export type Fault = 'reject' | 'unavailable' | 'hang';
 
 export interface Receiver {
   readonly grpcUrl: string;
   readonly httpUrl: string;
   readonly spans: readonly ReceivedSpan[];
+  readonly metrics: readonly ReceivedMetric[];
   /** Resolves once `predicate` holds for the spans received so far; rejects after `timeoutMs`. */
   waitFor(predicate: (spans: readonly ReceivedSpan[]) => boolean, timeoutMs?: number): Promise<readonly ReceivedSpan[]>;
+  waitForMetrics(predicate: (metrics: readonly ReceivedMetric[]) => boolean, timeoutMs?: number): Promise<void>;
   onSpans(listener: (spans: readonly ReceivedSpan[]) => void): void;
   /**
    * How the receiver misbehaves until told otherwise: `reject` answers every export as invalid (HTTP
@@ -46,37 +59,54 @@ export interface Receiver {
 
 export async function startReceiver(): Promise<Receiver> {
   const spans: ReceivedSpan[] = [];
+  const metrics: ReceivedMetric[] = [];
   let fault: Fault | undefined;
   const listeners: ((batch: readonly ReceivedSpan[]) => void)[] = [];
-  const accept = (body: Buffer, via: ReceivedSpan['via']) => {
-    const batch = decode(body, via);
-    spans.push(...batch);
-    for (const listener of [...listeners]) listener(batch);
+  const metricListeners: (() => void)[] = [];
+  const signals = {
+    traces: {
+      response: Buffer.from(ExportTraceServiceResponse.encode({}).finish()),
+      accept(body: Buffer, via: ReceivedSpan['via']) {
+        const batch = decode(body, via);
+        spans.push(...batch);
+        for (const listener of [...listeners]) listener(batch);
+      },
+    },
+    metrics: {
+      response: Buffer.from(ExportMetricsServiceResponse.encode({}).finish()),
+      accept(body: Buffer, via: ReceivedMetric['via']) {
+        metrics.push(...decodeMetrics(body, via));
+        for (const listener of [...metricListeners]) listener();
+      },
+    },
   };
 
   const grpcServer = new grpc.Server();
-  grpcServer.addService(
-    {
-      Export: {
-        path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: (value: Buffer) => value,
-        requestDeserialize: (bytes: Buffer) => bytes,
-        responseSerialize: () => Buffer.from(ExportTraceServiceResponse.encode({}).finish()),
-        responseDeserialize: (bytes: Buffer) => bytes,
+  for (const [signal, { response, accept }] of Object.entries(signals)) {
+    const service = signal === 'traces' ? 'trace.v1.TraceService' : 'metrics.v1.MetricsService';
+    grpcServer.addService(
+      {
+        Export: {
+          path: `/opentelemetry.proto.collector.${service}/Export`,
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: (value: Buffer) => value,
+          requestDeserialize: (bytes: Buffer) => bytes,
+          responseSerialize: () => response,
+          responseDeserialize: (bytes: Buffer) => bytes,
+        },
       },
-    },
-    {
-      Export: (call: grpc.ServerUnaryCall<Buffer, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        if (fault === 'hang') return;
-        if (fault === 'reject') return callback({ code: grpc.status.INVALID_ARGUMENT, details: 'rejected by the test' });
-        if (fault === 'unavailable') return callback({ code: grpc.status.UNAVAILABLE, details: 'overloaded, says the test' });
-        accept(call.request, 'grpc');
-        callback(null, {});
+      {
+        Export: (call: grpc.ServerUnaryCall<Buffer, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+          if (fault === 'hang') return;
+          if (fault === 'reject') return callback({ code: grpc.status.INVALID_ARGUMENT, details: 'rejected by the test' });
+          if (fault === 'unavailable') return callback({ code: grpc.status.UNAVAILABLE, details: 'overloaded, says the test' });
+          accept(call.request, 'grpc');
+          callback(null, {});
+        },
       },
-    },
-  );
+    );
+  }
   const grpcPort = await new Promise<number>((resolve, reject) =>
     grpcServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
   );
@@ -85,7 +115,8 @@ export async function startReceiver(): Promise<Receiver> {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      if (request.method !== 'POST' || request.url !== '/v1/traces') {
+      const signal = request.url === '/v1/traces' ? signals.traces : request.url === '/v1/metrics' ? signals.metrics : undefined;
+      if (request.method !== 'POST' || !signal) {
         response.writeHead(404).end();
         return;
       }
@@ -95,9 +126,9 @@ export async function startReceiver(): Promise<Receiver> {
         return;
       }
       const raw = Buffer.concat(chunks);
-      accept(request.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw, 'http');
+      signal.accept(request.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw, 'http');
       response.writeHead(200, { 'content-type': 'application/x-protobuf' });
-      response.end(Buffer.from(ExportTraceServiceResponse.encode({}).finish()));
+      response.end(signal.response);
     });
   });
   httpServer.listen(0, '127.0.0.1');
@@ -108,6 +139,7 @@ export async function startReceiver(): Promise<Receiver> {
     grpcUrl: `http://127.0.0.1:${grpcPort}`,
     httpUrl: `http://127.0.0.1:${httpPort}`,
     spans,
+    metrics,
     onSpans: (listener) => listeners.push(listener),
     setFault: (next) => {
       fault = next;
@@ -126,6 +158,23 @@ export async function startReceiver(): Promise<Receiver> {
           resolve(spans);
         };
         listeners.push(check);
+      });
+    },
+    waitForMetrics(predicate, timeoutMs = 15_000) {
+      if (predicate(metrics)) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          metricListeners.splice(metricListeners.indexOf(check), 1);
+          const names = [...new Set(metrics.map((metric) => metric.name))].join(', ');
+          reject(new Error(`receiver: metrics condition not met in ${timeoutMs} ms; got ${names || 'no metrics'}`));
+        }, timeoutMs);
+        const check = () => {
+          if (!predicate(metrics)) return;
+          clearTimeout(timer);
+          metricListeners.splice(metricListeners.indexOf(check), 1);
+          resolve();
+        };
+        metricListeners.push(check);
       });
     },
     async close() {
@@ -194,6 +243,42 @@ function decode(body: Buffer, via: ReceivedSpan['via']): ReceivedSpan[] {
           status: { code: span.status?.code ?? 0, message: span.status?.message ?? '' },
           events: (span.events ?? []).map((event) => ({ name: event.name, attributes: attributes(event.attributes) })),
           links: (span.links ?? []).map((link) => ({ traceId: hex(link.traceId), spanId: hex(link.spanId) })),
+          via,
+        });
+      }
+    }
+  }
+  return result;
+}
+
+interface DecodedPoint {
+  attributes?: KeyValue[];
+  asDouble?: number;
+  asInt?: Long;
+  count?: Long;
+  sum?: number;
+}
+
+function decodeMetrics(body: Buffer, via: ReceivedMetric['via']): ReceivedMetric[] {
+  const message = ExportMetricsServiceRequest.decode(body);
+  const result: ReceivedMetric[] = [];
+  for (const resourceMetrics of message.resourceMetrics ?? []) {
+    const resource = attributes(resourceMetrics.resource?.attributes);
+    for (const scopeMetrics of resourceMetrics.scopeMetrics ?? []) {
+      for (const metric of scopeMetrics.metrics ?? []) {
+        const type = metric.histogram ? 'histogram' : metric.gauge ? 'gauge' : metric.sum ? 'sum' : 'other';
+        const points: DecodedPoint[] = (metric.histogram ?? metric.gauge ?? metric.sum)?.dataPoints ?? [];
+        result.push({
+          name: metric.name,
+          unit: metric.unit ?? '',
+          type,
+          points: points.map((point) => ({
+            attributes: attributes(point.attributes),
+            value: point.asDouble ?? (point.asInt === undefined ? undefined : Number(String(point.asInt))),
+            count: point.count === undefined ? undefined : Number(String(point.count)),
+            sum: point.sum ?? undefined,
+          })),
+          resource,
           via,
         });
       }

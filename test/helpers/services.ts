@@ -1,7 +1,7 @@
-// Throwaway PostgreSQL and Redis servers on loopback for end-to-end tests. Each is spawned directly (no pg_ctl,
+// Throwaway PostgreSQL, Redis and Prometheus servers on loopback for end-to-end tests. Each is spawned directly (no pg_ctl,
 // no service manager) so we own its PID and can stop it when the test ends, pass or fail.
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -25,6 +25,8 @@ interface Running {
 const STARTUP_MS = 20_000;
 const STOP_GRACE_MS = 5_000;
 const POLICY_RC = '/usr/sbin/policy-rc.d';
+export const PROMETHEUS = '/usr/bin/prometheus';
+export const PROMTOOL = '/usr/bin/promtool';
 // A minimal environment, so the caller's PG* or locale variables cannot change how the servers start.
 const ENV = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 const execFileAsync = promisify(execFile);
@@ -38,10 +40,16 @@ process.on('exit', () => {
   }
 });
 
-/** Installs Debian's postgresql and redis-server when their binaries are missing, without starting any service. */
+/** Installs Debian's postgresql, redis-server and prometheus when their binaries are missing, without starting any service. */
 export function installServerPackages(): void {
-  const missing = [...(postgresBin() ? [] : ['postgresql']), ...(redisBin() ? [] : ['redis-server'])];
+  const missing = [
+    ...(postgresBin() ? [] : ['postgresql']),
+    ...(redisBin() ? [] : ['redis-server']),
+    ...(existsSync(PROMETHEUS) ? [] : ['prometheus']),
+  ];
   if (missing.length === 0) return;
+  // Any prometheus the install starts anyway (policy-rc.d should stop it) is told apart from one running before.
+  const before = new Set(pidsOf(PROMETHEUS));
   const what = `installServerPackages: could not install ${missing.join(' ')}`;
   const backup = mkdtempSync(join(tmpdir(), 'rustok-policy-rc-'));
   try {
@@ -70,8 +78,17 @@ export function installServerPackages(): void {
     }
   } finally {
     rmSync(backup, { recursive: true, force: true });
+    for (const pid of pidsOf(PROMETHEUS).filter((pid) => !before.has(pid))) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // It ended on its own.
+      }
+    }
   }
-  if (!postgresBin() || !redisBin()) throw new Error(`${what}: apt-get succeeded but the binaries are still missing`);
+  if (!postgresBin() || !redisBin() || !existsSync(PROMETHEUS) || !existsSync(PROMTOOL)) {
+    throw new Error(`${what}: apt-get succeeded but the binaries are still missing`);
+  }
 }
 
 /** initdb into a fresh temp dir (trust auth), then `postgres` itself on 127.0.0.1 and a free port; resolves once `SELECT 1` answers. */
@@ -121,6 +138,61 @@ export async function startRedis(): Promise<Server> {
   const settings = { port: String(port), bind: '127.0.0.1', save: '', appendonly: 'no', dir, daemonize: 'no', logfile: '' };
   const args = Object.entries(settings).flatMap(([name, value]) => [`--${name}`, value]);
   return launch('redis-server', bin, args, { cwd: dir, env: ENV }, () => ping(port), 'SIGTERM', `redis://127.0.0.1:${port}`, port);
+}
+
+export interface PrometheusAnswer {
+  readonly status: 'success' | 'error';
+  readonly data?: { readonly resultType: string; readonly result: { metric: Record<string, string>; value: [number, string] }[] };
+  readonly errorType?: string;
+  readonly error?: string;
+}
+
+export interface Prometheus extends Server {
+  /** An instant query through `GET /api/v1/query`, answered with the API's JSON whatever its HTTP status. */
+  query(promql: string): Promise<PrometheusAnswer>;
+}
+
+/**
+ * Prometheus itself on 127.0.0.1 and a free port, scraping the targets (and evaluating the rule files, absolute paths) at the
+ * interval; resolves once `/-/ready` answers 200.
+ */
+export async function startPrometheus(
+  scrapeTargets: { job: string; target: string }[],
+  scrapeIntervalSeconds = 1,
+  ruleFiles: readonly string[] = [],
+): Promise<Prometheus> {
+  if (!existsSync(PROMETHEUS)) throw new Error(`startPrometheus: no ${PROMETHEUS}; run installServerPackages() first`);
+  const port = await closedPort();
+  const dir = mkdtempSync(join(tmpdir(), 'rustok-prometheus-'));
+  const interval = `${scrapeIntervalSeconds}s`;
+  // JSON is YAML.
+  const config = {
+    global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
+    rule_files: ruleFiles,
+    scrape_configs: scrapeTargets.map(({ job, target }) => ({ job_name: job, static_configs: [{ targets: [target] }] })),
+  };
+  writeFileSync(join(dir, 'prometheus.yml'), `${JSON.stringify(config, null, 2)}\n`);
+  const url = `http://127.0.0.1:${port}`;
+  const args = [
+    `--config.file=${join(dir, 'prometheus.yml')}`,
+    `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+  ];
+  const ready = () =>
+    fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(2_000) }).then(
+      (response) => response.ok,
+      () => false,
+    );
+  const server = await launch('prometheus', PROMETHEUS, args, { cwd: dir, env: ENV }, ready, 'SIGTERM', url, port);
+  return {
+    ...server,
+    async query(promql) {
+      const response = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: promql })}`, {
+        signal: AbortSignal.timeout(10_000),
+      });
+      return (await response.json()) as PrometheusAnswer;
+    },
+  };
 }
 
 /** For `after`/`afterEach`: every server still running is killed by its PID and its temp dir removed. */
@@ -232,6 +304,20 @@ function postgresBin(): string | undefined {
     .filter((version) => /^\d+(\.\d+)?$/.test(version) && existsSync(join(root, version, 'bin/postgres')))
     .sort((a, b) => Number(b) - Number(a))
     .map((version) => join(root, version, 'bin'))[0];
+}
+
+/** The PIDs of the processes running `binary`, from /proc. */
+function pidsOf(binary: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readlinkSync(`/proc/${pid}/exe`) === binary;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 function redisBin(): string | undefined {

@@ -1,0 +1,100 @@
+// RED metrics from the same preload: the HTTP instrumentations' duration histograms and the runtime's
+// event-loop, heap and GC metrics, pushed over OTLP through the export thread or served for a
+// Prometheus scrape. A bundle of its own, loaded only when metrics are on.
+import { createServer, type IncomingMessage } from 'node:http';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import type { Resource } from '@opentelemetry/resources';
+import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { Config } from './config.js';
+import type { ExportThread } from './export-thread.js';
+import { requireFromAutoInstrumentations } from './instrumentations.js';
+import { reason, warn } from './log.js';
+
+export interface Metrics {
+  readonly meterProvider: import('@opentelemetry/api').MeterProvider;
+  readonly instrumentations: readonly Instrumentation[];
+  /** For the banner: where the metrics go. */
+  readonly destination: string;
+  /** Collects and exports what was measured since the last export. */
+  flush(): Promise<void>;
+  /** Whether an incoming request is Prometheus scraping us: not something to trace or measure. */
+  isScrape(request: IncomingMessage): boolean;
+}
+
+export function startMetrics(config: Config, resource: Resource, thread: () => ExportThread): Metrics {
+  const sdk: typeof import('@opentelemetry/sdk-metrics') = require('@opentelemetry/sdk-metrics');
+  const { metrics } = config;
+  let reader: import('@opentelemetry/sdk-metrics').MetricReader;
+  let destination: string;
+  let isScrape: Metrics['isScrape'] = () => false;
+  if (metrics.exporter === 'prometheus') {
+    const scrape = servePrometheus(metrics.prometheus);
+    reader = scrape.reader;
+    isScrape = scrape.isScrape;
+    destination = `a Prometheus scrape on ${metrics.prometheus.host ?? '*'}:${metrics.prometheus.port}/metrics`;
+  } else {
+    reader = new sdk.PeriodicExportingMetricReader({
+      exporter: new ThreadMetricExporter(thread, config.shutdownTimeoutMillis),
+      exportIntervalMillis: metrics.intervalMillis,
+      exportTimeoutMillis: Math.min(metrics.intervalMillis, config.shutdownTimeoutMillis),
+    });
+    destination = `${metrics.otlp.protocol} ${metrics.otlp.url} every ${metrics.intervalMillis / 1000} s`;
+  }
+  const meterProvider = new sdk.MeterProvider({ resource, readers: [reader] });
+  const instrumentations: Instrumentation[] = [];
+  if (metrics.runtime) {
+    const { RuntimeNodeInstrumentation } = requireFromAutoInstrumentations('@opentelemetry/instrumentation-runtime-node');
+    instrumentations.push(new RuntimeNodeInstrumentation());
+  }
+  return {
+    meterProvider,
+    instrumentations,
+    destination,
+    flush: () => reader.forceFlush(),
+    isScrape,
+  };
+}
+
+/** Hands each collection to the export thread, which owns the connection to the collector. */
+class ThreadMetricExporter implements PushMetricExporter {
+  constructor(
+    private readonly thread: () => ExportThread,
+    private readonly timeoutMillis: number,
+  ) {}
+
+  export(metrics: ResourceMetrics, done: (result: { code: number }) => void): void {
+    // The resource went over once already; the rest is plain data a structured clone carries.
+    this.thread().sendMetrics(metrics.scopeMetrics);
+    done({ code: 0 });
+  }
+
+  forceFlush(): Promise<void> {
+    return this.thread().flush(this.timeoutMillis);
+  }
+
+  shutdown(): Promise<void> {
+    return this.forceFlush();
+  }
+}
+
+function servePrometheus({ host, port }: Config['metrics']['prometheus']) {
+  const { PrometheusExporter }: typeof import('@opentelemetry/exporter-prometheus') = require('@opentelemetry/exporter-prometheus');
+  // Our own server, not the exporter's, so we know which requests are scrapes.
+  const reader = new PrometheusExporter({ preventServerStart: true });
+  const server = createServer((request, response) => {
+    if ((request.url ?? '').split('?')[0] === '/metrics') reader.getMetricsRequestHandler(request, response);
+    else response.writeHead(404).end('metrics are at /metrics\n');
+  });
+  server.on('error', (error) => {
+    warn(
+      `cannot serve metrics on ${host ?? '*'}:${port} (${reason(error)}); set OTEL_EXPORTER_PROMETHEUS_PORT to a free port. Traces are unaffected`,
+    );
+  });
+  // A scrape endpoint must not keep a finished app alive.
+  server.listen(port, host).unref();
+  const isScrape = (request: IncomingMessage) => {
+    const address = server.address();
+    return typeof address === 'object' && address !== null && request.socket?.localPort === address.port;
+  };
+  return { reader, isScrape };
+}
