@@ -44,6 +44,16 @@ export default defineConfig([
     ],
   },
   {
+    entry: { cli: 'src/cli.ts' },
+    format: ['cjs'],
+    target: 'node20',
+    env: { RUSTOK_OTEL_VERSION: version },
+    banner: { js: '#!/usr/bin/env node' },
+    // A command, not a preload: one self-contained file, its start-up cost is no app's. The
+    // instrumentations stay where npm put them: the doctor asks which of them the app can load.
+    noExternal: [/^(?!@opentelemetry\/auto-instrumentations-node$)/],
+  },
+  {
     entry: { 'export-worker': 'src/export-worker.ts' },
     format: ['cjs'],
     target: 'node20',

@@ -7,12 +7,12 @@ import { reason, say } from './log.js';
 
 export type Signal = 'spans' | 'metrics';
 
-interface OtlpExporter<T> {
+export interface OtlpExporter<T> {
   export(items: T, done: (result: ExportResult) => void): void;
   shutdown(): Promise<void>;
 }
 
-function load<T>(signal: Signal, options: ExporterOptions): OtlpExporter<T> {
+export function otlpExporter<T>(signal: Signal, options: ExporterOptions): OtlpExporter<T> {
   const { url, headers, timeoutMillis, protocol } = options;
   // Literal requires, so that the export thread's bundle carries every exporter.
   const Exporter: new (options: object) => OtlpExporter<T> =
@@ -28,6 +28,20 @@ function load<T>(signal: Signal, options: ExporterOptions): OtlpExporter<T> {
   const metadata = new Metadata();
   for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
   return new Exporter({ url, metadata, timeoutMillis });
+}
+
+/** Why a TCP connection to the collector fails, if it does: a refused port or an unknown host in a millisecond. */
+export function connectionError({ url, timeoutMillis }: ExporterOptions): Promise<Error | undefined> {
+  const { hostname, port, protocol } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname.replace(/^\[|\]$/g, ''), port: Number(port) || (protocol === 'https:' ? 443 : 80) });
+    socket.setTimeout(timeoutMillis, () => socket.destroy(new Error(`connect timed out after ${timeoutMillis} ms`)));
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(undefined);
+    });
+    socket.once('error', resolve);
+  });
 }
 
 /** Why an export failed, in words that point at the fix. */
@@ -86,7 +100,7 @@ export class CollectorExporter<T = import('@opentelemetry/sdk-trace-base').Reada
     private readonly options: ExporterOptions,
     private readonly signal: Signal = 'spans',
   ) {
-    this.inner = load(signal, options);
+    this.inner = otlpExporter(signal, options);
   }
 
   /**
@@ -96,18 +110,7 @@ export class CollectorExporter<T = import('@opentelemetry/sdk-trace-base').Reada
    */
   async reachable(): Promise<boolean> {
     if (this.answered && !this.failing) return true;
-    const { hostname, port, protocol } = new URL(this.options.url);
-    const error = await new Promise<Error | undefined>((resolve) => {
-      const socket = connect({ host: hostname.replace(/^\[|\]$/g, ''), port: Number(port) || (protocol === 'https:' ? 443 : 80) });
-      socket.setTimeout(this.options.timeoutMillis, () =>
-        socket.destroy(new Error(`connect timed out after ${this.options.timeoutMillis} ms`)),
-      );
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(undefined);
-      });
-      socket.once('error', resolve);
-    });
+    const error = await connectionError(this.options);
     if (error) this.failed(error, 0);
     return error === undefined;
   }

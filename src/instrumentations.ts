@@ -129,10 +129,20 @@ export interface LoadedInstrumentations {
   readonly failures: string[];
 }
 
-/**
- * Loads and constructs the named instrumentations that apply to the app at `appEntry`, whose
- * package.json declares `declared`.
- */
+/** Loads and constructs the instrumentations that apply (see above). */
+/** The named instrumentations that apply to the app at `appEntry`, whose package.json declares `declared`. */
+export function applicableInstrumentations(
+  names: readonly string[],
+  appEntry: string,
+  declared: readonly string[],
+  env: NodeJS.ProcessEnv,
+): InstrumentationEntry[] {
+  const resolveFromApp = createRequire(appEntry).resolve;
+  return INSTRUMENTATIONS.filter(
+    (entry) => names.includes(entry.name) && appliesTo(entry, resolveFromApp, env) && !undeclared(entry, declared),
+  );
+}
+
 export function loadInstrumentations(
   names: readonly string[],
   appEntry: string,
@@ -140,12 +150,10 @@ export function loadInstrumentations(
   env: NodeJS.ProcessEnv,
   configFor: (name: string) => object,
 ): LoadedInstrumentations {
-  const resolveFromApp = createRequire(appEntry).resolve;
   const instances: Instrumentation[] = [];
   const esmModules: string[] = [];
   const failures: string[] = [];
-  for (const entry of INSTRUMENTATIONS) {
-    if (!names.includes(entry.name) || !appliesTo(entry, resolveFromApp, env) || undeclared(entry, declared)) continue;
+  for (const entry of applicableInstrumentations(names, appEntry, declared, env)) {
     try {
       const Constructor = requireFromAutoInstrumentations(packageOf(entry))[entry.exportName] as new (config: object) => Instrumentation;
       instances.push(new Constructor(configFor(entry.name)));

@@ -5,19 +5,21 @@ import { it } from 'node:test';
 import { promisify } from 'node:util';
 import { ROOT } from './helpers/app.js';
 
-it('npm run demo prints each request of the demo service as a trace tree', async () => {
+it('npm run demo prints each request of the demo service as a waterfall, through rustok-otel dev', async () => {
   const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'examples/demo/run.ts')], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, FORCE_COLOR: '0' },
     timeout: 60_000,
   });
+  assert.match(stdout, /^rustok-otel dev: OTLP gRPC on http:\/\/127\.0\.0\.1:\d+, HTTP on http:\/\/127\.0\.0\.1:\d+/m);
   assert.match(stderr, /^@rustok\/otel: tracing demo-orders@0\.1\.0 \(development\) to grpc http:\/\/127\.0\.0\.1:\d+/m);
-  assert.match(stdout, /The receiver got \d+ spans in 3 traces/);
-  // Names and nesting, not timings: each level of the tree is indented two more spaces.
+  assert.equal(stdout.match(/^trace [0-9a-f]{32} {2}demo-orders {2}\d+ spans/gm)?.length, 3, stdout);
+  // Names, kinds and nesting, not timings: each level of the tree is indented two more spaces.
   const shape = stdout
     .split('\n')
-    .filter((line) => line.startsWith('  '))
-    .map((line) => line.replace(/ {2}\[(\w+)\].*?(ERROR.*)?$/, ' [$1]$2').trimEnd());
+    .map((line) => line.match(/^( +)(.+?) {2,}(server|client|internal) +.*?(ERROR.*)?$/))
+    .filter((match) => match !== null)
+    .map(([, indent, name, kind, error]) => `${indent}${name} [${kind}]${error ? ` ${error}` : ''}`);
   const order = [
     '  GET /orders/:id [server]',
     '    request handler [internal]',
@@ -28,5 +30,8 @@ it('npm run demo prints each request of the demo service as a trace tree', async
   ];
   assert.deepEqual(shape.slice(0, 6), order);
   assert.deepEqual(shape.slice(6, 12), order);
-  assert.deepEqual(shape.slice(12), ['  GET /checkout [server]ERROR', '    request handler [internal]ERROR payment provider unavailable']);
+  assert.deepEqual(shape.slice(12), [
+    '  GET /checkout [server] ERROR',
+    '    request handler [internal] ERROR payment provider unavailable',
+  ]);
 });

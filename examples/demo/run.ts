@@ -1,12 +1,29 @@
-// `npm run demo`: starts a local OTLP receiver, runs the demo service under the register preload,
-// sends it a few requests and prints each trace it exported. No Docker, no collector.
+// `npm run demo`: starts `rustok-otel dev` (the package's local receiver, which prints each trace as
+// a waterfall), runs the demo service under the register preload pointed at it, and sends the service
+// a few requests. No Docker, no collector.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { type ReceivedSpan, startReceiver } from '../../test/helpers/receiver.js';
-import { renderTrace } from './tree.js';
 
-const receiver = await startReceiver();
+const cli = fileURLToPath(new URL('../../dist/cli.cjs', import.meta.url));
+const dev = spawn(process.execPath, [cli, 'dev', '--grpc-port', '0', '--http-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const stop = (child: ReturnType<typeof spawn>) => child.exitCode === null && child.kill('SIGTERM');
+process.on('exit', () => stop(dev));
+
+const endpoint = await new Promise<string>((resolve, reject) => {
+  let banner = '';
+  dev.stdout.setEncoding('utf8').on('data', function read(chunk: string) {
+    banner += chunk;
+    const match = banner.match(/OTLP gRPC on (\S+),/);
+    if (!match?.[1]) return;
+    dev.stdout.off('data', read);
+    process.stdout.write(banner);
+    dev.stdout.pipe(process.stdout);
+    resolve(match[1]);
+  });
+  dev.once('exit', () => reject(new Error('rustok-otel dev exited before listening')));
+});
+
 const service = spawn(
   process.execPath,
   ['--import', 'tsx', '--import', '@rustok/otel/register', fileURLToPath(new URL('service.ts', import.meta.url))],
@@ -15,41 +32,30 @@ const service = spawn(
       ...process.env,
       OTEL_ENABLED: 'true',
       OTEL_SERVICE_NAME: 'demo-orders',
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.grpcUrl,
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
       NODE_OPTIONS: '',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   },
 );
-const stopService = () => service.exitCode === null && service.kill('SIGTERM');
-process.on('exit', stopService);
+process.on('exit', () => stop(service));
 
-try {
-  const port = await new Promise<number>((resolve, reject) => {
-    service.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      const match = chunk.match(/listening (\d+)/);
-      if (match) resolve(Number(match[1]));
-    });
-    service.once('exit', () => reject(new Error('the demo service exited before listening')));
+const port = await new Promise<number>((resolve, reject) => {
+  service.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    const match = chunk.match(/listening (\d+)/);
+    if (match) resolve(Number(match[1]));
   });
-  const paths = ['/orders/1', '/orders/2', '/checkout'];
-  for (const path of paths) {
-    const response = await fetch(`http://127.0.0.1:${port}${path}`);
-    console.log(`GET ${path} -> ${response.status}`);
-  }
-  // SIGTERM: the preload flushes what is left, then the service ends as it would have.
-  stopService();
-  await once(service, 'exit');
-  const roots = (spans: typeof receiver.spans) => spans.filter((span) => span.kind === 2 && span.parentSpanId === '');
-  await receiver.waitFor((spans) => roots(spans).length >= paths.length, 10_000);
-  const traces = new Map<string, ReceivedSpan[]>();
-  for (const span of receiver.spans) traces.set(span.traceId, [...(traces.get(span.traceId) ?? []), span]);
-  console.log(`\nThe receiver got ${receiver.spans.length} spans in ${traces.size} traces:\n`);
-  const started = (spans: ReceivedSpan[]) =>
-    spans.reduce((min, span) => (span.startNanos < min ? span.startNanos : min), spans[0]?.startNanos ?? 0n);
-  const inOrder = [...traces.values()].sort((a, b) => Number(started(a) - started(b)));
-  for (const spans of inOrder) console.log(`${renderTrace(spans)}\n`);
-} finally {
-  stopService();
-  await receiver.close();
+  service.once('exit', () => reject(new Error('the demo service exited before listening')));
+});
+for (const path of ['/orders/1', '/orders/2', '/checkout']) {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`);
+  console.log(`GET ${path} -> ${response.status}`);
 }
+console.log('');
+// SIGTERM: the preload flushes what is left and the service ends as it would have; then the receiver
+// prints what it still holds and ends too.
+stop(service);
+await once(service, 'exit');
+await new Promise((resolve) => setTimeout(resolve, 500));
+stop(dev);
+await once(dev, 'exit');

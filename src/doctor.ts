@@ -1,0 +1,329 @@
+// `rustok-otel doctor`: answers "I enabled it and see nothing" in one run. It reads the configuration
+// the way the preload will (same env, same directory), names where each value came from, finds the
+// known traps, and sends one real test span to the configured collector.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { ExportResult } from '@opentelemetry/core';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { type Config, parseConfig } from './config.js';
+import { connectionError, explain, otlpExporter } from './exporter.js';
+import { applicableInstrumentations } from './instrumentations.js';
+import { reason } from './log.js';
+import { createResource, findAppPackage } from './resource.js';
+
+export interface Setting {
+  readonly setting: string;
+  readonly value: string;
+  /** The variable it came from, `package.json`, or `default`. */
+  readonly source: string;
+}
+
+export interface Check {
+  readonly level: 'error' | 'warning';
+  readonly message: string;
+}
+
+export type ExportCheck =
+  | { readonly ok: true; readonly protocol: string; readonly url: string; readonly roundTripMillis: number }
+  | { readonly ok: false; readonly protocol: string; readonly url: string; readonly error: string; readonly fix: string };
+
+export interface DoctorReport {
+  readonly healthy: boolean;
+  readonly directory: string;
+  readonly versions: Readonly<Record<string, string>>;
+  readonly configuration: readonly Setting[];
+  readonly instrumentations: { readonly loaded: readonly string[]; readonly uninstrumented: readonly string[] };
+  readonly checks: readonly Check[];
+  readonly export: ExportCheck;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+interface Manifest {
+  readonly name?: string;
+  readonly version?: string;
+  readonly type?: string;
+  readonly main?: string;
+  readonly scripts?: Record<string, string>;
+  readonly dependencies?: Record<string, string>;
+}
+
+export async function doctor(env: Env, directory: string): Promise<DoctorReport> {
+  const { config, warnings } = parseConfig({ ...env, OTEL_ENABLED: env.OTEL_ENABLED ?? 'true' });
+  const manifest = readManifest(directory);
+  const app = findAppPackage(join(directory, 'index.js'));
+  const loaded = applicableInstrumentations(config.instrumentations, join(directory, 'index.js'), app.dependencies, process.env);
+  const covered = new Set(loaded.flatMap((entry) => entry.modules));
+  const checks: Check[] = [
+    ...traps(env, config, directory, manifest),
+    ...warnings.map((message) => ({ level: 'warning' as const, message })),
+  ];
+  const exported = await exportTestSpan(config, app);
+  return {
+    healthy: exported.ok && checks.every((check) => check.level !== 'error'),
+    directory,
+    versions: versions(),
+    configuration: settings(env, config, app),
+    instrumentations: {
+      loaded: loaded.map((entry) => entry.name),
+      uninstrumented: Object.keys(manifest.dependencies ?? {}).filter(
+        (name) => !covered.has(name) && !name.startsWith('@types/') && !name.startsWith('@opentelemetry/') && name !== '@rustok/otel',
+      ),
+    },
+    checks,
+    export: exported,
+  };
+}
+
+function readManifest(directory: string): Manifest {
+  try {
+    return JSON.parse(readFileSync(join(directory, 'package.json'), 'utf8'));
+  } catch {
+    return {};
+  }
+}
+
+function versions(): Record<string, string> {
+  return {
+    node: process.versions.node,
+    '@rustok/otel': process.env.RUSTOK_OTEL_VERSION ?? 'source',
+    '@opentelemetry/api': packageVersion('@opentelemetry/api'),
+    '@opentelemetry/core (SDK)': packageVersion('@opentelemetry/core'),
+    '@opentelemetry/auto-instrumentations-node': packageVersion('@opentelemetry/auto-instrumentations-node'),
+  };
+}
+
+function packageVersion(name: string): string {
+  try {
+    for (let dir = dirname(require.resolve(name)); dirname(dir) !== dir; dir = dirname(dir)) {
+      const file = join(dir, 'package.json');
+      if (!existsSync(file)) continue;
+      const manifest = JSON.parse(readFileSync(file, 'utf8'));
+      if (manifest.name === name) return manifest.version;
+    }
+  } catch {
+    // Not installed: said below.
+  }
+  return 'not found';
+}
+
+/** Each effective setting and the first variable that set it, as the config module reads them. */
+function settings(env: Env, config: Config, app: ReturnType<typeof findAppPackage>): Setting[] {
+  const from = (names: readonly string[], fallback = 'default') => names.find((name) => env[name]?.trim()) ?? fallback;
+  const headerNames = Object.keys(config.exporter.headers);
+  const { metrics } = config;
+  return [
+    {
+      setting: 'tracing',
+      value: parseConfig({ OTEL_ENABLED: env.OTEL_ENABLED, OTEL_SDK_DISABLED: env.OTEL_SDK_DISABLED }).config.enabled ? 'on' : 'off',
+      source: from(['OTEL_SDK_DISABLED', 'OTEL_ENABLED']),
+    },
+    {
+      setting: 'service.name',
+      value: config.serviceName ?? app.name ?? 'unknown_service:node',
+      source: from(['OTEL_SERVICE_NAME', 'OTEL_RESOURCE_ATTRIBUTES'], app.name ? 'package.json' : 'default'),
+    },
+    {
+      setting: 'service.version',
+      value: config.serviceVersion ?? app.version ?? '(none)',
+      source: from(['OTEL_SERVICE_VERSION', 'OTEL_RESOURCE_ATTRIBUTES'], app.version ? 'package.json' : 'default'),
+    },
+    {
+      setting: 'deployment.environment.name',
+      value: config.environment,
+      source: from(['RUST_ENV', 'NODE_ENV', 'OTEL_RESOURCE_ATTRIBUTES']),
+    },
+    {
+      setting: 'protocol',
+      value: config.exporter.protocol,
+      source: from(['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']),
+    },
+    {
+      setting: 'traces endpoint',
+      value: config.exporter.url,
+      source: from(['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT']),
+    },
+    {
+      setting: 'headers',
+      value: headerNames.length === 0 ? '(none)' : headerNames.map((name) => `${name}=<redacted>`).join(', '),
+      source: from(['OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'OTEL_EXPORTER_OTLP_HEADERS']),
+    },
+    {
+      setting: 'export timeout',
+      value: `${config.exporter.timeoutMillis} ms`,
+      source: from(['OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT']),
+    },
+    {
+      setting: 'sampling',
+      value: `${config.sampler.ratio * 100}%${config.sampler.parentBased ? ', following the caller' : ''}`,
+      source: from(['OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG', 'OTEL_SAMPLING_RATE']),
+    },
+    {
+      setting: 'metrics',
+      value:
+        metrics.exporter === 'otlp'
+          ? `otlp to ${metrics.otlp.url} every ${metrics.intervalMillis / 1000} s`
+          : metrics.exporter === 'prometheus'
+            ? `prometheus on ${metrics.prometheus.host ?? '*'}:${metrics.prometheus.port}/metrics`
+            : 'none',
+      source: from(['OTEL_METRICS_EXPORTER', 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'OTEL_METRIC_EXPORT_INTERVAL']),
+    },
+    {
+      setting: 'untraced paths',
+      value: config.untracedPaths.join(', ') || '(none)',
+      source: from(['OTEL_NODE_UNTRACED_PATHS']),
+    },
+    {
+      setting: 'shutdown timeout',
+      value: `${config.shutdownTimeoutMillis} ms`,
+      source: from(['OTEL_SHUTDOWN_TIMEOUT_MS']),
+    },
+  ];
+}
+
+function traps(env: Env, config: Config, directory: string, manifest: Manifest): Check[] {
+  const checks: Check[] = [];
+  const error = (message: string) => checks.push({ level: 'error', message });
+  const warning = (message: string) => checks.push({ level: 'warning', message });
+
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') {
+    error('OTEL_SDK_DISABLED=true turns tracing off whatever OTEL_ENABLED says; unset it');
+  } else if (env.OTEL_ENABLED === undefined) {
+    error('OTEL_ENABLED is not set here: the preload loads and does nothing. Set OTEL_ENABLED=true where the app starts');
+  } else if (!parseConfig({ OTEL_ENABLED: env.OTEL_ENABLED }).config.enabled) {
+    error(`OTEL_ENABLED="${env.OTEL_ENABLED}" leaves tracing off; set it to true`);
+  }
+
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  if (major < 20 || (major === 20 && minor < 6)) {
+    error(`Node.js ${process.versions.node} is older than 20.6: ES modules cannot be hooked there. Upgrade Node.js`);
+  }
+
+  const preload = /@rustok\/otel\/register/;
+  const nodeOptions = env.NODE_OPTIONS ?? '';
+  const start = manifest.scripts?.start ?? '';
+  if (nodeOptions && !preload.test(nodeOptions) && !preload.test(start)) {
+    error(
+      `NODE_OPTIONS is set ("${nodeOptions}") without --import @rustok/otel/register: a NODE_OPTIONS set later replaces the one that loaded the preload. Add it there`,
+    );
+  } else if (!preload.test(nodeOptions) && !preload.test(start)) {
+    warning(
+      'neither NODE_OPTIONS nor the start script loads the preload: start with node --import @rustok/otel/register, or put that in NODE_OPTIONS',
+    );
+  }
+
+  const bundle = bundledEntry(directory, manifest);
+  if (bundle) {
+    warning(
+      `${bundle} looks bundled (webpack, esbuild, ncc): modules inlined into a bundle are never required by name, so their instrumentations cannot patch them. Mark instrumented packages (express, pg, …) external`,
+    );
+  }
+
+  if ((config.serviceName ?? manifest.name) === undefined) {
+    warning('service.name will be unknown_service:node: set OTEL_SERVICE_NAME, or a name in package.json');
+  }
+
+  const { protocol, url } = config.exporter;
+  const port = new URL(url).port;
+  if (protocol === 'grpc' && port === '4318') {
+    warning('gRPC to port 4318, which is OTLP over HTTP: use port 4317, or OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf');
+  } else if (protocol === 'http/protobuf' && port === '4317') {
+    warning('OTLP over HTTP to port 4317, which is gRPC: use port 4318, or OTEL_EXPORTER_OTLP_PROTOCOL=grpc');
+  }
+  return checks;
+}
+
+/** The entry file, when it looks like a bundler's output. */
+function bundledEntry(directory: string, manifest: Manifest): string | undefined {
+  const scripts = (manifest.scripts?.start ?? '').split(/\s+/).filter((word) => /\.[cm]?js$/.test(word));
+  for (const candidate of [...scripts, manifest.main].filter((file): file is string => typeof file === 'string')) {
+    const file = join(directory, candidate);
+    if (!existsSync(file)) continue;
+    const text = readFileSync(file, 'utf8').slice(0, 2_000_000);
+    if (/__webpack_require__|__nccwpck_require__|__commonJS\(|__toESM\(|parcelRequire/.test(text)) return candidate;
+  }
+  return undefined;
+}
+
+/** One real span, with the app's resource, to the configured endpoint. */
+async function exportTestSpan(config: Config, app: ReturnType<typeof findAppPackage>): Promise<ExportCheck> {
+  const { protocol, url } = config.exporter;
+  const failure = (error: unknown): ExportCheck => ({
+    ok: false,
+    protocol,
+    url,
+    error: reason(error),
+    fix: explain(error, config.exporter),
+  });
+  // A refused port or an unknown host is known in a millisecond; an exporter would retry for seconds.
+  const unreachable = await connectionError(config.exporter);
+  if (unreachable) return failure(unreachable);
+
+  const { BasicTracerProvider }: typeof import('@opentelemetry/sdk-trace-base') = require('@opentelemetry/sdk-trace-base');
+  const ended: ReadableSpan[] = [];
+  const provider = new BasicTracerProvider({
+    resource: createResource({ ...config, resourceDetectors: [] }, app),
+    spanProcessors: [
+      {
+        onStart() {},
+        onEnd: (span) => ended.push(span),
+        forceFlush: async () => {},
+        shutdown: async () => {},
+      },
+    ],
+  });
+  provider
+    .getTracer('@rustok/otel doctor')
+    .startSpan('rustok-otel doctor', { attributes: { 'rustok.doctor': true } })
+    .end();
+
+  let exporter: ReturnType<typeof otlpExporter<ReadableSpan[]>>;
+  try {
+    exporter = otlpExporter<ReadableSpan[]>('spans', config.exporter);
+  } catch (error) {
+    return failure(error);
+  }
+  const started = performance.now();
+  const result = await new Promise<ExportResult>((resolve) => exporter.export(ended, resolve));
+  const roundTripMillis = Math.round(performance.now() - started);
+  await exporter.shutdown().catch(() => {});
+  if (result.code === 0) return { ok: true, protocol, url, roundTripMillis };
+  return failure(result.error ?? new Error('the export failed without a reason'));
+}
+
+/** The report for a person: aligned, short, the fix next to each problem. */
+export function formatReport(report: DoctorReport, colour: boolean): string {
+  const paint = (code: string, text: string) => (colour ? `\u001b[${code}m${text}\u001b[0m` : text);
+  const ok = paint('32', '✓');
+  const bad = paint('31', '✗');
+  const warn = paint('33', '!');
+  const width = Math.max(...report.configuration.map((setting) => setting.setting.length));
+  const valueWidth = Math.min(60, Math.max(...report.configuration.map((setting) => setting.value.length)));
+  const lines = [
+    `rustok-otel doctor in ${report.directory}`,
+    '',
+    Object.entries(report.versions)
+      .map(([name, version]) => `${name} ${version}`)
+      .join(', '),
+    '',
+    'Configuration',
+    ...report.configuration.map(
+      ({ setting, value, source }) => `  ${setting.padEnd(width)}  ${value.padEnd(valueWidth)}  ${paint('2', source)}`,
+    ),
+    '',
+    `Instrumentations that will load (${report.instrumentations.loaded.length}): ${report.instrumentations.loaded.join(', ') || 'none'}`,
+    `Dependencies without one: ${report.instrumentations.uninstrumented.join(', ') || 'none'}`,
+    '',
+    'Checks',
+    ...(report.checks.length === 0 ? [`  ${ok} no known trap`] : []),
+    ...report.checks.map((check) => `  ${check.level === 'error' ? bad : warn} ${check.message}`),
+    '',
+    'Export test',
+    report.export.ok
+      ? `  ${ok} a test span reached ${report.export.protocol} ${report.export.url} in ${report.export.roundTripMillis} ms`
+      : `  ${bad} no test span reached ${report.export.protocol} ${report.export.url}: ${report.export.error}\n    fix: ${report.export.fix}`,
+    '',
+    report.healthy ? paint('32', 'Healthy.') : paint('31', 'Not healthy: fix the ✗ lines above.'),
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,244 @@
+// The `rustok-otel` command as a user runs it: the bin npm installed into the app, in the app's
+// directory, with the app's environment.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, describe, it } from 'node:test';
+import type { DoctorReport } from '../src/doctor.js';
+import { APP_DIR, FIXTURE_NODE, startApp, stopApps } from './helpers/app.js';
+import { useFixture } from './helpers/fixture.js';
+import { closedPort } from './helpers/target.js';
+
+const fixture = useFixture();
+const BIN = join(APP_DIR, 'node_modules/.bin/rustok-otel');
+const children = new Set<ChildProcess>();
+afterEach(() => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  children.clear();
+});
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+async function run(args: readonly string[], env: Record<string, string | undefined>): Promise<Run> {
+  const child = spawn(FIXTURE_NODE, [BIN, ...args], {
+    cwd: APP_DIR,
+    env: Object.fromEntries(
+      Object.entries({ PATH: process.env.PATH, HOME: process.env.HOME, OTEL_EXPORTER_OTLP_TIMEOUT: '3000', ...env }).filter(
+        (entry): entry is [string, string] => entry[1] !== undefined,
+      ),
+    ),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const [code] = await once(child, 'close');
+  return { code, stdout, stderr };
+}
+
+async function doctor(env: Record<string, string | undefined>): Promise<{ code: number | null; report: DoctorReport }> {
+  const result = await run(['doctor', '--json'], { OTEL_ENABLED: 'true', NODE_OPTIONS: '--import @rustok/otel/register', ...env });
+  return { code: result.code, report: JSON.parse(result.stdout) };
+}
+
+const setting = (report: DoctorReport, name: string) => report.configuration.find((entry) => entry.setting === name);
+
+describe('rustok-otel doctor', () => {
+  for (const protocol of ['grpc', 'http/protobuf'] as const) {
+    it(`is healthy against a live collector over ${protocol}, and the test span arrives with the app's name`, async () => {
+      const { code, report } = await doctor({
+        OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+        OTEL_EXPORTER_OTLP_ENDPOINT: protocol === 'grpc' ? fixture.receiver.grpcUrl : fixture.receiver.httpUrl,
+        OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=supersecret',
+      });
+      assert.equal(code, 0, JSON.stringify(report, null, 2));
+      assert.equal(report.healthy, true);
+      assert.equal(report.export.ok, true);
+      assert.ok(report.export.ok && report.export.roundTripMillis >= 0);
+      assert.deepEqual(report.checks, []);
+      assert.deepEqual(setting(report, 'service.name'), { setting: 'service.name', value: 'fixture-shop', source: 'package.json' });
+      assert.deepEqual(setting(report, 'protocol'), { setting: 'protocol', value: protocol, source: 'OTEL_EXPORTER_OTLP_PROTOCOL' });
+      assert.deepEqual(setting(report, 'headers'), {
+        setting: 'headers',
+        value: 'x-api-key=<redacted>',
+        source: 'OTEL_EXPORTER_OTLP_HEADERS',
+      });
+      assert.ok(!JSON.stringify(report).includes('supersecret'), 'header values are never printed');
+      assert.deepEqual(report.instrumentations, { loaded: ['express', 'http', 'undici'], uninstrumented: ['tsx', 'typescript'] });
+      assert.match(report.versions.node ?? '', /^\d+\.\d+\.\d+$/);
+      assert.equal(report.versions['@rustok/otel'], '0.1.0');
+      const spans = await fixture.receiver.waitFor((all) => all.some((span) => span.name === 'rustok-otel doctor'));
+      const span = spans.find(
+        (candidate) => candidate.name === 'rustok-otel doctor' && candidate.via === (protocol === 'grpc' ? 'grpc' : 'http'),
+      );
+      assert.equal(span?.resource['service.name'], 'fixture-shop');
+    });
+  }
+
+  it('diagnoses a refused port and exits 1', async () => {
+    const port = await closedPort();
+    const { code, report } = await doctor({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` });
+    assert.equal(code, 1);
+    assert.equal(report.healthy, false);
+    assert.ok(!report.export.ok);
+    assert.match(report.export.error, /ECONNREFUSED/);
+    assert.equal(
+      report.export.fix,
+      `nothing accepts connections on port ${port} there; start the collector or fix the port (OTLP listens on 4317 for gRPC, 4318 for HTTP)`,
+    );
+  });
+
+  it('diagnoses gRPC sent to an OTLP/HTTP port', async () => {
+    const { code, report } = await doctor({ OTEL_EXPORTER_OTLP_ENDPOINT: fixture.receiver.httpUrl });
+    assert.equal(code, 1);
+    assert.ok(!report.export.ok);
+    assert.match(report.export.fix, /^the endpoint does not speak gRPC; port 4318 is OTLP over HTTP/);
+  });
+
+  it('diagnoses OTLP/HTTP sent to a gRPC port', async () => {
+    const { code, report } = await doctor({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_ENDPOINT: fixture.receiver.grpcUrl,
+    });
+    assert.equal(code, 1);
+    assert.ok(!report.export.ok);
+    assert.match(report.export.fix, /^the endpoint does not speak OTLP over HTTP; port 4317 is gRPC/);
+  });
+
+  for (const protocol of ['grpc', 'http/protobuf'] as const) {
+    it(`diagnoses https:// to a plaintext collector over ${protocol}`, async () => {
+      const { code, report } = await doctor({
+        OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+        OTEL_EXPORTER_OTLP_ENDPOINT: (protocol === 'grpc' ? fixture.receiver.grpcUrl : fixture.receiver.httpUrl).replace('http:', 'https:'),
+      });
+      assert.equal(code, 1);
+      assert.ok(!report.export.ok);
+      assert.equal(report.export.fix, 'TLS failed: if the collector speaks plaintext, use http:// instead of https://');
+    });
+  }
+
+  it('diagnoses a host name that does not resolve', async () => {
+    const { code, report } = await doctor({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector.invalid:4317' });
+    assert.equal(code, 1);
+    assert.ok(!report.export.ok);
+    assert.equal(report.export.fix, 'the host name does not resolve; check the endpoint');
+  });
+
+  it('names the traps: tracing off, a NODE_OPTIONS without the preload, a bad value', async () => {
+    const { code, report } = await doctor({
+      OTEL_ENABLED: undefined,
+      NODE_OPTIONS: '--max-old-space-size=512',
+      OTEL_SAMPLING_RATE: '2',
+      OTEL_EXPORTER_OTLP_ENDPOINT: fixture.receiver.grpcUrl,
+    });
+    assert.equal(code, 1);
+    assert.equal(report.export.ok, true, 'the collector itself is fine');
+    assert.deepEqual(report.checks, [
+      {
+        level: 'error',
+        message: 'OTEL_ENABLED is not set here: the preload loads and does nothing. Set OTEL_ENABLED=true where the app starts',
+      },
+      {
+        level: 'error',
+        message:
+          'NODE_OPTIONS is set ("--max-old-space-size=512") without --import @rustok/otel/register: a NODE_OPTIONS set later replaces the one that loaded the preload. Add it there',
+      },
+      { level: 'warning', message: 'OTEL_SAMPLING_RATE="2" is outside 0..1; using 1' },
+    ]);
+    assert.deepEqual(setting(report, 'tracing'), { setting: 'tracing', value: 'off', source: 'default' });
+  });
+
+  it('prints a report for a person without --json', async () => {
+    const port = await closedPort();
+    const result = await run(['doctor'], { OTEL_ENABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` });
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /^rustok-otel doctor in /);
+    assert.match(result.stdout, /^ {2}service\.name +fixture-shop +package\.json$/m);
+    assert.match(result.stdout, /^Instrumentations that will load \(3\): express, http, undici$/m);
+    assert.match(result.stdout, /^ {2}! neither NODE_OPTIONS nor the start script loads the preload/m);
+    assert.match(result.stdout, new RegExp(`^ {2}✗ no test span reached grpc http://127\\.0\\.0\\.1:${port}: connect ECONNREFUSED`, 'm'));
+    assert.match(result.stdout, /^ {4}fix: nothing accepts connections on port/m);
+    assert.match(result.stdout, /^Not healthy/m);
+  });
+});
+
+describe('rustok-otel dev', () => {
+  const files = mkdtempSync(join(tmpdir(), 'rustok-dev-'));
+  after(() => rmSync(files, { recursive: true, force: true }));
+  afterEach(stopApps);
+
+  it('prints each trace of a traced app as a waterfall and appends it as a JSON line', async () => {
+    const jsonFile = join(files, 'traces.jsonl');
+    const dev = spawn(FIXTURE_NODE, [BIN, 'dev', '--grpc-port', '0', '--http-port', '0', '--json-file', jsonFile], {
+      cwd: APP_DIR,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(dev);
+    let output = '';
+    dev.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    const waitFor = async (pattern: RegExp) => {
+      while (!pattern.test(output)) {
+        if (dev.exitCode !== null) assert.fail(`dev exited: ${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return output.match(pattern) as RegExpMatchArray;
+    };
+    const [, grpcUrl] = await waitFor(/OTLP gRPC on (http:\/\/127\.0\.0\.1:\d+),/);
+
+    const app = startApp('server.cjs', { env: { OTEL_EXPORTER_OTLP_ENDPOINT: grpcUrl, OTEL_SERVICE_NAME: 'dev-shop' } });
+    assert.equal((await app.get('/hello')).status, 200);
+    assert.equal((await app.get('/boom')).status, 500);
+    await waitFor(/^trace [0-9a-f]{32} {2}dev-shop {2}1 span /m);
+
+    // Names, kinds, nesting and the key attributes; not timings.
+    const shape = output
+      .split('\n')
+      .map((line) => line.match(/^( +)(\S+) +(server|client) +[█ ]+ +[\d.]+ ms {2}(.*)$/))
+      .filter((match) => match !== null)
+      .map(([, indent, name, kind, rest]) => `${indent}${name} [${kind}] ${rest}`);
+    assert.deepEqual(shape, [
+      '  GET [server] 200 /hello',
+      `    GET [client] 200 http://127.0.0.1:${await app.listening}/downstream`,
+      '      GET [server] 200 /downstream',
+      '  GET [server] 500 /boom  ERROR',
+    ]);
+    assert.match(output, /^trace [0-9a-f]{32} {2}dev-shop {2}3 spans {2}[\d.]+ ms$/m);
+
+    const lines = readFileSync(jsonFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    assert.deepEqual(
+      lines.map((trace) => [trace.service, trace.spans.length]),
+      [
+        ['dev-shop', 3],
+        ['dev-shop', 1],
+      ],
+    );
+    assert.equal(lines[0].spans.filter((span: { parentSpanId?: string }) => span.parentSpanId === undefined).length, 1);
+  });
+
+  it('says which port is taken and exits 2', async () => {
+    const result = await run(['dev', '--grpc-port', '0', '--http-port', new URL(fixture.receiver.httpUrl).port], {});
+    assert.equal(result.code, 2);
+    assert.match(
+      result.stderr,
+      /^rustok-otel: listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+; another collector may be running there/,
+    );
+  });
+});
