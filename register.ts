@@ -3,7 +3,10 @@
 // @opentelemetry, not even the config parser.
 import { createRequire } from 'node:module';
 
-if (process.env.OTEL_ENABLED?.trim()) {
+// `rustok-otel doctor` runs with the app's environment, NODE_OPTIONS included: it is not the app.
+const ourCli = /(^|[\\/])(rustok-otel|@rustok[\\/]otel[\\/]dist[\\/]cli\.cjs)$/.test(process.argv[1] ?? '');
+
+if (process.env.OTEL_ENABLED?.trim() && !ourCli) {
   try {
     // Synchronous, so the SDK is up before the first line of the app runs under --import and --require alike.
     createRequire(import.meta.url)('./sdk.cjs').register(process.env);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
@@ -26,9 +26,9 @@ interface Run {
   readonly stderr: string;
 }
 
-async function run(args: readonly string[], env: Record<string, string | undefined>): Promise<Run> {
+async function run(args: readonly string[], env: Record<string, string | undefined>, cwd = APP_DIR): Promise<Run> {
   const child = spawn(FIXTURE_NODE, [BIN, ...args], {
-    cwd: APP_DIR,
+    cwd,
     env: Object.fromEntries(
       Object.entries({ PATH: process.env.PATH, HOME: process.env.HOME, OTEL_EXPORTER_OTLP_TIMEOUT: '3000', ...env }).filter(
         (entry): entry is [string, string] => entry[1] !== undefined,
@@ -49,9 +49,9 @@ async function run(args: readonly string[], env: Record<string, string | undefin
   return { code, stdout, stderr };
 }
 
-async function doctor(env: Record<string, string | undefined>): Promise<{ code: number | null; report: DoctorReport }> {
+async function doctor(env: Record<string, string | undefined>): Promise<{ code: number | null; report: DoctorReport; stderr: string }> {
   const result = await run(['doctor', '--json'], { OTEL_ENABLED: 'true', NODE_OPTIONS: '--import @rustok/otel/register', ...env });
-  return { code: result.code, report: JSON.parse(result.stdout) };
+  return { code: result.code, report: JSON.parse(result.stdout), stderr: result.stderr };
 }
 
 const setting = (report: DoctorReport, name: string) => report.configuration.find((entry) => entry.setting === name);
@@ -59,12 +59,13 @@ const setting = (report: DoctorReport, name: string) => report.configuration.fin
 describe('rustok-otel doctor', () => {
   for (const protocol of ['grpc', 'http/protobuf'] as const) {
     it(`is healthy against a live collector over ${protocol}, and the test span arrives with the app's name`, async () => {
-      const { code, report } = await doctor({
+      const { code, report, stderr } = await doctor({
         OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
         OTEL_EXPORTER_OTLP_ENDPOINT: protocol === 'grpc' ? fixture.receiver.grpcUrl : fixture.receiver.httpUrl,
         OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=supersecret',
       });
       assert.equal(code, 0, JSON.stringify(report, null, 2));
+      assert.equal(stderr, '', 'the preload in NODE_OPTIONS leaves the doctor itself untraced');
       assert.equal(report.healthy, true);
       assert.equal(report.export.ok, true);
       assert.ok(report.export.ok && report.export.roundTripMillis >= 0);
@@ -159,6 +160,29 @@ describe('rustok-otel doctor', () => {
       { level: 'warning', message: 'OTEL_SAMPLING_RATE="2" is outside 0..1; using 1' },
     ]);
     assert.deepEqual(setting(report, 'tracing'), { setting: 'tracing', value: 'off', source: 'default' });
+  });
+
+  it('warns about a bundled entry, a missing service name and a port that belongs to the other protocol', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rustok-bundled-'));
+    try {
+      const start = 'node --import @rustok/otel/register dist/server.js';
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ main: 'dist/server.js', scripts: { start } }));
+      mkdirSync(join(dir, 'dist'));
+      writeFileSync(join(dir, 'dist/server.js'), 'var __webpack_require__ = {}; /* express, pg, bundled */\n');
+      const result = await run(['doctor', '--json'], { OTEL_ENABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }, dir);
+      const report: DoctorReport = JSON.parse(result.stdout);
+      assert.deepEqual(
+        report.checks.map((check) => `${check.level}: ${check.message}`),
+        [
+          'warning: dist/server.js looks bundled (webpack, esbuild, ncc): modules inlined into a bundle are never required by name, so their instrumentations cannot patch them. Mark instrumented packages (express, pg, …) external',
+          'warning: service.name will be unknown_service:node: set OTEL_SERVICE_NAME, or a name in package.json',
+          'warning: gRPC to port 4318, which is OTLP over HTTP: use port 4317, or OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf',
+        ],
+      );
+      assert.deepEqual(setting(report, 'service.name'), { setting: 'service.name', value: 'unknown_service:node', source: 'default' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('prints a report for a person without --json', async () => {
