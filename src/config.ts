@@ -112,7 +112,7 @@ export function parseConfig(env: Env): ConfigResult {
       intervalMillis: readInteger(read, warn, 'OTEL_METRIC_EXPORT_INTERVAL', 60000),
       prometheus: Object.freeze({
         host: read('OTEL_EXPORTER_PROMETHEUS_HOST'),
-        port: readInteger(read, warn, 'OTEL_EXPORTER_PROMETHEUS_PORT', 9464, 0),
+        port: readInteger(read, warn, 'OTEL_EXPORTER_PROMETHEUS_PORT', 9464, 0, 65535),
       }),
       runtime: !(readList(read, 'OTEL_NODE_DISABLED_INSTRUMENTATIONS') ?? []).includes('runtime-node'),
     }),
@@ -251,12 +251,12 @@ function readHeaders(read: Read, name: string, warn: Warn): Record<string, strin
   );
 }
 
-function readInteger(read: Read, warn: Warn, name: string, fallback: number, min = 1): number {
+function readInteger(read: Read, warn: Warn, name: string, fallback: number, min = 1, max = MAX_INTEGER): number {
   const raw = read(name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (Number.isInteger(value) && value >= min && value <= MAX_INTEGER) return value;
-  const problem = Number.isInteger(value) && value > MAX_INTEGER ? `is larger than ${MAX_INTEGER}` : `is not a whole number ≥ ${min}`;
+  if (Number.isInteger(value) && value >= min && value <= max) return value;
+  const problem = Number.isInteger(value) && value > max ? `is larger than ${max}` : `is not a whole number ≥ ${min}`;
   warn(`${name}="${raw}" ${problem}; using ${fallback}`);
   return fallback;
 }

@@ -20,10 +20,30 @@ export interface DevServer {
 }
 
 export async function startDev(options: DevOptions): Promise<DevServer> {
-  const receiver = await startReceiver({ grpcPort: options.grpcPort, httpPort: options.httpPort });
+  let rejections = 0;
+  const receiver = await startReceiver({
+    grpcPort: options.grpcPort,
+    httpPort: options.httpPort,
+    retain: false,
+    onRejected(reason) {
+      // Once is enough to explain it; a misconfigured exporter sends one every few seconds.
+      if (rejections++ === 0) {
+        options.print(
+          `rustok-otel dev: rejected a request that is ${reason}; this receiver speaks OTLP over gRPC and HTTP/protobuf, not HTTP/JSON\n`,
+        );
+      }
+    },
+  });
+  let jsonFile = options.jsonFile;
   const assembler = new TraceAssembler((spans) => {
     options.print(`${renderTrace(spans, { colour: options.colour })}\n`);
-    if (options.jsonFile) appendFileSync(options.jsonFile, `${JSON.stringify(toJson(spans))}\n`);
+    if (!jsonFile) return;
+    try {
+      appendFileSync(jsonFile, `${JSON.stringify(toJson(spans))}\n`);
+    } catch (error) {
+      options.print(`rustok-otel dev: cannot write to ${jsonFile} (${error instanceof Error ? error.message : error}); printing only\n`);
+      jsonFile = undefined;
+    }
   });
   receiver.onSpans((batch) => assembler.add(batch));
   return {

@@ -1,7 +1,7 @@
 // `rustok-otel doctor`: answers "I enabled it and see nothing" in one run. It reads the configuration
 // the way the preload will (same env, same directory), names where each value came from, finds the
 // known traps, and sends one real test span to the configured collector.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -66,7 +66,7 @@ export async function doctor(env: Env, directory: string): Promise<DoctorReport>
     configuration: settings(env, config, app),
     instrumentations: {
       loaded: loaded.map((entry) => entry.name),
-      uninstrumented: Object.keys(manifest.dependencies ?? {}).filter(
+      uninstrumented: Object.keys(typeof manifest.dependencies === 'object' ? (manifest.dependencies ?? {}) : {}).filter(
         (name) => !covered.has(name) && !name.startsWith('@types/') && !name.startsWith('@opentelemetry/') && name !== '@rustok/otel',
       ),
     },
@@ -77,7 +77,8 @@ export async function doctor(env: Env, directory: string): Promise<DoctorReport>
 
 function readManifest(directory: string): Manifest {
   try {
-    return JSON.parse(readFileSync(join(directory, 'package.json'), 'utf8'));
+    const manifest = JSON.parse(readFileSync(join(directory, 'package.json'), 'utf8'));
+    return typeof manifest === 'object' && manifest !== null ? manifest : {};
   } catch {
     return {};
   }
@@ -201,7 +202,7 @@ function traps(env: Env, config: Config, directory: string, manifest: Manifest):
 
   const preload = /@rustok\/otel\/register/;
   const nodeOptions = env.NODE_OPTIONS ?? '';
-  const start = manifest.scripts?.start ?? '';
+  const start = typeof manifest.scripts?.start === 'string' ? manifest.scripts.start : '';
   if (nodeOptions && !preload.test(nodeOptions) && !preload.test(start)) {
     error(
       `NODE_OPTIONS is set ("${nodeOptions}") without --import @rustok/otel/register: a NODE_OPTIONS set later replaces the one that loaded the preload. Add it there`,
@@ -235,12 +236,17 @@ function traps(env: Env, config: Config, directory: string, manifest: Manifest):
 
 /** The entry file, when it looks like a bundler's output. */
 function bundledEntry(directory: string, manifest: Manifest): string | undefined {
-  const scripts = (manifest.scripts?.start ?? '').split(/\s+/).filter((word) => /\.[cm]?js$/.test(word));
-  for (const candidate of [...scripts, manifest.main].filter((file): file is string => typeof file === 'string')) {
-    const file = join(directory, candidate);
-    if (!existsSync(file)) continue;
-    const text = readFileSync(file, 'utf8').slice(0, 2_000_000);
-    if (/__webpack_require__|__nccwpck_require__|__commonJS\(|__toESM\(|parcelRequire/.test(text)) return candidate;
+  const start = typeof manifest.scripts?.start === 'string' ? manifest.scripts.start : '';
+  const candidates = [...start.split(/\s+/).filter((word) => /\.[cm]?js$/.test(word)), manifest.main];
+  for (const candidate of candidates.filter((file): file is string => typeof file === 'string')) {
+    try {
+      const file = join(directory, candidate);
+      if (!statSync(file).isFile()) continue;
+      const text = readFileSync(file, 'utf8').slice(0, 2_000_000);
+      if (/__webpack_require__|__nccwpck_require__|__commonJS\(|__toESM\(|parcelRequire/.test(text)) return candidate;
+    } catch {
+      // Missing or unreadable: not something this check can tell about.
+    }
   }
   return undefined;
 }

@@ -84,12 +84,16 @@ export function tracePublish<E extends object, T>(envelope: E, fn: (span: Span) 
   };
   return inSpan(`publish ${destination}`, { kind: SpanKind.PRODUCER, attributes }, context.active(), (span) => {
     const written = injectTraceContext({});
-    if (Object.keys(written).length > 0) {
-      const record = envelope as Carrier;
-      const key = options.carrier ?? 'headers';
-      record[key] ??= {};
-      const carrier = record[key];
-      if (isRecord(carrier)) Object.assign(carrier, written);
+    const record: unknown = envelope;
+    if (Object.keys(written).length > 0 && isRecord(record)) {
+      try {
+        const key = options.carrier ?? 'headers';
+        record[key] ??= {};
+        const carrier = record[key];
+        if (isRecord(carrier)) Object.assign(carrier, written);
+      } catch {
+        // A frozen envelope or carrier travels without the context rather than failing the publish.
+      }
     }
     return fn(span);
   });
@@ -110,7 +114,7 @@ export function traceHandler<E extends object, A extends unknown[], R>(
     const destination = destinationOf(first, options);
     const attributes: Attributes = {
       ...messagingAttributes(options, destination, 'process', 'process'),
-      ...(Array.isArray(envelope) ? { 'messaging.batch.message_count': envelope.length } : messageId(envelope)),
+      ...(Array.isArray(envelope) ? { 'messaging.batch.message_count': envelope.length } : messageId(envelope as object)),
     };
     const carriers = messages.map((message) => (isRecord(message) ? message[key] : undefined));
     const linked = Array.isArray(envelope) || (typeof options.link === 'function' ? options.link(envelope) : options.link === true);
@@ -148,6 +152,7 @@ function messageId(envelope: object): Attributes {
 }
 
 function firstString(envelope: object, keys: readonly string[]): string | undefined {
+  if (!isRecord(envelope)) return undefined;
   for (const key of keys) {
     const value = (envelope as Carrier)[key];
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') return String(value);

@@ -31,7 +31,8 @@ const queue: SpanRecord[] = [];
 let resource: Resource | undefined;
 let exporter: CollectorExporter | undefined;
 let metricsExporter: CollectorExporter<ResourceMetrics> | undefined;
-let metricsSending: Promise<void> = Promise.resolve();
+let waitingMetrics: ResourceMetrics | undefined;
+let metricsSending: Promise<void> | undefined;
 let queueFull = false;
 let draining: Promise<void> | undefined;
 
@@ -94,7 +95,10 @@ function drain(): Promise<void> {
   return draining;
 }
 
-/** One collection at a time, each a single request: at most one is in flight, none is queued up. */
+/**
+ * One metrics export in flight at a time, and at most one collection waiting behind it: the values
+ * are cumulative, so a newer collection replaces a waiting one and only resolution is lost.
+ */
 function exportMetrics(scopeMetrics: ResourceMetrics['scopeMetrics']): void {
   if (!resource) return;
   try {
@@ -103,12 +107,24 @@ function exportMetrics(scopeMetrics: ResourceMetrics['scopeMetrics']): void {
     say(`cannot load the ${setup.metrics.protocol} metrics exporter (${reason(error)}); metrics are dropped`);
     return;
   }
-  const sender = metricsExporter;
-  const metrics = { resource, scopeMetrics };
-  metricsSending = metricsSending.then(async () => {
-    if (await sender.reachable()) await new Promise((resolve) => sender.export(metrics, 1, resolve));
-    else sender.dropped(1);
+  if (waitingMetrics) metricsExporter.dropped(1);
+  waitingMetrics = { resource, scopeMetrics };
+  metricsSending ??= sendMetrics(metricsExporter).finally(() => {
+    metricsSending = undefined;
   });
+}
+
+async function sendMetrics(sender: CollectorExporter<ResourceMetrics>): Promise<void> {
+  for (let metrics = waitingMetrics; metrics; metrics = waitingMetrics) {
+    waitingMetrics = undefined;
+    try {
+      if (await sender.reachable()) await new Promise((resolve) => sender.export(metrics as ResourceMetrics, 1, resolve));
+      else sender.dropped(1);
+    } catch {
+      // An export that throws (a value it cannot serialise) loses this collection, not the next.
+      sender.dropped(1);
+    }
+  }
 }
 
 function flush(): Promise<void> {

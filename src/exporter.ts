@@ -81,8 +81,8 @@ export function explain(error: unknown, options: ExporterOptions, signal: Signal
   return 'check that the endpoint is an OTLP collector for this protocol';
 }
 
-/** The collectors said to be failing, by host, with the signals failing there: one line per collector. */
-const failingCollectors = new Map<string, Set<Signal>>();
+/** The exporters failing, by collector host: the first one there says so, for all of them. */
+const failingCollectors = new Map<string, Set<CollectorExporter<unknown>>>();
 
 /**
  * Exports batches and reports the first failure of a run of failed exports and the recovery after it,
@@ -138,7 +138,7 @@ export class CollectorExporter<T = import('@opentelemetry/sdk-trace-base').Reada
     const host = new URL(url).host;
     const failingHere = failingCollectors.get(host) ?? new Set();
     failingCollectors.set(host, failingHere);
-    failingHere.add(this.signal);
+    failingHere.add(this);
     if (failingHere.size > 1) return;
     this.reported = true;
     // An HTTP collector says why in the body; a line of it is worth more than the status text.
@@ -155,15 +155,24 @@ export class CollectorExporter<T = import('@opentelemetry/sdk-trace-base').Reada
   private succeeded(): void {
     if (!this.failing) return;
     const { protocol, url } = this.options;
-    failingCollectors.get(new URL(url).host)?.delete(this.signal);
+    const failingHere = failingCollectors.get(new URL(url).host);
+    failingHere?.delete(this);
     this.failing = false;
     if (!this.reported) {
       this.droppedSinceFailure = 0;
       return;
     }
     this.reported = false;
+    // The others' failures were covered by this one's line; if theirs go on, they now say so themselves.
+    for (const other of failingHere ?? []) other.forgetFailure();
+    failingHere?.clear();
     const [what, lost] = this.signal === 'spans' ? ['', 'spans'] : ['metrics ', 'metric exports'];
     say(`exporting ${what}to ${protocol} ${url} again; ${this.droppedSinceFailure} ${lost} were dropped meanwhile`);
+    this.droppedSinceFailure = 0;
+  }
+
+  private forgetFailure(): void {
+    this.failing = false;
     this.droppedSinceFailure = 0;
   }
 

@@ -15,8 +15,8 @@ export interface Metrics {
   readonly instrumentations: readonly Instrumentation[];
   /** For the banner: where the metrics go. */
   readonly destination: string;
-  /** Collects and exports what was measured since the last export. */
-  flush(): Promise<void>;
+  /** Collects and exports what was measured since the last export, waiting at most `timeoutMillis`. */
+  flush(timeoutMillis: number): Promise<void>;
   /** Whether an incoming request is Prometheus scraping us: not something to trace or measure. */
   isScrape(request: IncomingMessage): boolean;
 }
@@ -26,6 +26,9 @@ export function startMetrics(config: Config, resource: Resource, thread: () => E
   const { metrics } = config;
   let reader: import('@opentelemetry/sdk-metrics').MetricReader;
   let destination: string;
+  // A flush at exit has what is left of the shutdown budget, not a whole one.
+  let flushDeadline: number | undefined;
+  const flushTimeout = () => (flushDeadline === undefined ? config.shutdownTimeoutMillis : Math.max(0, flushDeadline - Date.now()));
   let isScrape: Metrics['isScrape'] = () => false;
   if (metrics.exporter === 'prometheus') {
     const scrape = servePrometheus(metrics.prometheus);
@@ -34,7 +37,7 @@ export function startMetrics(config: Config, resource: Resource, thread: () => E
     destination = `a Prometheus scrape on ${metrics.prometheus.host ?? '*'}:${metrics.prometheus.port}/metrics`;
   } else {
     reader = new sdk.PeriodicExportingMetricReader({
-      exporter: new ThreadMetricExporter(thread, config.shutdownTimeoutMillis),
+      exporter: new ThreadMetricExporter(thread, flushTimeout),
       exportIntervalMillis: metrics.intervalMillis,
       exportTimeoutMillis: Math.min(metrics.intervalMillis, config.shutdownTimeoutMillis),
     });
@@ -50,7 +53,14 @@ export function startMetrics(config: Config, resource: Resource, thread: () => E
     meterProvider,
     instrumentations,
     destination,
-    flush: () => reader.forceFlush(),
+    async flush(timeoutMillis) {
+      flushDeadline = Date.now() + timeoutMillis;
+      try {
+        await reader.forceFlush({ timeoutMillis });
+      } finally {
+        flushDeadline = undefined;
+      }
+    },
     isScrape,
   };
 }
@@ -59,7 +69,7 @@ export function startMetrics(config: Config, resource: Resource, thread: () => E
 class ThreadMetricExporter implements PushMetricExporter {
   constructor(
     private readonly thread: () => ExportThread,
-    private readonly timeoutMillis: number,
+    private readonly timeoutMillis: () => number,
   ) {}
 
   export(metrics: ResourceMetrics, done: (result: { code: number }) => void): void {
@@ -69,7 +79,7 @@ class ThreadMetricExporter implements PushMetricExporter {
   }
 
   forceFlush(): Promise<void> {
-    return this.thread().flush(this.timeoutMillis);
+    return this.thread().flush(this.timeoutMillis());
   }
 
   shutdown(): Promise<void> {
@@ -90,7 +100,8 @@ function servePrometheus({ host, port }: Config['metrics']['prometheus']) {
       `cannot serve metrics on ${host ?? '*'}:${port} (${reason(error)}); set OTEL_EXPORTER_PROMETHEUS_PORT to a free port. Traces are unaffected`,
     );
   });
-  // A scrape endpoint must not keep a finished app alive.
+  // A scrape endpoint must not keep a finished app alive, nor must Prometheus' kept-alive connections.
+  server.on('connection', (socket) => socket.unref());
   server.listen(port, host).unref();
   const isScrape = (request: IncomingMessage) => {
     const address = server.address();

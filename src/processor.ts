@@ -51,14 +51,14 @@ export class ThreadSpanProcessor implements SpanProcessor {
     return undefined;
   }
 
-  forceFlush(): Promise<void> {
+  forceFlush(timeoutMillis = this.timeoutMillis): Promise<void> {
     this.handOver();
-    return this.thread?.flush(this.timeoutMillis) ?? Promise.resolve();
+    return this.thread?.flush(timeoutMillis) ?? Promise.resolve();
   }
 
-  flushSync(): void {
+  flushSync(timeoutMillis = this.timeoutMillis): void {
     this.handOver();
-    this.thread?.flushSync(this.timeoutMillis);
+    this.thread?.flushSync(timeoutMillis);
   }
 
   shutdown(): Promise<void> {

@@ -63,9 +63,18 @@ export interface ReceiverOptions {
   /** 0, the default, takes a free port. */
   readonly grpcPort?: number;
   readonly httpPort?: number;
+  /** Keep what arrives in `spans` and `metrics` (the tests read them); a long-running viewer does not. */
+  readonly retain?: boolean;
+  /** A request that is not OTLP protobuf: it is answered as invalid, and said here. */
+  readonly onRejected?: (reason: string) => void;
 }
 
-export async function startReceiver({ grpcPort: grpcWanted = 0, httpPort: httpWanted = 0 }: ReceiverOptions = {}): Promise<Receiver> {
+export async function startReceiver({
+  grpcPort: grpcWanted = 0,
+  httpPort: httpWanted = 0,
+  retain = true,
+  onRejected = () => {},
+}: ReceiverOptions = {}): Promise<Receiver> {
   const spans: ReceivedSpan[] = [];
   const metrics: ReceivedMetric[] = [];
   let fault: Fault | undefined;
@@ -76,17 +85,30 @@ export async function startReceiver({ grpcPort: grpcWanted = 0, httpPort: httpWa
       response: Buffer.from(ExportTraceServiceResponse.encode({}).finish()),
       accept(body: Buffer, via: ReceivedSpan['via']) {
         const batch = decode(body, via);
-        spans.push(...batch);
+        if (retain) spans.push(...batch);
         for (const listener of [...listeners]) listener(batch);
       },
     },
     metrics: {
       response: Buffer.from(ExportMetricsServiceResponse.encode({}).finish()),
       accept(body: Buffer, via: ReceivedMetric['via']) {
-        metrics.push(...decodeMetrics(body, via));
+        const batch = decodeMetrics(body, via);
+        if (retain) metrics.push(...batch);
         for (const listener of [...metricListeners]) listener();
       },
     },
+  };
+
+  /** Why a request could not be decoded, if it could not. */
+  const tryAccept = (accept: () => void): string | undefined => {
+    try {
+      accept();
+      return undefined;
+    } catch (error) {
+      const invalid = `not an OTLP protobuf request (${error instanceof Error ? error.message : error})`;
+      onRejected(invalid);
+      return invalid;
+    }
   };
 
   const grpcServer = new grpc.Server();
@@ -109,7 +131,8 @@ export async function startReceiver({ grpcPort: grpcWanted = 0, httpPort: httpWa
           if (fault === 'hang') return;
           if (fault === 'reject') return callback({ code: grpc.status.INVALID_ARGUMENT, details: 'rejected by the test' });
           if (fault === 'unavailable') return callback({ code: grpc.status.UNAVAILABLE, details: 'overloaded, says the test' });
-          accept(call.request, 'grpc');
+          const invalid = tryAccept(() => accept(call.request, 'grpc'));
+          if (invalid) return callback({ code: grpc.status.INVALID_ARGUMENT, details: invalid });
           callback(null, {});
         },
       },
@@ -136,7 +159,11 @@ export async function startReceiver({ grpcPort: grpcWanted = 0, httpPort: httpWa
         return;
       }
       const raw = Buffer.concat(chunks);
-      signal.accept(request.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw, 'http');
+      const invalid = tryAccept(() => signal.accept(request.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw, 'http'));
+      if (invalid) {
+        response.writeHead(400).end(invalid);
+        return;
+      }
       response.writeHead(200, { 'content-type': 'application/x-protobuf' });
       response.end(signal.response);
     });

@@ -65,9 +65,7 @@ function startTracing(config: Config): void {
   );
   api.trace.setGlobalTracerProvider(provider);
 
-  // Its own bundle, read only when metrics are on.
-  const metrics: Metrics | undefined =
-    config.metrics.exporter === 'none' ? undefined : require('./metrics.cjs').startMetrics(config, resource, exportThread);
+  const metrics = config.metrics.exporter === 'none' ? undefined : startMetrics(config, resource, exportThread);
   const loaded = loadInstrumentations(config.instrumentations, entry, app.dependencies, process.env, (name) =>
     instrumentationConfig(name, config, metrics),
   );
@@ -83,28 +81,32 @@ function startTracing(config: Config): void {
     warn(`the ES module hook could not be registered (${reason(error)}); ES modules are traced only through CommonJS`);
   }
 
-  installShutdown({
-    // Spans first: when the collector is down, the line about it names the spans.
-    flush: async () => {
-      if (!metrics) return;
-      await processor.forceFlush();
-      await metrics.flush();
+  installShutdown(
+    {
+      // Spans first: when the collector is down, the line about it names the spans.
+      flush: async (timeoutMillis) => {
+        if (!metrics) return;
+        const deadline = Date.now() + timeoutMillis;
+        await processor.forceFlush(timeoutMillis);
+        await metrics.flush(Math.max(0, deadline - Date.now()));
+      },
+      flushSync: (timeoutMillis) => processor.flushSync(timeoutMillis),
+      recordCrash(error, fatal) {
+        const active = api.trace.getActiveSpan();
+        if (!active?.isRecording()) return;
+        const status = { code: api.SpanStatusCode.ERROR, message: reason(error) };
+        active.recordException(error instanceof Error ? error : String(error));
+        active.setStatus(status);
+        if (!fatal) return;
+        // The process dies before the request ends: end its open spans now, so the whole trace arrives.
+        for (let span: typeof active | undefined = active; span; span = processor.openParent(span)) {
+          span.setStatus(status);
+          span.end();
+        }
+      },
     },
-    flushSync: () => processor.flushSync(),
-    recordCrash(error, fatal) {
-      const active = api.trace.getActiveSpan();
-      if (!active?.isRecording()) return;
-      const status = { code: api.SpanStatusCode.ERROR, message: reason(error) };
-      active.recordException(error instanceof Error ? error : String(error));
-      active.setStatus(status);
-      if (!fatal) return;
-      // The process dies before the request ends: end its open spans now, so the whole trace arrives.
-      for (let span: typeof active | undefined = active; span; span = processor.openParent(span)) {
-        span.setStatus(status);
-        span.end();
-      }
-    },
-  });
+    config.shutdownTimeoutMillis,
+  );
 
   const names = loaded.instances.map((instance) => instance.instrumentationName.replace('@opentelemetry/instrumentation-', ''));
   warn(
@@ -112,6 +114,17 @@ function startTracing(config: Config): void {
       `sampling ${Math.round(config.sampler.ratio * 1000) / 10}%, ${names.length} instrumentations (${names.join(', ')}); ` +
       (metrics ? `metrics to ${metrics.destination}` : 'no metrics'),
   );
+}
+
+/** Metrics that cannot start cost the app its metrics, not its traces. */
+function startMetrics(...args: Parameters<typeof import('./metrics.js').startMetrics>): Metrics | undefined {
+  try {
+    // Its own bundle, read only when metrics are on.
+    return require('./metrics.cjs').startMetrics(...args);
+  } catch (error) {
+    warn(`could not start metrics (${reason(error)}); traces are unaffected`);
+    return undefined;
+  }
 }
 
 function appEntry(): string {

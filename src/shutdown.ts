@@ -3,22 +3,41 @@
 // runs, hence the synchronous flush); a crash is seen by the exception monitor first; and a signal
 // the app does not handle is re-raised after the flush, so the process still dies by it.
 export interface ExitHooks {
-  /** Collects and exports the metrics measured since the last export; needs the event loop. */
-  flush(): Promise<void>;
-  /** Exports everything ended so far, waiting at most the shutdown timeout. */
-  flushSync(): void;
+  /** The last export that needs the event loop (metrics); resolves when done. */
+  flush(timeoutMillis: number): Promise<void>;
+  /** Exports every span ended so far, waiting at most `timeoutMillis`. */
+  flushSync(timeoutMillis: number): void;
   /** Records a crash on the spans it interrupts; `fatal` when the process is about to die of it. */
   recordCrash(error: unknown, fatal: boolean): void;
 }
 
-export function installShutdown(hooks: ExitHooks): void {
+/** `timeoutMillis` bounds the whole way out, however many steps it takes. */
+export function installShutdown(hooks: ExitHooks, timeoutMillis: number): void {
+  let deadline: number | undefined;
+  const left = () => {
+    deadline ??= Date.now() + timeoutMillis;
+    return Math.max(0, deadline - Date.now());
+  };
+  // A flush that finished in time leaves the budget whole for a later exit.
+  const flush = () =>
+    bounded(hooks.flush(left()), left()).then((finished) => {
+      if (finished) deadline = undefined;
+    });
+
+  let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     // Other listeners mean the app handles the signal: it decides when to end, and 'exit' flushes then.
     if (process.listenerCount(signal) > 1) return;
-    void settled(hooks.flush()).then(() => {
-      hooks.flushSync();
+    const reraise = () => {
       process.removeListener(signal, onSignal);
       process.kill(process.pid, signal);
+    };
+    // A second signal while the first one's flush runs: whoever sends it wants the process gone now.
+    if (signalled) return reraise();
+    signalled = true;
+    void flush().then(() => {
+      hooks.flushSync(left());
+      reraise();
     });
   };
   process.on('SIGTERM', onSignal);
@@ -26,16 +45,24 @@ export function installShutdown(hooks: ExitHooks): void {
   process.on('uncaughtExceptionMonitor', (error) => hooks.recordCrash(error, process.listenerCount('uncaughtException') === 0));
   // The event loop drained (a script's end, a graceful shutdown): one last metrics export, which
   // needs the loop; 'exit' comes after it. `process.exit()` skips this, and with it the last interval.
-  let flushedMetrics = false;
+  let drained = false;
   process.on('beforeExit', () => {
-    if (flushedMetrics) return;
-    flushedMetrics = true;
-    void settled(hooks.flush());
+    if (drained) return;
+    drained = true;
+    void flush();
   });
-  process.on('exit', () => hooks.flushSync());
+  process.on('exit', () => hooks.flushSync(left()));
 }
 
-/** Never rejects: a failed flush must not turn into the app's unhandled rejection. */
-function settled(promise: Promise<void>): Promise<void> {
-  return promise.catch(() => {});
+/** Whether `promise` resolved within `millis`; never rejects, so a failed flush is no unhandled rejection of the app's. */
+function bounded(promise: Promise<void>, millis: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), millis);
+  });
+  const done = promise.then(
+    () => true,
+    () => false,
+  );
+  return Promise.race([done, timedOut]).finally(() => clearTimeout(timer));
 }

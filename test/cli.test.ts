@@ -185,6 +185,25 @@ describe('rustok-otel doctor', () => {
     }
   });
 
+  it('reports on an app whose main is a directory or whose package.json is not an object', async () => {
+    for (const manifest of ['{ "name": "lib-app", "main": "lib" }', 'null']) {
+      const dir = mkdtempSync(join(tmpdir(), 'rustok-odd-'));
+      try {
+        writeFileSync(join(dir, 'package.json'), manifest);
+        mkdirSync(join(dir, 'lib'));
+        const result = await run(
+          ['doctor', '--json'],
+          { OTEL_ENABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: fixture.receiver.grpcUrl },
+          dir,
+        );
+        assert.equal(result.code, 0, `${manifest}: ${result.stdout}${result.stderr}`);
+        assert.equal((JSON.parse(result.stdout) as DoctorReport).export.ok, true);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+
   it('prints a report for a person without --json', async () => {
     const port = await closedPort();
     const result = await run(['doctor'], { OTEL_ENABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` });
@@ -255,6 +274,38 @@ describe('rustok-otel dev', () => {
       ],
     );
     assert.equal(lines[0].spans.filter((span: { parentSpanId?: string }) => span.parentSpanId === undefined).length, 1);
+  });
+
+  it('answers a request that is not OTLP protobuf as invalid, says so once, and keeps running', async () => {
+    const dev = spawn(FIXTURE_NODE, [BIN, 'dev', '--grpc-port', '0', '--http-port', '0', '--json-file', '/nonexistent/dir/t.jsonl'], {
+      cwd: APP_DIR,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(dev);
+    let output = '';
+    dev.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    while (!/HTTP on (http:\/\/127\.0\.0\.1:\d+);/.test(output)) await new Promise((resolve) => setTimeout(resolve, 50));
+    const httpUrl = output.match(/HTTP on (http:\/\/127\.0\.0\.1:\d+);/)?.[1];
+    for (const body of ['garbage', '{"resourceSpans":[]}']) {
+      const response = await fetch(`${httpUrl}/v1/traces`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+      assert.equal(response.status, 400);
+      assert.match(await response.text(), /^not an OTLP protobuf request/);
+    }
+    // Still there: a traced app's spans print, and the unwritable JSON file is said once, not fatal.
+    const app = startApp('server.cjs', { env: { OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' } });
+    assert.equal((await app.get('/boom')).status, 500);
+    while (!/^trace /m.test(output)) {
+      if (dev.exitCode !== null) assert.fail(`dev exited: ${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(output.match(/rejected a request/g)?.length, 1);
+    assert.match(
+      output,
+      /^rustok-otel dev: rejected a request that is not an OTLP protobuf request \(.+\); this receiver speaks OTLP over gRPC and HTTP\/protobuf, not HTTP\/JSON$/m,
+    );
+    assert.match(output, /^rustok-otel dev: cannot write to \/nonexistent\/dir\/t\.jsonl \(ENOENT.*\); printing only$/m);
   });
 
   it('says which port is taken and exits 2', async () => {

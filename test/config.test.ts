@@ -853,6 +853,12 @@ describe('metrics', () => {
     ]);
   });
 
+  it('keeps the Prometheus port within the ports there are', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_PROMETHEUS_PORT: '70000' });
+    assert.equal(config.metrics.prometheus.port, 9464);
+    assert.deepEqual(warnings, ['OTEL_EXPORTER_PROMETHEUS_PORT="70000" is larger than 65535; using 9464']);
+  });
+
   it('says nothing about metrics variables while tracing is off', () => {
     assert.deepEqual(parseConfig({ OTEL_METRICS_EXPORTER: 'statsd', OTEL_METRIC_EXPORT_INTERVAL: 'x' }).warnings, []);
   });

@@ -843,3 +843,34 @@ describe('with no OpenTelemetry SDK registered', () => {
     });
   });
 });
+
+describe('envelopes that are not plain records', () => {
+  it('tracePublish runs fn and returns its value for a frozen envelope, which travels without the context', () => {
+    const envelope = Object.freeze({ id: 'e-9', type: 'order.created', headers: Object.freeze({}) });
+
+    const result = tracePublish(envelope, () => 'sent');
+
+    assert.equal(result, 'sent');
+    assert.deepEqual(envelope.headers, {});
+    assert.equal(onlySpan().name, 'publish order.created');
+  });
+
+  it('tracePublish does not throw for a frozen envelope without headers', () => {
+    const envelope = Object.freeze({ id: 'e-10', type: 'order.created' });
+
+    assert.equal(
+      tracePublish(envelope, () => 7),
+      7,
+    );
+    assert.equal('headers' in envelope, false);
+  });
+
+  it('traceHandler runs the handler for a null message, in a CONSUMER span with an unknown destination', async () => {
+    const handle = traceHandler((message: object | null) => `handled ${message}`);
+
+    assert.equal(await handle(null as unknown as object), 'handled null');
+    const span = spanOfKind(SpanKind.CONSUMER);
+    assert.equal(span.name, 'process unknown');
+    assert.equal(span.attributes['messaging.message.id'], undefined);
+  });
+});

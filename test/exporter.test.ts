@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { after, describe, it } from 'node:test';
 import { ourLines, startApp } from './helpers/app.js';
 import { useFixture } from './helpers/fixture.js';
@@ -139,5 +140,54 @@ describe('a collector that is slow or overloaded', () => {
     const lines = ourLines(app.stderr());
     assert.equal(lines.length, 2, app.stderr());
     assert.match(lines[1] ?? '', /UNAVAILABLE: overloaded, says the test/);
+  });
+});
+
+describe('one line per collector, whichever signals fail there', () => {
+  it('reports a failure hidden behind another signal’s once that signal recovers', { timeout: 30_000 }, async () => {
+    const { BasicTracerProvider } = await import('@opentelemetry/sdk-trace-base');
+    const { resourceFromAttributes } = await import('@opentelemetry/resources');
+    // src/ is built to CommonJS, where the exporters are loaded with `require`; this test runs it as ESM.
+    (globalThis as { require?: NodeJS.Require }).require ??= createRequire(import.meta.url);
+    const { CollectorExporter } = await import('../src/exporter.js');
+    const ended: import('@opentelemetry/sdk-trace-base').ReadableSpan[] = [];
+    const provider = new BasicTracerProvider({
+      spanProcessors: [{ onStart() {}, onEnd: (span) => ended.push(span), forceFlush: async () => {}, shutdown: async () => {} }],
+    });
+    provider.getTracer('test').startSpan('one').end();
+    const options = { protocol: 'http/protobuf' as const, headers: {}, timeoutMillis: 2000 };
+    const spans = new CollectorExporter({ ...options, url: `${fixture.receiver.httpUrl}/v1/traces` }, 'spans');
+    // Same collector, a path it does not serve: metrics fail for as long as the test runs.
+    const metrics = new CollectorExporter<import('@opentelemetry/sdk-metrics').ResourceMetrics>(
+      { ...options, url: `${fixture.receiver.httpUrl}/v1/nothing` },
+      'metrics',
+    );
+    const collection = { resource: resourceFromAttributes({}), scopeMetrics: [] };
+    const said: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((text: string) => {
+      said.push(...ourLines(String(text)));
+      return true;
+    }) as typeof process.stderr.write;
+    const exportSpans = () => new Promise((resolve) => spans.export(ended, 1, resolve));
+    const exportMetrics = () => new Promise((resolve) => metrics.export(collection, 1, resolve));
+    try {
+      fixture.receiver.setFault('reject');
+      await exportSpans();
+      await exportMetrics();
+      assert.equal(said.length, 1, said.join('\n'));
+      assert.match(said[0] ?? '', /^cannot export spans to http\/protobuf .*\/v1\/traces: Bad Request/);
+
+      fixture.receiver.setFault(undefined);
+      await exportSpans();
+      await exportMetrics();
+      assert.equal(said.length, 3, said.join('\n'));
+      assert.match(said[1] ?? '', /^exporting to http\/protobuf .* again; 1 spans were dropped meanwhile$/);
+      assert.match(said[2] ?? '', /^cannot export metrics to http\/protobuf .*\/v1\/nothing: .*nothing serves OTLP metrics at that URL/);
+    } finally {
+      process.stderr.write = write;
+      fixture.receiver.setFault(undefined);
+      await Promise.all([spans.shutdown(), metrics.shutdown()]);
+    }
   });
 });

@@ -2,6 +2,7 @@
 // or scraped from the Prometheus endpoint.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { Agent, get } from 'node:http';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { ourLines, startApp } from './helpers/app.js';
@@ -105,6 +106,31 @@ describe('metrics for a Prometheus scrape', () => {
       .map((span) => span.attributes['url.path']);
     assert.ok(!paths.includes('/metrics'), `no span for a scrape: ${paths.join(', ')}`);
     assert.deepEqual(ofService('metrics-scraped')(fixture.receiver.metrics), [], 'nothing pushed over OTLP');
+  });
+
+  it('lets the app end while Prometheus keeps its connection open between scrapes', { timeout: 30_000 }, async () => {
+    const port = await closedPort();
+    const app = startApp('setTimeout(() => console.log("done"), 1500)', {
+      preload: 'none',
+      env: { OTEL_METRICS_EXPORTER: 'prometheus', OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port) },
+      nodeArgs: ['--import=@rustok/otel/register', '-e'],
+    });
+    // One kept-alive connection, scraped twice a second, as Prometheus does at a short interval.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    let ended = false;
+    void app.exited.then(() => {
+      ended = true;
+    });
+    while (!ended) {
+      await new Promise<void>((resolve) => {
+        const request = get({ host: '127.0.0.1', port, path: '/metrics', agent }, (response) => response.resume().on('end', resolve));
+        request.on('error', () => resolve());
+      });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    agent.destroy();
+    assert.deepEqual(await app.exited, { code: 0, signal: null });
+    assert.equal(app.stdout().trim(), 'done');
   });
 
   it('says once that the port is taken and keeps tracing', async () => {

@@ -112,4 +112,36 @@ describe('exit when the collector is down', () => {
     });
     assert.deepEqual(await app.exited, { code: 7, signal: null });
   });
+
+  // With metrics on there are two exports at the end (spans, then metrics); the timeout bounds both.
+  for (const [script, how] of [
+    ['script.cjs', 'when the event loop drains'],
+    ['server.cjs', 'on SIGTERM'],
+  ] as const) {
+    it(
+      `keeps the whole exit within one OTEL_SHUTDOWN_TIMEOUT_MS ${how}, metrics included, for a collector that never answers`,
+      {
+        timeout: 30_000,
+      },
+      async () => {
+        fixture.receiver.setFault('hang');
+        after(() => fixture.receiver.setFault(undefined));
+        const app = startApp(script, {
+          receiver: fixture.receiver,
+          env: { ...SLOW_BATCHES, OTEL_SHUTDOWN_TIMEOUT_MS: '3000', TARGET_URL: fixture.target.url },
+        });
+        if (script === 'server.cjs') {
+          await app.get('/hello');
+          process.kill(app.pid, 'SIGTERM');
+        } else {
+          await app.waitForStdout(/script done/);
+        }
+        const started = Date.now();
+        const exit = await app.exited;
+        assert.deepEqual(exit, script === 'server.cjs' ? { code: null, signal: 'SIGTERM' } : { code: 0, signal: null });
+        // Two waits of 3 s each would be 6 s or more; one budget is 3 s plus the process's own ending.
+        assert.ok(Date.now() - started < 5500, `exited ${Date.now() - started} ms after the end`);
+      },
+    );
+  }
 });
