@@ -55,6 +55,14 @@ const scenarios: Scenario[] = [
     fault: 'hang',
     env: { EXIT_CODE: '3', OTEL_SHUTDOWN_TIMEOUT_MS: '1000' },
   },
+  {
+    name: 'collector never answers, SIGTERM, spans and metrics, 1 s bound',
+    script: 'server.cjs',
+    expected: 3,
+    fault: 'hang',
+    env: { OTEL_SHUTDOWN_TIMEOUT_MS: '1000' },
+    trigger: signal('SIGTERM'),
+  },
 ];
 
 console.log(
