@@ -35,15 +35,17 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     },
   });
   let jsonFile = options.jsonFile;
+  // The file first: whoever sees a trace printed finds it in the file too.
   const assembler = new TraceAssembler((spans) => {
-    options.print(`${renderTrace(spans, { colour: options.colour })}\n`);
-    if (!jsonFile) return;
-    try {
-      appendFileSync(jsonFile, `${JSON.stringify(toJson(spans))}\n`);
-    } catch (error) {
-      options.print(`rustok-otel dev: cannot write to ${jsonFile} (${error instanceof Error ? error.message : error}); printing only\n`);
-      jsonFile = undefined;
+    if (jsonFile) {
+      try {
+        appendFileSync(jsonFile, `${JSON.stringify(toJson(spans))}\n`);
+      } catch (error) {
+        options.print(`rustok-otel dev: cannot write to ${jsonFile} (${error instanceof Error ? error.message : error}); printing only\n`);
+        jsonFile = undefined;
+      }
     }
+    options.print(`${renderTrace(spans, { colour: options.colour })}\n`);
   });
   receiver.onSpans((batch) => assembler.add(batch));
   return {

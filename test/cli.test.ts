@@ -1,52 +1,27 @@
 // The `rustok-otel` command as a user runs it: the bin npm installed into the app, in the app's
 // directory, with the app's environment.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, afterEach, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import type { DoctorReport } from '../src/doctor.js';
-import { APP_DIR, FIXTURE_NODE, startApp, stopApps } from './helpers/app.js';
+import { APP_DIR, startApp } from './helpers/app.js';
 import { useFixture } from './helpers/fixture.js';
 import { closedPort } from './helpers/target.js';
 
 const fixture = useFixture();
 const BIN = join(APP_DIR, 'node_modules/.bin/rustok-otel');
-const children = new Set<ChildProcess>();
-afterEach(() => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  children.clear();
-});
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
+/** The bin, run as `npx rustok-otel …` would run it: in the app's directory, with the app's environment. */
+function rustokOtel(args: readonly string[], env: Record<string, string | undefined> = {}, cwd = APP_DIR) {
+  return startApp(BIN, { preload: 'none', args, cwd, env: { OTEL_ENABLED: undefined, OTEL_EXPORTER_OTLP_TIMEOUT: '3000', ...env } });
 }
 
-async function run(args: readonly string[], env: Record<string, string | undefined>, cwd = APP_DIR): Promise<Run> {
-  const child = spawn(FIXTURE_NODE, [BIN, ...args], {
-    cwd,
-    env: Object.fromEntries(
-      Object.entries({ PATH: process.env.PATH, HOME: process.env.HOME, OTEL_EXPORTER_OTLP_TIMEOUT: '3000', ...env }).filter(
-        (entry): entry is [string, string] => entry[1] !== undefined,
-      ),
-    ),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const [code] = await once(child, 'close');
-  return { code, stdout, stderr };
+async function run(args: readonly string[], env: Record<string, string | undefined>, cwd = APP_DIR) {
+  const command = rustokOtel(args, env, cwd);
+  const { code } = await command.exited;
+  return { code, stdout: command.stdout(), stderr: command.stderr() };
 }
 
 async function doctor(env: Record<string, string | undefined>): Promise<{ code: number | null; report: DoctorReport; stderr: string }> {
@@ -221,32 +196,22 @@ describe('rustok-otel doctor', () => {
 describe('rustok-otel dev', () => {
   const files = mkdtempSync(join(tmpdir(), 'rustok-dev-'));
   after(() => rmSync(files, { recursive: true, force: true }));
-  afterEach(stopApps);
 
   it('prints each trace of a traced app as a waterfall and appends it as a JSON line', async () => {
     const jsonFile = join(files, 'traces.jsonl');
-    const dev = spawn(FIXTURE_NODE, [BIN, 'dev', '--grpc-port', '0', '--http-port', '0', '--json-file', jsonFile], {
-      cwd: APP_DIR,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(dev);
-    let output = '';
-    dev.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-    });
-    const waitFor = async (pattern: RegExp) => {
-      while (!pattern.test(output)) {
-        if (dev.exitCode !== null) assert.fail(`dev exited: ${output}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      return output.match(pattern) as RegExpMatchArray;
-    };
-    const [, grpcUrl] = await waitFor(/OTLP gRPC on (http:\/\/127\.0\.0\.1:\d+),/);
+    const dev = rustokOtel(['dev', '--grpc-port', '0', '--http-port', '0', '--json-file', jsonFile]);
+    const [, grpcUrl] = await dev.waitForStdout(/OTLP gRPC on (http:\/\/127\.0\.0\.1:\d+),/);
 
-    const app = startApp('server.cjs', { env: { OTEL_EXPORTER_OTLP_ENDPOINT: grpcUrl, OTEL_SERVICE_NAME: 'dev-shop' } });
+    // One batch, sent when the app ends: the traces cannot arrive in pieces however loaded the machine.
+    const app = startApp('server.cjs', {
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: grpcUrl, OTEL_SERVICE_NAME: 'dev-shop', OTEL_BSP_SCHEDULE_DELAY: '600000' },
+    });
     assert.equal((await app.get('/hello')).status, 200);
     assert.equal((await app.get('/boom')).status, 500);
-    await waitFor(/^trace [0-9a-f]{32} {2}dev-shop {2}1 span /m);
+    const port = await app.listening;
+    process.kill(app.pid, 'SIGTERM');
+    await dev.waitForStdout(/^trace [0-9a-f]{32} {2}dev-shop {2}1 span /m);
+    const output = dev.stdout();
 
     // Names, kinds, nesting and the key attributes; not timings.
     const shape = output
@@ -256,7 +221,7 @@ describe('rustok-otel dev', () => {
       .map(([, indent, name, kind, rest]) => `${indent}${name} [${kind}] ${rest}`);
     assert.deepEqual(shape, [
       '  GET [server] 200 /hello',
-      `    GET [client] 200 http://127.0.0.1:${await app.listening}/downstream`,
+      `    GET [client] 200 http://127.0.0.1:${port}/downstream`,
       '      GET [server] 200 /downstream',
       '  GET [server] 500 /boom  ERROR',
     ]);
@@ -277,17 +242,8 @@ describe('rustok-otel dev', () => {
   });
 
   it('answers a request that is not OTLP protobuf as invalid, says so once, and keeps running', async () => {
-    const dev = spawn(FIXTURE_NODE, [BIN, 'dev', '--grpc-port', '0', '--http-port', '0', '--json-file', '/nonexistent/dir/t.jsonl'], {
-      cwd: APP_DIR,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(dev);
-    let output = '';
-    dev.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-    });
-    while (!/HTTP on (http:\/\/127\.0\.0\.1:\d+);/.test(output)) await new Promise((resolve) => setTimeout(resolve, 50));
-    const httpUrl = output.match(/HTTP on (http:\/\/127\.0\.0\.1:\d+);/)?.[1];
+    const dev = rustokOtel(['dev', '--grpc-port', '0', '--http-port', '0', '--json-file', '/nonexistent/dir/t.jsonl']);
+    const [, httpUrl] = await dev.waitForStdout(/HTTP on (http:\/\/127\.0\.0\.1:\d+);/);
     for (const body of ['garbage', '{"resourceSpans":[]}']) {
       const response = await fetch(`${httpUrl}/v1/traces`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
       assert.equal(response.status, 400);
@@ -296,10 +252,8 @@ describe('rustok-otel dev', () => {
     // Still there: a traced app's spans print, and the unwritable JSON file is said once, not fatal.
     const app = startApp('server.cjs', { env: { OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' } });
     assert.equal((await app.get('/boom')).status, 500);
-    while (!/^trace /m.test(output)) {
-      if (dev.exitCode !== null) assert.fail(`dev exited: ${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await dev.waitForStdout(/^trace /m);
+    const output = dev.stdout();
     assert.equal(output.match(/rejected a request/g)?.length, 1);
     assert.match(
       output,

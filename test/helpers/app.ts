@@ -29,6 +29,8 @@ export interface AppOptions {
   readonly cwd?: string;
   /** Node's own options, before the preload and the script. */
   readonly nodeArgs?: readonly string[];
+  /** The script's own arguments, after it. */
+  readonly args?: readonly string[];
 }
 
 export interface Exit {
@@ -51,7 +53,7 @@ export interface App {
 const running = new Set<ChildProcess>();
 
 export function startApp(script: string, options: AppOptions = {}): App {
-  const { preload = 'import', receiver, protocol = 'grpc', nodeArgs = [] } = options;
+  const { preload = 'import', receiver, protocol = 'grpc', nodeArgs = [], args: scriptArgs = [] } = options;
   const register = `--${preload === 'require' ? 'require' : 'import'}=@rustok/otel/register`;
   const env: Record<string, string | undefined> = {
     PATH: process.env.PATH,
@@ -66,7 +68,7 @@ export function startApp(script: string, options: AppOptions = {}): App {
     ...(preload === 'node-options' && { NODE_OPTIONS: register }),
     ...options.env,
   };
-  const args = [...nodeArgs, ...(preload === 'import' || preload === 'require' ? [register] : []), script];
+  const args = [...nodeArgs, ...(preload === 'import' || preload === 'require' ? [register] : []), script, ...scriptArgs];
   const child = spawn(FIXTURE_NODE, args, {
     cwd: options.cwd ?? APP_DIR,
     env: Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)),
