@@ -73,8 +73,8 @@ export const INSTRUMENTATIONS: readonly InstrumentationEntry[] = [
 export const NOISY_INSTRUMENTATIONS: readonly string[] = ['fs', 'dns', 'net'];
 
 /**
- * Metrics-only packages of auto-instrumentations-node. They are not loaded: this package exports
- * traces only, so they would measure into a no-op meter.
+ * Metrics-only packages of auto-instrumentations-node, not in the table above: runtime-node is loaded
+ * with the metrics (src/metrics.ts), host metrics are left to the Collector's hostmetrics receiver.
  */
 export const METRICS_ONLY_INSTRUMENTATIONS: readonly string[] = ['host-metrics', 'runtime-node'];
 
