@@ -188,37 +188,12 @@ export async function startReceiver({
       fault = next;
     },
     waitFor(predicate, timeoutMs = 15_000) {
-      if (predicate(spans)) return Promise.resolve(spans);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          listeners.splice(listeners.indexOf(check), 1);
-          reject(new Error(`receiver: condition not met in ${timeoutMs} ms; got ${spans.map((s) => s.name).join(', ') || 'no spans'}`));
-        }, timeoutMs);
-        const check = () => {
-          if (!predicate(spans)) return;
-          clearTimeout(timer);
-          listeners.splice(listeners.indexOf(check), 1);
-          resolve(spans);
-        };
-        listeners.push(check);
-      });
+      const got = () => spans.map((span) => span.name).join(', ') || 'no spans';
+      return until(listeners, () => predicate(spans), timeoutMs, got).then(() => spans);
     },
     waitForMetrics(predicate, timeoutMs = 15_000) {
-      if (predicate(metrics)) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          metricListeners.splice(metricListeners.indexOf(check), 1);
-          const names = [...new Set(metrics.map((metric) => metric.name))].join(', ');
-          reject(new Error(`receiver: metrics condition not met in ${timeoutMs} ms; got ${names || 'no metrics'}`));
-        }, timeoutMs);
-        const check = () => {
-          if (!predicate(metrics)) return;
-          clearTimeout(timer);
-          metricListeners.splice(metricListeners.indexOf(check), 1);
-          resolve();
-        };
-        metricListeners.push(check);
-      });
+      const got = () => [...new Set(metrics.map((metric) => metric.name))].join(', ') || 'no metrics';
+      return until(metricListeners, () => predicate(metrics), timeoutMs, got);
     },
     async close() {
       grpcServer.forceShutdown();
@@ -227,6 +202,27 @@ export async function startReceiver({
     },
   };
   return receiver;
+}
+
+/** Resolves once `holds` is true, checked now and on each arrival (a call of a listener in `listeners`). */
+function until<T>(listeners: ((arrived: T) => void)[], holds: () => boolean, timeoutMs: number, got: () => string): Promise<void> {
+  if (holds()) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const stop = () => {
+      clearTimeout(timer);
+      listeners.splice(listeners.indexOf(check), 1);
+    };
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`receiver: condition not met in ${timeoutMs} ms; got ${got()}`));
+    }, timeoutMs);
+    const check = () => {
+      if (!holds()) return;
+      stop();
+      resolve();
+    };
+    listeners.push(check);
+  });
 }
 
 // Decoded protobuf messages, read directly: converting them to plain objects first (toObject) is

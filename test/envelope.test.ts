@@ -18,6 +18,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { extractTraceContext, injectTraceContext, traceHandler, tracePublish } from '../src/envelope.js';
+import { assertFailed } from './helpers/spans.js';
 
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -83,15 +84,6 @@ function publish(envelope: Envelope): ReadableSpan {
   assert.equal(added.length, 1, 'publishing exported one span');
   assert.equal(added[0]!.kind, SpanKind.PRODUCER);
   return added[0]!;
-}
-
-/** Asserts that the span has status ERROR with the message and one `exception` event. */
-function assertFailed(span: ReadableSpan, message: string) {
-  assert.deepEqual(span.status, { code: SpanStatusCode.ERROR, message });
-  const exceptions = span.events.filter((event) => event.name === 'exception');
-  assert.equal(exceptions.length, 1, 'one exception event');
-  assert.equal(exceptions[0]!.attributes?.['exception.message'], message);
-  assert.equal(span.ended, true);
 }
 
 const baggageOf = (entries: Record<string, string>, base: Context = context.active()) =>

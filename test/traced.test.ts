@@ -6,6 +6,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { isTracingSuppressed } from '@opentelemetry/core';
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { setAttributes, traced, untraced } from '../src/traced.js';
+import { assertFailed } from './helpers/spans.js';
 
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -200,15 +201,6 @@ describe('the span made by traced()', () => {
     assert.equal(second.parentSpanContext, undefined);
   });
 });
-
-/** Asserts that the span has status ERROR with the message and one `exception` event. */
-function assertFailed(span: ReadableSpan, message: string) {
-  assert.deepEqual(span.status, { code: SpanStatusCode.ERROR, message });
-  const exceptions = span.events.filter((event) => event.name === 'exception');
-  assert.equal(exceptions.length, 1, 'one exception event');
-  assert.equal(exceptions[0]!.attributes?.['exception.message'], message);
-  assert.equal(span.ended, true);
-}
 
 describe('traced() when fn throws', () => {
   it('rethrows the very same error object and records it on the span, which ends exactly once', () => {
