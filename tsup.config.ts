@@ -1,10 +1,84 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { Plugin } from 'esbuild';
 import { defineConfig } from 'tsup';
 
 const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
+const autoInstrumentations = createRequire(createRequire(import.meta.url).resolve('@opentelemetry/auto-instrumentations-node'));
 
-// The SDK is a CommonJS-only internal chunk: both `register` builds load it with a synchronous
-// require, so `--require`, `--import` and NODE_OPTIONS all start tracing before the app's code runs.
+/** The package.json of a package as auto-instrumentations-node resolves it (most do not export theirs). */
+function manifestOf(name: string): { version: string; dependencies: Record<string, string> } {
+  for (let dir = dirname(autoInstrumentations.resolve(name)); dirname(dir) !== dir; dir = dirname(dir)) {
+    try {
+      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+      if (manifest.name === name) return manifest;
+    } catch {
+      // Not the package's root yet.
+    }
+  }
+  throw new Error(`no package.json for ${name}`);
+}
+
+/** The OpenTelemetry packages every part of the preload uses: one copy of each, in dist/opentelemetry.cjs. */
+const SHARED = [
+  '@opentelemetry/api',
+  '@opentelemetry/api-logs',
+  '@opentelemetry/core',
+  '@opentelemetry/instrumentation',
+  '@opentelemetry/resources',
+  '@opentelemetry/sdk-trace',
+  '@opentelemetry/sdk-trace-base',
+  '@opentelemetry/semantic-conventions',
+];
+
+/** Loaded only when the app needs them, one file each in dist/packages/: the instrumentations and resource detectors. */
+const ON_DEMAND = /^@opentelemetry\/((?:instrumentation|resource-detector)-.+)$/;
+const onDemandPackages = Object.keys(manifestOf('@opentelemetry/auto-instrumentations-node').dependencies).filter((name) =>
+  ON_DEMAND.test(name),
+);
+
+/**
+ * Rewrites the imports of one bundle so that it carries no copy of what another file has: a SHARED
+ * package becomes a property of dist/opentelemetry.cjs, an ON_DEMAND one a require of its own file,
+ * import-in-the-middle stays the installed package (its loader hook and the instrumentations must
+ * use one copy). `dist` is the way from the bundle's file to dist/.
+ */
+function splitOpenTelemetry(dist: string): Plugin {
+  const shared = `${dist}opentelemetry.cjs`;
+  return {
+    name: 'split-opentelemetry',
+    setup(build) {
+      build.onResolve({ filter: /^import-in-the-middle(\/|$)/ }, () => ({ external: true }));
+      build.onResolve({ filter: /opentelemetry\.cjs$/, namespace: 'shared' }, ({ path }) => ({ path, external: true }));
+      build.onResolve({ filter: /^@opentelemetry\// }, ({ path }) => {
+        if (SHARED.includes(path)) return { path, namespace: 'shared' };
+        const onDemand = path.match(ON_DEMAND);
+        return onDemand ? { path: `${dist}packages/${onDemand[1]}.cjs`, external: true } : undefined;
+      });
+      build.onLoad({ filter: /.*/, namespace: 'shared' }, ({ path }) => ({
+        contents: `module.exports = require(${JSON.stringify(shared)}).packages[${JSON.stringify(path)}];`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/** In dist/opentelemetry.cjs itself: each SHARED package from the top of node_modules, wherever it is imported from. */
+const oneCopyEach: Plugin = {
+  name: 'one-copy-each',
+  setup(build) {
+    const fromRoot = createRequire(import.meta.url);
+    build.onResolve({ filter: /^import-in-the-middle(\/|$)/ }, () => ({ external: true }));
+    build.onResolve({ filter: /^@opentelemetry\// }, ({ path }) => (SHARED.includes(path) ? { path: fromRoot.resolve(path) } : undefined));
+  },
+};
+
+const node = { format: 'cjs', target: 'node20' } as const;
+
+// The preload's code is CommonJS loaded with synchronous requires, so `--require`, `--import` and
+// NODE_OPTIONS all start tracing before the app's code runs; and it is bundled, because resolving
+// and reading the ~400 files of the packages it is made of took longer than running them.
 export default defineConfig([
   {
     entry: { index: 'src/index.ts', register: 'register.ts' },
@@ -16,47 +90,45 @@ export default defineConfig([
     target: 'node20',
   },
   {
-    entry: { sdk: 'src/sdk.ts' },
-    format: ['cjs'],
-    // Inlined at build time, so no package.json is read at start-up.
-    env: { RUSTOK_OTEL_VERSION: version },
-    target: 'node20',
-    // Bundled: the SDK parts only we use, so they cost one file instead of dozens. Left out: what the
-    // instrumentations load as well (@opentelemetry/api, core, instrumentation) and the exporters.
-    noExternal: [
-      '@opentelemetry/sdk-trace-base',
-      '@opentelemetry/sdk-trace',
-      '@opentelemetry/resources',
-      '@opentelemetry/context-async-hooks',
-    ],
-    // A bundle of its own, required only when metrics are on.
+    ...node,
+    entry: { opentelemetry: 'src/opentelemetry.ts' },
+    noExternal: [/./],
+    esbuildPlugins: [oneCopyEach],
+  },
+  {
+    ...node,
+    entry: { sdk: 'src/sdk.ts', metrics: 'src/metrics.ts' },
+    env: {
+      // Inlined at build time, so no package.json is read at start-up.
+      RUSTOK_OTEL_VERSION: version,
+    },
+    noExternal: [/./],
     external: ['./metrics.cjs'],
+    esbuildPlugins: [splitOpenTelemetry('./')],
   },
   {
-    entry: { metrics: 'src/metrics.ts' },
-    format: ['cjs'],
-    target: 'node20',
-    noExternal: [
-      '@opentelemetry/sdk-metrics',
-      '@opentelemetry/exporter-prometheus',
-      '@opentelemetry/resources',
-      '@opentelemetry/semantic-conventions',
-    ],
+    ...node,
+    entry: Object.fromEntries(
+      onDemandPackages.map((name) => [`packages/${name.replace('@opentelemetry/', '')}`, autoInstrumentations.resolve(name)]),
+    ),
+    noExternal: [/./],
+    esbuildPlugins: [splitOpenTelemetry('../')],
   },
   {
+    ...node,
     entry: { cli: 'src/cli.ts' },
-    format: ['cjs'],
-    target: 'node20',
-    env: { RUSTOK_OTEL_VERSION: version },
+    env: {
+      RUSTOK_OTEL_VERSION: version,
+      RUSTOK_OTEL_SDK_VERSION: manifestOf('@opentelemetry/core').version,
+      RUSTOK_OTEL_INSTRUMENTATIONS_VERSION: manifestOf('@opentelemetry/auto-instrumentations-node').version,
+    },
     banner: { js: '#!/usr/bin/env node' },
-    // A command, not a preload: one self-contained file, its start-up cost is no app's. The
-    // instrumentations stay where npm put them: the doctor asks which of them the app can load.
-    noExternal: [/^(?!@opentelemetry\/auto-instrumentations-node$)/],
+    // A command, not a preload: one self-contained file, its start-up cost is no app's.
+    noExternal: [/./],
   },
   {
+    ...node,
     entry: { 'export-worker': 'src/export-worker.ts' },
-    format: ['cjs'],
-    target: 'node20',
     // The export thread has a module cache of its own and shares nothing with the app: one file
     // with everything it needs starts faster than the hundreds it would otherwise resolve and read.
     noExternal: [/./],

@@ -89,8 +89,10 @@ function versions(): Record<string, string> {
     node: process.versions.node,
     '@rustok/otel': process.env.RUSTOK_OTEL_VERSION ?? 'source',
     '@opentelemetry/api': packageVersion('@opentelemetry/api'),
-    '@opentelemetry/core (SDK)': packageVersion('@opentelemetry/core'),
-    '@opentelemetry/auto-instrumentations-node': packageVersion('@opentelemetry/auto-instrumentations-node'),
+    // The SDK and the instrumentations are bundled into the package: their versions are the build's.
+    '@opentelemetry/core (SDK)': process.env.RUSTOK_OTEL_SDK_VERSION ?? packageVersion('@opentelemetry/core'),
+    'instrumentations of @opentelemetry/auto-instrumentations-node':
+      process.env.RUSTOK_OTEL_INSTRUMENTATIONS_VERSION ?? packageVersion('@opentelemetry/auto-instrumentations-node'),
   };
 }
 

@@ -11,11 +11,7 @@ export interface InstrumentationEntry {
   readonly modules: readonly string[];
 }
 
-const entry = (name: string, exportName: string, modules: string[]): InstrumentationEntry => ({
-  name,
-  exportName,
-  modules,
-});
+const entry = (name: string, exportName: string, modules: string[]): InstrumentationEntry => ({ name, exportName, modules });
 
 /** The tracing instrumentations of @opentelemetry/auto-instrumentations-node, same short names. */
 export const INSTRUMENTATIONS: readonly InstrumentationEntry[] = [
@@ -79,12 +75,50 @@ export const NOISY_INSTRUMENTATIONS: readonly string[] = ['fs', 'dns', 'net'];
 export const METRICS_ONLY_INSTRUMENTATIONS: readonly string[] = ['host-metrics', 'runtime-node'];
 
 /**
- * Loads one of auto-instrumentations-node's dependencies from where npm installed it for that package,
- * without loading its index (which requires every instrumentation at once).
+ * Each entry's package exports, by name: a literal require each, so that the build gives every package
+ * a file of its own, and apart from the table so that importing the names loads none of them.
  */
-export function requireFromAutoInstrumentations(id: string) {
-  return createRequire(require.resolve('@opentelemetry/auto-instrumentations-node'))(id);
-}
+const PACKAGES: Readonly<Record<string, () => Record<string, unknown>>> = {
+  amqplib: () => require('@opentelemetry/instrumentation-amqplib'),
+  'aws-lambda': () => require('@opentelemetry/instrumentation-aws-lambda'),
+  'aws-sdk': () => require('@opentelemetry/instrumentation-aws-sdk'),
+  bunyan: () => require('@opentelemetry/instrumentation-bunyan'),
+  'cassandra-driver': () => require('@opentelemetry/instrumentation-cassandra-driver'),
+  connect: () => require('@opentelemetry/instrumentation-connect'),
+  cucumber: () => require('@opentelemetry/instrumentation-cucumber'),
+  dataloader: () => require('@opentelemetry/instrumentation-dataloader'),
+  dns: () => require('@opentelemetry/instrumentation-dns'),
+  express: () => require('@opentelemetry/instrumentation-express'),
+  fs: () => require('@opentelemetry/instrumentation-fs'),
+  'generic-pool': () => require('@opentelemetry/instrumentation-generic-pool'),
+  graphql: () => require('@opentelemetry/instrumentation-graphql'),
+  grpc: () => require('@opentelemetry/instrumentation-grpc'),
+  hapi: () => require('@opentelemetry/instrumentation-hapi'),
+  http: () => require('@opentelemetry/instrumentation-http'),
+  ioredis: () => require('@opentelemetry/instrumentation-ioredis'),
+  kafkajs: () => require('@opentelemetry/instrumentation-kafkajs'),
+  knex: () => require('@opentelemetry/instrumentation-knex'),
+  koa: () => require('@opentelemetry/instrumentation-koa'),
+  'lru-memoizer': () => require('@opentelemetry/instrumentation-lru-memoizer'),
+  memcached: () => require('@opentelemetry/instrumentation-memcached'),
+  mongodb: () => require('@opentelemetry/instrumentation-mongodb'),
+  mongoose: () => require('@opentelemetry/instrumentation-mongoose'),
+  mysql: () => require('@opentelemetry/instrumentation-mysql'),
+  mysql2: () => require('@opentelemetry/instrumentation-mysql2'),
+  'nestjs-core': () => require('@opentelemetry/instrumentation-nestjs-core'),
+  net: () => require('@opentelemetry/instrumentation-net'),
+  openai: () => require('@opentelemetry/instrumentation-openai'),
+  oracledb: () => require('@opentelemetry/instrumentation-oracledb'),
+  pg: () => require('@opentelemetry/instrumentation-pg'),
+  pino: () => require('@opentelemetry/instrumentation-pino'),
+  redis: () => require('@opentelemetry/instrumentation-redis'),
+  restify: () => require('@opentelemetry/instrumentation-restify'),
+  router: () => require('@opentelemetry/instrumentation-router'),
+  'socket.io': () => require('@opentelemetry/instrumentation-socket.io'),
+  tedious: () => require('@opentelemetry/instrumentation-tedious'),
+  undici: () => require('@opentelemetry/instrumentation-undici'),
+  winston: () => require('@opentelemetry/instrumentation-winston'),
+};
 
 export function packageOf(entry: InstrumentationEntry): string {
   return `@opentelemetry/instrumentation-${entry.name}`;
@@ -129,7 +163,6 @@ export interface LoadedInstrumentations {
   readonly failures: string[];
 }
 
-/** Loads and constructs the instrumentations that apply (see above). */
 /** The named instrumentations that apply to the app at `appEntry`, whose package.json declares `declared`. */
 export function applicableInstrumentations(
   names: readonly string[],
@@ -143,6 +176,7 @@ export function applicableInstrumentations(
   );
 }
 
+/** Loads and constructs the instrumentations that apply (see above). */
 export function loadInstrumentations(
   names: readonly string[],
   appEntry: string,
@@ -155,7 +189,7 @@ export function loadInstrumentations(
   const failures: string[] = [];
   for (const entry of applicableInstrumentations(names, appEntry, declared, env)) {
     try {
-      const Constructor = requireFromAutoInstrumentations(packageOf(entry))[entry.exportName] as new (config: object) => Instrumentation;
+      const Constructor = PACKAGES[entry.name]?.()[entry.exportName] as new (config: object) => Instrumentation;
       instances.push(new Constructor(configFor(entry.name)));
       esmModules.push(...entry.modules);
     } catch (error) {

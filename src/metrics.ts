@@ -1,13 +1,12 @@
 // RED metrics from the same preload: the HTTP instrumentations' duration histograms and the runtime's
 // event-loop, heap and GC metrics, pushed over OTLP through the export thread or served for a
-// Prometheus scrape. A bundle of its own, loaded only when metrics are on.
+// Prometheus scrape. A file of its own in the build, loaded only when metrics are on.
 import { createServer, type IncomingMessage } from 'node:http';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { Resource } from '@opentelemetry/resources';
 import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Config } from './config.js';
 import type { ExportThread } from './export-thread.js';
-import { requireFromAutoInstrumentations } from './instrumentations.js';
 import { reason, warn } from './log.js';
 
 export interface Metrics {
@@ -46,7 +45,7 @@ export function startMetrics(config: Config, resource: Resource, thread: () => E
   const meterProvider = new sdk.MeterProvider({ resource, readers: [reader] });
   const instrumentations: Instrumentation[] = [];
   if (metrics.runtime) {
-    const { RuntimeNodeInstrumentation } = requireFromAutoInstrumentations('@opentelemetry/instrumentation-runtime-node');
+    const { RuntimeNodeInstrumentation } = require('@opentelemetry/instrumentation-runtime-node');
     instrumentations.push(new RuntimeNodeInstrumentation());
   }
   return {

@@ -4,7 +4,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Resource, ResourceDetector } from '@opentelemetry/resources';
 import type { Config } from './config.js';
-import { requireFromAutoInstrumentations } from './instrumentations.js';
 
 export interface AppPackage {
   readonly name?: string;
@@ -41,28 +40,28 @@ export function findAppPackage(entry: string): AppPackage {
 
 function detectorsFor(names: readonly string[]): ResourceDetector[] {
   const resources: typeof import('@opentelemetry/resources') = require('@opentelemetry/resources');
-  const cloud = (pkg: string, ...exports: string[]): ResourceDetector[] => {
-    const detectors = requireFromAutoInstrumentations(pkg);
-    return exports.map((name) => detectors[name]);
-  };
+  // A literal require each, so that the build gives every detector package a file of its own.
+  const cloud = (detectors: Record<string, ResourceDetector>, ...exports: string[]): ResourceDetector[] =>
+    exports.map((name) => detectors[name] as ResourceDetector);
   const byName: Record<string, () => ResourceDetector[]> = {
     host: () => [resources.hostDetector],
     os: () => [resources.osDetector],
     process: () => [resources.processDetector],
     serviceinstance: () => [resources.serviceInstanceIdDetector],
-    container: () => cloud('@opentelemetry/resource-detector-container', 'containerDetector'),
-    alibaba: () => cloud('@opentelemetry/resource-detector-alibaba-cloud', 'alibabaCloudEcsDetector'),
+    container: () => cloud(require('@opentelemetry/resource-detector-container'), 'containerDetector'),
+    alibaba: () => cloud(require('@opentelemetry/resource-detector-alibaba-cloud'), 'alibabaCloudEcsDetector'),
     aws: () =>
       cloud(
-        '@opentelemetry/resource-detector-aws',
+        require('@opentelemetry/resource-detector-aws'),
         'awsEc2Detector',
         'awsEcsDetector',
         'awsEksDetector',
         'awsBeanstalkDetector',
         'awsLambdaDetector',
       ),
-    azure: () => cloud('@opentelemetry/resource-detector-azure', 'azureAppServiceDetector', 'azureFunctionsDetector', 'azureVmDetector'),
-    gcp: () => cloud('@opentelemetry/resource-detector-gcp', 'gcpDetector'),
+    azure: () =>
+      cloud(require('@opentelemetry/resource-detector-azure'), 'azureAppServiceDetector', 'azureFunctionsDetector', 'azureVmDetector'),
+    gcp: () => cloud(require('@opentelemetry/resource-detector-gcp'), 'gcpDetector'),
   };
   return names.flatMap((name) => byName[name]?.() ?? []);
 }
