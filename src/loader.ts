@@ -1,20 +1,155 @@
-// ES modules are not patched by require hooks: the import-in-the-middle loader wraps them, limited
-// to the modules our instrumentations patch so that the app's other imports stay untouched. It is the
+// ES modules are not patched by require hooks. Where Node runs loader hooks in-thread, the
+// import-in-the-middle hook wraps the modules our instrumentations patch. Where it would run them in a
+// worker (Node 20, early 22), starting that worker costs ~50 ms, so the hook is registered only when
+// an instrumented package the app can import is ES module code; an `import` of a CommonJS package is
+// sent through `require` instead, where the instrumentations see it. import-in-the-middle is the
 // installed package, never bundled: the hook and the instrumentations must share its one copy.
+import { existsSync, readFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
+import { dirname, extname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-export function registerEsmHook(modules: readonly string[]): void {
+type ModuleInternals = typeof import('node:module') & {
+  registerHooks?: unknown;
+  _load(request: string, parent: unknown, isMain: boolean): unknown;
+  _cache: Record<string, { exports: unknown } | undefined>;
+  prototype: { require(id: string): unknown };
+};
+
+/** Makes the app's `import`s of the instrumented `modules` patched like its `require`s. */
+export function registerEsmHook(modules: readonly string[], appEntry: string): void {
   const include = [...new Set(modules)];
-  const module = require('node:module') as typeof import('node:module') & { registerHooks?: unknown };
-  // Where Node can run the loader in-thread it costs ~20 ms to set up; the off-thread loader of older
-  // versions starts a worker (~60 ms on Node 20).
-  if (typeof module.registerHooks === 'function') {
+  const Module = require('node:module') as ModuleInternals;
+  // An ES module's `import { get } from 'node:http'` copies the builtin's exports when it is first
+  // imported: patched by now, they are the instrumented ones, whichever way imports are hooked.
+  for (const id of include) if (isBuiltin(id)) require(id);
+  Module.syncBuiltinESMExports();
+  if (typeof Module.registerHooks === 'function') {
     const inThread = require('import-in-the-middle/register-hooks.mjs');
     if (inThread.supportsSyncHooks()) {
       inThread.register({ include });
       return;
     }
   }
-  const hook = pathToFileURL(require.resolve('import-in-the-middle/hook.mjs'));
-  module.register(hook, pathToFileURL(__filename), { data: { include } });
+  if (!importReachesLoad() || importsEsModuleCode(include, appEntry)) {
+    const hook = pathToFileURL(require.resolve('import-in-the-middle/hook.mjs'));
+    Module.register(hook, pathToFileURL(__filename), { data: { include } });
+    return;
+  }
+  routeImportsThroughRequire(Module, appEntry);
+}
+
+/** Node 20.6.0 loads an imported CommonJS module without Module._load; every later version calls it. */
+function importReachesLoad(): boolean {
+  const [major = 0, minor = 0, patch = 0] = process.versions.node.split('.').map(Number);
+  return major > 20 || minor > 6 || patch > 0;
+}
+
+/**
+ * An `import` of a CommonJS package reaches Module._load with no parent, a path the require hooks do
+ * not see: sending it through `require` lets the instrumentations patch it as they would a require.
+ * The entry script is left alone (some Node versions load it the same way, without `isMain`), so
+ * that `require.main` stays the app's.
+ */
+function routeImportsThroughRequire(Module: ModuleInternals, appEntry: string): void {
+  const load = Module._load;
+  const importer: object = Reflect.construct(Module, [appEntry]);
+  let main: string | undefined;
+  try {
+    main = require.resolve(appEntry);
+  } catch {
+    main = appEntry;
+  }
+  Module._load = function (this: unknown, request, parent, isMain) {
+    const fromImport = parent === undefined && !isMain && request !== main && request.includes(`${sep}node_modules${sep}`);
+    if (!fromImport) return load.call(this, request, parent, isMain);
+    const exports = Module.prototype.require.call(importer, request);
+    const cached = Module._cache[request];
+    // An instrumentation may return new exports; the ES module loader reads them from the cache.
+    if (cached && cached.exports !== exports) cached.exports = exports;
+    return exports;
+  };
+}
+
+/**
+ * Whether one of these packages, as the app at `appEntry` would import it, is ES module code. An ES
+ * module wrapper that only re-exports the package's CommonJS (pg's, koa's) is not: the CommonJS under
+ * it is what gets patched. Anything unreadable counts as ES module code, so the hook is the fallback.
+ */
+export function importsEsModuleCode(modules: readonly string[], appEntry: string): boolean {
+  return modules.some((id) => {
+    if (isBuiltin(id)) return false;
+    const dir = packageDir(id, dirname(appEntry));
+    if (!dir) return false;
+    try {
+      const file = importEntry(dir);
+      return file !== undefined && isEsModule(file) && !isCommonJsWrapper(file);
+    } catch {
+      return true;
+    }
+  });
+}
+
+function packageDir(id: string, from: string): string | undefined {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', id);
+    if (existsSync(join(candidate, 'package.json'))) return candidate;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+const IMPORT_CONDITIONS = ['node', 'import', 'module-sync', 'default'];
+
+/** The file `import '<package>'` loads, by the package's "exports" (or "main"). */
+function importEntry(dir: string): string | undefined {
+  const manifest = readJson(join(dir, 'package.json'));
+  const { exports } = manifest;
+  const root =
+    exports && typeof exports === 'object' && !Array.isArray(exports) && Object.keys(exports).some((key) => key.startsWith('.'))
+      ? (exports as Record<string, unknown>)['.']
+      : exports;
+  const target = root === undefined ? (manifest.main ?? 'index.js') : pick(root);
+  if (typeof target !== 'string') return undefined;
+  const file = resolve(dir, target);
+  return existsSync(file) ? file : [`${file}.js`, join(file, 'index.js')].find((candidate) => existsSync(candidate));
+}
+
+function pick(target: unknown): string | undefined {
+  if (typeof target === 'string') return target;
+  if (Array.isArray(target)) return target.map(pick).find((found) => found !== undefined);
+  if (target && typeof target === 'object') {
+    for (const [condition, value] of Object.entries(target)) {
+      if (IMPORT_CONDITIONS.includes(condition)) {
+        const found = pick(value);
+        if (found !== undefined) return found;
+      }
+    }
+  }
+  return undefined;
+}
+
+function isEsModule(file: string): boolean {
+  const extension = extname(file);
+  if (extension === '.mjs') return true;
+  if (extension === '.cjs') return false;
+  for (let dir = dirname(file); dirname(dir) !== dir; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) return readJson(manifest).type === 'module';
+  }
+  return false;
+}
+
+/** A small ES module whose every import is a relative path to CommonJS. */
+function isCommonJsWrapper(file: string): boolean {
+  const source = readFileSync(file, 'utf8');
+  if (source.length > 4096) return false;
+  const specifiers = [...source.matchAll(/\b(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((match) => match[1] as string);
+  return (
+    specifiers.length > 0 && specifiers.every((specifier) => specifier.startsWith('.') && !isEsModule(resolve(dirname(file), specifier)))
+  );
+}
+
+function readJson(file: string): { exports?: unknown; main?: string; type?: string } {
+  const parsed = JSON.parse(readFileSync(file, 'utf8'));
+  return parsed && typeof parsed === 'object' ? parsed : {};
 }

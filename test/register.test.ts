@@ -100,7 +100,7 @@ describe('the register preload', () => {
 
   it('loads no OpenTelemetry module and prints nothing when OTEL_ENABLED is unset', async () => {
     const probe = startApp(
-      "const loaded = Object.keys(require.cache).filter((f) => /@opentelemetry|import-in-the-middle|otel.dist.(sdk|opentelemetry|packages)/.test(f)); console.log(JSON.stringify(loaded))",
+      'const loaded = Object.keys(require.cache).filter((f) => /@opentelemetry|import-in-the-middle|otel.dist.(sdk|opentelemetry|packages)/.test(f)); console.log(JSON.stringify(loaded))',
       {
         preload: 'none',
         env: { OTEL_ENABLED: undefined, OTEL_SAMPLING_RATE: 'abc' },
