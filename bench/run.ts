@@ -110,7 +110,11 @@ function run(app: string, name: string, ratio = 1, extra: Record<string, string>
   };
 }
 
-const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] ?? NaN;
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
 const range = (values: readonly number[]) => `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}`;
 const ratio = (value: number, base: number) => `${(value / base).toFixed(2)}×`;
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;

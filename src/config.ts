@@ -45,6 +45,8 @@ export interface Config {
   };
   readonly instrumentations: readonly string[];
   readonly untracedPaths: readonly string[];
+  /** The Express layers that get a span of their own; the route is on the server span either way. */
+  readonly expressLayers: readonly ExpressLayer[];
   readonly shutdownTimeoutMillis: number;
   readonly logLevel: LogLevel;
 }
@@ -125,6 +127,7 @@ export function parseConfig(env: Env): ConfigResult {
     }),
     instrumentations: Object.freeze(readInstrumentations(read, warn)),
     untracedPaths: Object.freeze(readUntracedPaths(read, warn)),
+    expressLayers: Object.freeze(readExpressLayers(read, warn)),
     shutdownTimeoutMillis: readInteger(read, warn, 'OTEL_SHUTDOWN_TIMEOUT_MS', 5000),
     logLevel: readLogLevel(read, warn),
   };
@@ -339,6 +342,21 @@ function readUntracedPaths(read: Read, warn: Warn): string[] {
   return (readList(read, 'OTEL_NODE_UNTRACED_PATHS') ?? []).filter((path) => {
     if (path.startsWith('/')) return true;
     warn(`OTEL_NODE_UNTRACED_PATHS entry "${path}" does not start with /; ignoring it`);
+    return false;
+  });
+}
+
+export type ExpressLayer = 'request_handler' | 'router' | 'middleware';
+export const EXPRESS_LAYERS: readonly ExpressLayer[] = ['request_handler', 'router', 'middleware'];
+
+/** One span per request handler by default: a span per middleware and router is the noise users turn off first. */
+function readExpressLayers(read: Read, warn: Warn): ExpressLayer[] {
+  const list = readList(read, 'OTEL_NODE_EXPRESS_LAYERS');
+  if (list === undefined) return ['request_handler'];
+  if (list.includes('all')) return [...EXPRESS_LAYERS];
+  return list.filter((item): item is ExpressLayer => {
+    if ((EXPRESS_LAYERS as readonly string[]).includes(item)) return true;
+    warn(`OTEL_NODE_EXPRESS_LAYERS entry "${item}" is not one of ${EXPRESS_LAYERS.join(', ')}, all; ignoring it`);
     return false;
   });
 }

@@ -177,6 +177,11 @@ function settings(env: Env, config: Config, app: ReturnType<typeof findAppPackag
       source: from(['OTEL_NODE_UNTRACED_PATHS']),
     },
     {
+      setting: 'Express layers with spans',
+      value: config.expressLayers.join(', ') || '(none)',
+      source: from(['OTEL_NODE_EXPRESS_LAYERS']),
+    },
+    {
       setting: 'shutdown timeout',
       value: `${config.shutdownTimeoutMillis} ms`,
       source: from(['OTEL_SHUTDOWN_TIMEOUT_MS']),

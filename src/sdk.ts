@@ -3,7 +3,7 @@
 // instrumentations the app can use, and hooks the process's exit.
 import { isAbsolute, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import { type Config, parseConfig } from './config.js';
+import { type Config, EXPRESS_LAYERS, parseConfig } from './config.js';
 import { type ExportThread, startExportThread } from './export-thread.js';
 import { loadInstrumentations } from './instrumentations.js';
 import { registerEsmHook } from './loader.js';
@@ -146,6 +146,9 @@ function sampler(base: typeof import('@opentelemetry/sdk-trace-base'), { ratio, 
 }
 
 function instrumentationConfig(name: string, config: Config, metrics: Metrics | undefined): object {
+  if (name === 'express') {
+    return { ignoreLayersType: EXPRESS_LAYERS.filter((layer) => !config.expressLayers.includes(layer)) };
+  }
   if (name !== 'http' || (config.untracedPaths.length === 0 && !metrics)) return {};
   const untraced = new Set(config.untracedPaths);
   return {

@@ -622,6 +622,28 @@ describe('OTEL_NODE_UNTRACED_PATHS', () => {
   });
 });
 
+describe('OTEL_NODE_EXPRESS_LAYERS', () => {
+  it('gives request handlers a span, not middleware and routers, by default', () => {
+    assert.deepEqual(enabled({}).config.expressLayers, ['request_handler']);
+  });
+
+  it('reads a list of layer types, or all of them', () => {
+    assert.deepEqual(enabled({ OTEL_NODE_EXPRESS_LAYERS: 'middleware, request_handler' }).config.expressLayers, [
+      'middleware',
+      'request_handler',
+    ]);
+    assert.deepEqual(enabled({ OTEL_NODE_EXPRESS_LAYERS: 'all' }).config.expressLayers, ['request_handler', 'router', 'middleware']);
+  });
+
+  it('warns about and ignores an unknown layer type', () => {
+    const { config, warnings } = enabled({ OTEL_NODE_EXPRESS_LAYERS: 'router,handlers' });
+    assert.deepEqual(config.expressLayers, ['router']);
+    assert.deepEqual(warnings, [
+      'OTEL_NODE_EXPRESS_LAYERS entry "handlers" is not one of request_handler, router, middleware, all; ignoring it',
+    ]);
+  });
+});
+
 describe('OTEL_LOG_LEVEL', () => {
   for (const [raw, expected] of [
     ['debug', 'debug'],

@@ -98,6 +98,26 @@ describe('the register preload', () => {
     );
   });
 
+  for (const [layers, expected] of [
+    [undefined, ['GET /api/users/:id', 'request handler']],
+    ['all', ['GET /api/users/:id', 'middleware - <anonymous>', 'middleware - jsonParser', 'request handler', 'router - /users/:id']],
+  ] as const) {
+    it(`gives Express ${layers ?? 'request handlers, not middleware or routers,'} spans with OTEL_NODE_EXPRESS_LAYERS=${layers ?? ''}`, async () => {
+      const service = `express-layers-${layers ?? 'default'}`;
+      const app = startApp('express-layers.cjs', {
+        receiver: fixture.receiver,
+        env: { OTEL_SERVICE_NAME: service, OTEL_NODE_EXPRESS_LAYERS: layers },
+      });
+      assert.equal((await app.get('/api/users/7')).status, 200);
+      await fixture.receiver.waitFor((all) => ofService(service)(all).length >= expected.length);
+      // Long enough for a span we do not expect to arrive as well.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const spans = ofService(service)(fixture.receiver.spans);
+      assert.deepEqual(spans.map((span) => span.name).sort(), [...expected]);
+      assert.equal(spans.find((span) => span.kind === SERVER)?.attributes['http.route'], '/api/users/:id');
+    });
+  }
+
   it('loads no OpenTelemetry module and prints nothing when OTEL_ENABLED is unset', async () => {
     const probe = startApp(
       'const loaded = Object.keys(require.cache).filter((f) => /@opentelemetry|import-in-the-middle|otel.dist.(sdk|opentelemetry|packages)/.test(f)); console.log(JSON.stringify(loaded))',
