@@ -69,6 +69,13 @@ export const INSTRUMENTATIONS: readonly InstrumentationEntry[] = [
 export const NOISY_INSTRUMENTATIONS: readonly string[] = ['fs', 'dns', 'net'];
 
 /**
+ * Instrumentations whose patch returns a new module instead of changing the one it is given (pino's
+ * and bunyan's wrap the logger factory): an `import` of their module gets that new module only
+ * through the ES module hook, so their presence means the hook is registered.
+ */
+export const REPLACING_INSTRUMENTATIONS: readonly string[] = ['bunyan', 'pino'];
+
+/**
  * Metrics-only packages of auto-instrumentations-node, not in the table above: runtime-node is loaded
  * with the metrics (src/metrics.ts), host metrics are left to the Collector's hostmetrics receiver.
  */
@@ -160,6 +167,8 @@ export interface LoadedInstrumentations {
   readonly instances: Instrumentation[];
   /** The module names to hand to the ESM loader hook, so it wraps only what we patch. */
   readonly esmModules: string[];
+  /** Whether one of them is patched by replacing the module (REPLACING_INSTRUMENTATIONS). */
+  readonly replacesModules: boolean;
   readonly failures: string[];
 }
 
@@ -187,14 +196,16 @@ export function loadInstrumentations(
   const instances: Instrumentation[] = [];
   const esmModules: string[] = [];
   const failures: string[] = [];
+  let replacesModules = false;
   for (const entry of applicableInstrumentations(names, appEntry, declared, env)) {
     try {
       const Constructor = PACKAGES[entry.name]?.()[entry.exportName] as new (config: object) => Instrumentation;
       instances.push(new Constructor(configFor(entry.name)));
       esmModules.push(...entry.modules);
+      replacesModules ||= REPLACING_INSTRUMENTATIONS.includes(entry.name);
     } catch (error) {
       failures.push(`${entry.name} (${(error as Error).message.split('\n')[0]})`);
     }
   }
-  return { instances, esmModules, failures };
+  return { instances, esmModules, replacesModules, failures };
 }

@@ -1,13 +1,15 @@
 // ES modules are not patched by require hooks. Where Node runs loader hooks in-thread, the
 // import-in-the-middle hook wraps the modules our instrumentations patch. Where it would run them in a
 // worker (Node 20, early 22), starting that worker costs ~50 ms, so the hook is registered only when
-// an instrumented package the app can import is ES module code; an `import` of a CommonJS package is
-// sent through `require` instead, where the instrumentations see it. import-in-the-middle is the
-// installed package, never bundled: the hook and the instrumentations must share its one copy.
+// an instrumented package the app can import is ES module code, or an instrumentation patches by
+// replacing its module; an `import` of a CommonJS package is otherwise sent through `require`, where
+// the instrumentations see it. import-in-the-middle is the installed package, never bundled: the
+// hook and the instrumentations must share its one copy.
 import { existsSync, readFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { warn } from './log.js';
 
 type ModuleInternals = typeof import('node:module') & {
   registerHooks?: unknown;
@@ -16,8 +18,11 @@ type ModuleInternals = typeof import('node:module') & {
   prototype: { require(id: string): unknown };
 };
 
-/** Makes the app's `import`s of the instrumented `modules` patched like its `require`s. */
-export function registerEsmHook(modules: readonly string[], appEntry: string): void {
+/**
+ * Makes the app's `import`s of the instrumented `modules` patched like its `require`s;
+ * `replacesModules`: an instrumentation patches by replacing its module.
+ */
+export function registerEsmHook(modules: readonly string[], appEntry: string, replacesModules: boolean): void {
   const include = [...new Set(modules)];
   const Module = require('node:module') as ModuleInternals;
   // An ES module's `import { get } from 'node:http'` copies the builtin's exports when it is first
@@ -31,7 +36,7 @@ export function registerEsmHook(modules: readonly string[], appEntry: string): v
       return;
     }
   }
-  if (!importReachesLoad() || importsEsModuleCode(include, appEntry)) {
+  if (replacesModules || !importReachesLoad() || importsEsModuleCode(include, appEntry)) {
     const hook = pathToFileURL(require.resolve('import-in-the-middle/hook.mjs'));
     Module.register(hook, pathToFileURL(__filename), { data: { include } });
     return;
@@ -64,11 +69,19 @@ function routeImportsThroughRequire(Module: ModuleInternals, appEntry: string): 
     const fromImport = parent === undefined && !isMain && request !== main && request.includes(`${sep}node_modules${sep}`);
     if (!fromImport) return load.call(this, request, parent, isMain);
     const exports = Module.prototype.require.call(importer, request);
+    // The ES module loader keeps the module it loaded: a replacement never reaches the import.
     const cached = Module._cache[request];
-    // An instrumentation may return new exports; the ES module loader reads them from the cache.
-    if (cached && cached.exports !== exports) cached.exports = exports;
+    if (cached && cached.exports !== exports) missedReplacement(request);
     return exports;
   };
+}
+
+function missedReplacement(file: string): void {
+  const [scope = '', name = ''] = file.split(`${sep}node_modules${sep}`).at(-1)?.split(sep) ?? [];
+  warn(
+    `${scope.startsWith('@') ? `${scope}/${name}` : scope} is imported as an ES module and its instrumentation replaces the module, which the import cannot see: ` +
+      `its spans or log fields are missing. Please report it to @rustok/otel`,
+  );
 }
 
 /**

@@ -76,7 +76,7 @@ function startTracing(config: Config): void {
   });
   for (const failure of loaded.failures) warn(`instrumentation ${failure} could not be loaded; its spans are missing`);
   try {
-    registerEsmHook(loaded.esmModules, entry);
+    registerEsmHook(loaded.esmModules, entry, loaded.replacesModules);
   } catch (error) {
     warn(`the ES module hook could not be registered (${reason(error)}); ES modules are traced only through CommonJS`);
   }

@@ -53,7 +53,7 @@ describe('rustok-otel doctor', () => {
         source: 'OTEL_EXPORTER_OTLP_HEADERS',
       });
       assert.ok(!JSON.stringify(report).includes('supersecret'), 'header values are never printed');
-      assert.deepEqual(report.instrumentations, { loaded: ['express', 'http', 'undici'], uninstrumented: ['tsx', 'typescript'] });
+      assert.deepEqual(report.instrumentations, { loaded: ['express', 'http', 'pino', 'undici'], uninstrumented: ['tsx', 'typescript'] });
       assert.match(report.versions.node ?? '', /^\d+\.\d+\.\d+$/);
       assert.equal(report.versions['@rustok/otel'], '0.1.0');
       const spans = await fixture.receiver.waitFor((all) => all.some((span) => span.name === 'rustok-otel doctor'));
@@ -185,7 +185,7 @@ describe('rustok-otel doctor', () => {
     assert.equal(result.code, 1);
     assert.match(result.stdout, /^rustok-otel doctor in /);
     assert.match(result.stdout, /^ {2}service\.name +fixture-shop +package\.json$/m);
-    assert.match(result.stdout, /^Instrumentations that will load \(3\): express, http, undici$/m);
+    assert.match(result.stdout, /^Instrumentations that will load \(4\): express, http, pino, undici$/m);
     assert.match(result.stdout, /^ {2}! neither NODE_OPTIONS nor the start script loads the preload/m);
     assert.match(result.stdout, new RegExp(`^ {2}✗ no test span reached grpc http://127\\.0\\.0\\.1:${port}: connect ECONNREFUSED`, 'm'));
     assert.match(result.stdout, /^ {4}fix: nothing accepts connections on port/m);

@@ -12,6 +12,7 @@ import {
   METRICS_ONLY_INSTRUMENTATIONS,
   NOISY_INSTRUMENTATIONS,
   packageOf,
+  REPLACING_INSTRUMENTATIONS,
 } from '../src/instrumentations.js';
 
 const PREFIX = '@opentelemetry/instrumentation-';
@@ -193,5 +194,19 @@ describe('appliesTo', () => {
     assert.equal(appliesTo(lambda, resolve, { LAMBDA_TASK_ROOT: '/var/task' }), false);
     assert.equal(appliesTo(lambda, resolve, { _HANDLER: 'index.handler' }), false);
     assert.equal(appliesTo(lambda, resolve, { LAMBDA_TASK_ROOT: '/var/task', _HANDLER: 'index.handler' }), true);
+  });
+});
+
+describe('REPLACING_INSTRUMENTATIONS', () => {
+  it('names instrumentations of the table whose patch returns a module other than the one it is given', () => {
+    for (const name of REPLACING_INSTRUMENTATIONS) {
+      const [definition] = (
+        new (autoRequire(packageOf(byName(name)))[byName(name).exportName])() as Instrumentation & {
+          getModuleDefinitions(): { patch?: (exports: unknown, version?: string) => unknown }[];
+        }
+      ).getModuleDefinitions();
+      const original = Object.assign(() => ({}), { prototype: { _emit() {} } });
+      assert.notEqual(definition?.patch?.(original, '9.0.0'), original, `${name} replaces its module`);
+    }
   });
 });

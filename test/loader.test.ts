@@ -52,6 +52,21 @@ describe('ES module apps', () => {
     assert.equal(ofService(service).find((span) => span.kind === 2)?.attributes['http.route'], '/users/:id');
   });
 
+  it('puts the trace on the lines of pino imported as an ES module (its instrumentation replaces the module)', async () => {
+    const service = 'esm-pino';
+    const app = startApp('logger.mjs', { receiver: fixture.receiver, env: { OTEL_SERVICE_NAME: service } });
+    assert.equal((await app.get('/')).status, 200);
+    await fixture.receiver.waitFor(() => ofService(service).some((span) => span.kind === 2));
+    const server = ofService(service).find((span) => span.kind === 2);
+    const line = app
+      .stdout()
+      .split('\n')
+      .filter((text) => text.startsWith('{'))
+      .map((text) => JSON.parse(text) as { msg?: string; trace_id?: string })
+      .find((entry) => entry.msg === 'handling');
+    assert.equal(line?.trace_id, server?.traceId, app.stdout());
+  });
+
   it('traces named imports from node:http in a short ES module script', async () => {
     const app = startApp('script.mjs', {
       receiver: fixture.receiver,

@@ -56,7 +56,7 @@ describe('the register preload', () => {
     const [line] = ourLines(app.stderr());
     assert.match(
       line ?? '',
-      /^tracing fixture-shop@3\.1\.4 \(staging\) to grpc http:\/\/127\.0\.0\.1:\d+, sampling 100%, 3 instrumentations \(express, http, undici\); metrics to grpc http:\/\/127\.0\.0\.1:\d+ every 60 s$/,
+      /^tracing fixture-shop@3\.1\.4 \(staging\) to grpc http:\/\/127\.0\.0\.1:\d+, sampling 100%, 4 instrumentations \(express, http, pino, undici\); metrics to grpc http:\/\/127\.0\.0\.1:\d+ every 60 s$/,
     );
   });
 
