@@ -1,9 +1,9 @@
 // ES modules are not patched by require hooks. Where Node runs loader hooks in-thread, the
 // import-in-the-middle hook wraps the modules our instrumentations patch. Where it would run them in a
 // worker (Node 20, early 22), starting that worker costs ~50 ms, so the hook is registered only when
-// an instrumented package the app can import is ES module code, or an instrumentation patches by
-// replacing its module; an `import` of a CommonJS package is otherwise sent through `require`, where
-// the instrumentations see it. import-in-the-middle is the installed package, never bundled: the
+// an instrumented package the app can import is ES module code, or an ES module app has a package
+// whose instrumentation replaces the module; an `import` of a CommonJS package is otherwise sent
+// through `require`, where the instrumentations see it. import-in-the-middle is the installed package, never bundled: the
 // hook and the instrumentations must share its one copy.
 import { existsSync, readFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
@@ -19,8 +19,9 @@ type ModuleInternals = typeof import('node:module') & {
 };
 
 /**
- * Makes the app's `import`s of the instrumented `modules` patched like its `require`s;
- * `replacesModules`: an instrumentation patches by replacing its module.
+ * Makes the app's `import`s of the instrumented `modules` patched like its `require`s.
+ * `replacesModules`: an instrumentation patches by replacing its module, which reaches an `import`
+ * only through the hook; an app whose entry is an ES module is expected to import it.
  */
 export function registerEsmHook(modules: readonly string[], appEntry: string, replacesModules: boolean): void {
   const include = [...new Set(modules)];
@@ -36,7 +37,8 @@ export function registerEsmHook(modules: readonly string[], appEntry: string, re
       return;
     }
   }
-  if (replacesModules || !importReachesLoad() || importsEsModuleCode(include, appEntry)) {
+  const hookNeeded = !importReachesLoad() || importsEsModuleCode(include, appEntry) || (replacesModules && entryIsEsModule(appEntry));
+  if (hookNeeded) {
     const hook = pathToFileURL(require.resolve('import-in-the-middle/hook.mjs'));
     Module.register(hook, pathToFileURL(__filename), { data: { include } });
     return;
@@ -74,6 +76,17 @@ function routeImportsThroughRequire(Module: ModuleInternals, appEntry: string): 
     if (cached && cached.exports !== exports) missedReplacement(request);
     return exports;
   };
+}
+
+/** As Node decides: by extension, then the nearest package.json's "type", then (when it has none) the syntax. */
+function entryIsEsModule(file: string): boolean {
+  try {
+    if (isEsModule(file)) return true;
+    if (['.cjs', '.cts'].includes(extname(file)) || nearestManifest(file)?.type !== undefined) return false;
+    return /^\s*(import\s*[\w{*'"]|export\s)/m.test(readFileSync(file, 'utf8'));
+  } catch {
+    return true;
+  }
 }
 
 function missedReplacement(file: string): void {
@@ -143,13 +156,17 @@ function pick(target: unknown): string | undefined {
 
 function isEsModule(file: string): boolean {
   const extension = extname(file);
-  if (extension === '.mjs') return true;
-  if (extension === '.cjs') return false;
+  if (extension === '.mjs' || extension === '.mts') return true;
+  if (extension === '.cjs' || extension === '.cts') return false;
+  return nearestManifest(file)?.type === 'module';
+}
+
+function nearestManifest(file: string): ReturnType<typeof readJson> | undefined {
   for (let dir = dirname(file); dirname(dir) !== dir; dir = dirname(dir)) {
     const manifest = join(dir, 'package.json');
-    if (existsSync(manifest)) return readJson(manifest).type === 'module';
+    if (existsSync(manifest)) return readJson(manifest);
   }
-  return false;
+  return undefined;
 }
 
 /** A small ES module whose every import is a relative path to CommonJS. */

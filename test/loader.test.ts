@@ -52,20 +52,23 @@ describe('ES module apps', () => {
     assert.equal(ofService(service).find((span) => span.kind === 2)?.attributes['http.route'], '/users/:id');
   });
 
-  it('puts the trace on the lines of pino imported as an ES module (its instrumentation replaces the module)', async () => {
-    const service = 'esm-pino';
-    const app = startApp('logger.mjs', { receiver: fixture.receiver, env: { OTEL_SERVICE_NAME: service } });
-    assert.equal((await app.get('/')).status, 200);
-    await fixture.receiver.waitFor(() => ofService(service).some((span) => span.kind === 2));
-    const server = ofService(service).find((span) => span.kind === 2);
-    const line = app
-      .stdout()
-      .split('\n')
-      .filter((text) => text.startsWith('{'))
-      .map((text) => JSON.parse(text) as { msg?: string; trace_id?: string })
-      .find((entry) => entry.msg === 'handling');
-    assert.equal(line?.trace_id, server?.traceId, app.stdout());
-  });
+  for (const script of ['logger.mjs', 'logger.cjs']) {
+    it(`puts the trace on the lines of pino in ${script} (its instrumentation replaces the module)`, async () => {
+      const service = `pino-${script}`;
+      const app = startApp(script, { receiver: fixture.receiver, env: { OTEL_SERVICE_NAME: service } });
+      assert.equal((await app.get('/')).status, 200);
+      await fixture.receiver.waitFor(() => ofService(service).some((span) => span.kind === 2));
+      const server = ofService(service).find((span) => span.kind === 2);
+      const line = app
+        .stdout()
+        .split('\n')
+        .filter((text) => text.startsWith('{'))
+        .map((text) => JSON.parse(text) as { msg?: string; trace_id?: string })
+        .find((entry) => entry.msg === 'handling');
+      assert.equal(line?.trace_id, server?.traceId, app.stdout());
+      assert.match(app.stderr(), /^@rustok\/otel: tracing [^\n]+\n$/, 'one start-up line and nothing else on stderr');
+    });
+  }
 
   it('traces named imports from node:http in a short ES module script', async () => {
     const app = startApp('script.mjs', {
