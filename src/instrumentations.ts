@@ -1,7 +1,9 @@
 // Which instrumentation packages exist, what module each one patches, and loading them one by one:
 // the auto-instrumentations-node index requires all ~40 at once, which costs hundreds of ms at start.
-import { createRequire } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
+import { isAbsolute, sep } from 'node:path';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { warn } from './log.js';
 
 export interface InstrumentationEntry {
   /** Short name, as in OTEL_NODE_ENABLED_INSTRUMENTATIONS (`@opentelemetry/instrumentation-<name>`). */
@@ -164,11 +166,8 @@ function undeclared(entry: InstrumentationEntry, declared: readonly string[]): b
 }
 
 export interface LoadedInstrumentations {
-  readonly instances: Instrumentation[];
-  /** The module names to hand to the ESM loader hook, so it wraps only what we patch. */
-  readonly esmModules: string[];
-  /** Whether one of them is patched by replacing the module (REPLACING_INSTRUMENTATIONS). */
-  readonly replacesModules: boolean;
+  /** Every instrumentation that applies, loaded now or armed to load with its module. */
+  readonly names: string[];
   readonly failures: string[];
 }
 
@@ -185,27 +184,70 @@ export function applicableInstrumentations(
   );
 }
 
-/** Loads and constructs the instrumentations that apply (see above). */
+/** Whether one of these is patched by replacing its module (REPLACING_INSTRUMENTATIONS). */
+export function replacesModules(entries: readonly InstrumentationEntry[]): boolean {
+  return entries.some((entry) => REPLACING_INSTRUMENTATIONS.includes(entry.name));
+}
+
+/**
+ * Constructs the instrumentations that apply and hands them to `enable`. With `onDemand`, one whose
+ * modules are packages is loaded only when the app first requires one of them: an app that has pg
+ * installed but requires it late, or never, does not pay for its instrumentation at start. The
+ * require hook that triggers it sits under the instrumentations' own, so they see that very require.
+ */
 export function loadInstrumentations(
-  names: readonly string[],
-  appEntry: string,
-  declared: readonly string[],
-  env: NodeJS.ProcessEnv,
+  entries: readonly InstrumentationEntry[],
+  onDemand: boolean,
   configFor: (name: string) => object,
+  enable: (instances: Instrumentation[]) => void,
 ): LoadedInstrumentations {
-  const instances: Instrumentation[] = [];
-  const esmModules: string[] = [];
   const failures: string[] = [];
-  let replacesModules = false;
-  for (const entry of applicableInstrumentations(names, appEntry, declared, env)) {
+  const failed = new Set<InstrumentationEntry>();
+  const load = (entry: InstrumentationEntry): Instrumentation | undefined => {
     try {
       const Constructor = PACKAGES[entry.name]?.()[entry.exportName] as new (config: object) => Instrumentation;
-      instances.push(new Constructor(configFor(entry.name)));
-      esmModules.push(...entry.modules);
-      replacesModules ||= REPLACING_INSTRUMENTATIONS.includes(entry.name);
+      return new Constructor(configFor(entry.name));
     } catch (error) {
+      failed.add(entry);
       failures.push(`${entry.name} (${(error as Error).message.split('\n')[0]})`);
+      return undefined;
     }
+  };
+  const later = onDemand ? entries.filter((entry) => entry.modules.length > 0 && !entry.modules.some((id) => isBuiltin(id))) : [];
+  if (later.length > 0) {
+    loadWithModules(later, (entry) => {
+      const instance = load(entry);
+      if (instance) enable([instance]);
+      else warn(`instrumentation ${failures.at(-1)} could not be loaded; its spans are missing`);
+    });
   }
-  return { instances, esmModules, replacesModules, failures };
+  const now = entries.filter((entry) => !later.includes(entry)).flatMap((entry) => load(entry) ?? []);
+  enable(now);
+  const names = entries.filter((entry) => !failed.has(entry)).map((entry) => entry.name);
+  return { names, failures };
+}
+
+/** Calls `load` once per entry, when the app first requires one of its modules (or a file in one). */
+function loadWithModules(entries: readonly InstrumentationEntry[], load: (entry: InstrumentationEntry) => void): void {
+  const waiting = new Map(entries.flatMap((entry) => entry.modules.map((id) => [id, entry] as const)));
+  const Module = require('node:module') as { prototype: { require(id: string): unknown } };
+  const require_ = Module.prototype.require;
+  Module.prototype.require = function (this: unknown, id: string) {
+    const entry = waiting.size > 0 ? (waiting.get(id) ?? waiting.get(packageName(id) ?? '')) : undefined;
+    if (entry) {
+      for (const module of entry.modules) waiting.delete(module);
+      load(entry);
+    }
+    // biome-ignore lint/complexity/noArguments: forwarded as it is
+    return Reflect.apply(require_, this, arguments);
+  };
+}
+
+/** The package a require names: `pg` for `pg/lib/client`, and for a file path inside node_modules. */
+function packageName(id: string): string | undefined {
+  const marker = `${sep}node_modules${sep}`;
+  const inModules = id.lastIndexOf(marker);
+  const bare = inModules >= 0 ? id.slice(inModules + marker.length) : isAbsolute(id) || id.startsWith('.') ? undefined : id;
+  const [first = '', second = ''] = bare?.split(/[\\/]/) ?? [];
+  return first.startsWith('@') ? `${first}/${second}` : first || undefined;
 }

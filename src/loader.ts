@@ -18,32 +18,39 @@ type ModuleInternals = typeof import('node:module') & {
   prototype: { require(id: string): unknown };
 };
 
+/** How the app's `import`s of instrumented modules get patched. */
+export type ImportPatching = 'in-thread hook' | 'loader-thread hook' | 'through require';
+
 /**
- * Makes the app's `import`s of the instrumented `modules` patched like its `require`s.
- * `replacesModules`: an instrumentation patches by replacing its module, which reaches an `import`
- * only through the hook; an app whose entry is an ES module is expected to import it.
+ * Which way imports are patched here. `replacesModules`: an instrumentation patches by replacing its
+ * module, which reaches an `import` only through the hook; an app whose entry is an ES module is
+ * expected to import it.
  */
-export function registerEsmHook(modules: readonly string[], appEntry: string, replacesModules: boolean): void {
+export function importPatching(modules: readonly string[], appEntry: string, replacesModules: boolean): ImportPatching {
+  const Module = require('node:module') as ModuleInternals;
+  if (typeof Module.registerHooks === 'function' && require('import-in-the-middle/register-hooks.mjs').supportsSyncHooks()) {
+    return 'in-thread hook';
+  }
+  const hookNeeded = !importReachesLoad() || importsEsModuleCode(modules, appEntry) || (replacesModules && entryIsEsModule(appEntry));
+  return hookNeeded ? 'loader-thread hook' : 'through require';
+}
+
+/** Makes the app's `import`s of the instrumented `modules` patched like its `require`s, the way `how` says. */
+export function patchImports(how: ImportPatching, modules: readonly string[], appEntry: string): void {
   const include = [...new Set(modules)];
   const Module = require('node:module') as ModuleInternals;
   // An ES module's `import { get } from 'node:http'` copies the builtin's exports when it is first
   // imported: patched by now, they are the instrumented ones, whichever way imports are hooked.
   for (const id of include) if (isBuiltin(id)) require(id);
   Module.syncBuiltinESMExports();
-  if (typeof Module.registerHooks === 'function') {
-    const inThread = require('import-in-the-middle/register-hooks.mjs');
-    if (inThread.supportsSyncHooks()) {
-      inThread.register({ include });
-      return;
-    }
-  }
-  const hookNeeded = !importReachesLoad() || importsEsModuleCode(include, appEntry) || (replacesModules && entryIsEsModule(appEntry));
-  if (hookNeeded) {
+  if (how === 'in-thread hook') {
+    require('import-in-the-middle/register-hooks.mjs').register({ include });
+  } else if (how === 'loader-thread hook') {
     const hook = pathToFileURL(require.resolve('import-in-the-middle/hook.mjs'));
     Module.register(hook, pathToFileURL(__filename), { data: { include } });
-    return;
+  } else {
+    routeImportsThroughRequire(Module, appEntry);
   }
-  routeImportsThroughRequire(Module, appEntry);
 }
 
 /** Node 20.6.0 loads an imported CommonJS module without Module._load; every later version calls it. */

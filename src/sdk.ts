@@ -3,10 +3,11 @@
 // instrumentations the app can use, and hooks the process's exit.
 import { isAbsolute, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { type Config, EXPRESS_LAYERS, parseConfig } from './config.js';
 import { type ExportThread, startExportThread } from './export-thread.js';
-import { loadInstrumentations } from './instrumentations.js';
-import { registerEsmHook } from './loader.js';
+import { applicableInstrumentations, loadInstrumentations, replacesModules } from './instrumentations.js';
+import { importPatching, patchImports } from './loader.js';
 import { reason, warn } from './log.js';
 import type { Metrics } from './metrics.js';
 import { ThreadSpanProcessor } from './processor.js';
@@ -66,17 +67,22 @@ function startTracing(config: Config): void {
   api.trace.setGlobalTracerProvider(provider);
 
   const metrics = config.metrics.exporter === 'none' ? undefined : startMetrics(config, resource, exportThread);
-  const loaded = loadInstrumentations(config.instrumentations, entry, app.dependencies, process.env, (name) =>
-    instrumentationConfig(name, config, metrics),
+  const enable = (instrumentations: Instrumentation[]) =>
+    registerInstrumentations({ tracerProvider: provider, meterProvider: metrics?.meterProvider, instrumentations });
+  enable([...(metrics?.instrumentations ?? [])]);
+  const applicable = applicableInstrumentations(config.instrumentations, entry, app.dependencies, process.env);
+  const modules = applicable.flatMap((instrumentation) => instrumentation.modules);
+  const imports = importPatching(modules, entry, replacesModules(applicable));
+  // On demand only where every import passes through require: the hooks' module lists are fixed when they start.
+  const loaded = loadInstrumentations(
+    applicable,
+    imports === 'through require',
+    (name) => instrumentationConfig(name, config, metrics),
+    enable,
   );
-  registerInstrumentations({
-    tracerProvider: provider,
-    meterProvider: metrics?.meterProvider,
-    instrumentations: [...loaded.instances, ...(metrics?.instrumentations ?? [])],
-  });
   for (const failure of loaded.failures) warn(`instrumentation ${failure} could not be loaded; its spans are missing`);
   try {
-    registerEsmHook(loaded.esmModules, entry, loaded.replacesModules);
+    patchImports(imports, modules, entry);
   } catch (error) {
     warn(`the ES module hook could not be registered (${reason(error)}); ES modules are traced only through CommonJS`);
   }
@@ -108,7 +114,7 @@ function startTracing(config: Config): void {
     config.shutdownTimeoutMillis,
   );
 
-  const names = loaded.instances.map((instance) => instance.instrumentationName.replace('@opentelemetry/instrumentation-', ''));
+  const { names } = loaded;
   warn(
     `tracing ${serviceLabel(config, app)} (${config.environment}) to ${config.exporter.protocol} ${config.exporter.url}, ` +
       `sampling ${Math.round(config.sampler.ratio * 1000) / 10}%, ${names.length} instrumentations (${names.join(', ')}); ` +

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ourLines, startApp } from './helpers/app.js';
+import { FIXTURE_NODE, ourLines, startApp } from './helpers/app.js';
 import { useFixture } from './helpers/fixture.js';
 import type { ReceivedSpan } from './helpers/receiver.js';
 
@@ -117,6 +117,16 @@ describe('the register preload', () => {
       assert.equal(spans.find((span) => span.kind === SERVER)?.attributes['http.route'], '/api/users/:id');
     });
   }
+
+  // On Node 20 imports go through require, so instrumentations can wait for their modules; where a
+  // loader hook runs (Node 22.22.3+, 24.11.1+, or 20.6.0) they all load at start.
+  const onDemand = FIXTURE_NODE === 'node' && process.versions.node.startsWith('20.');
+  it('loads an instrumentation when the app first requires its module, not before', { skip: !onDemand }, async () => {
+    const probe = startApp('on-demand.cjs', { receiver: fixture.receiver, env: { OTEL_METRICS_EXPORTER: 'none' } });
+    assert.deepEqual(await probe.exited, { code: 0, signal: null });
+    assert.deepEqual(JSON.parse(probe.stdout()), { before: ['http', 'undici'], after: ['express', 'http', 'undici'] });
+    assert.match(probe.stderr(), /4 instrumentations \(express, http, pino, undici\)/, 'the banner names the ones armed as well');
+  });
 
   it('loads no OpenTelemetry module and prints nothing when OTEL_ENABLED is unset', async () => {
     const probe = startApp(
