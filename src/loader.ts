@@ -3,8 +3,8 @@
 // worker (Node 20, early 22), starting that worker costs ~50 ms, so the hook is registered only when
 // an instrumented package the app can import is ES module code, or an ES module app has a package
 // whose instrumentation replaces the module; an `import` of a CommonJS package is otherwise sent
-// through `require`, where the instrumentations see it. import-in-the-middle is the installed package, never bundled: the
-// hook and the instrumentations must share its one copy.
+// through `require`, where the instrumentations see it. import-in-the-middle is the installed
+// package, never bundled: the hook and the instrumentations must share its one copy.
 import { existsSync, readFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, extname, join, resolve, sep } from 'node:path';
