@@ -27,7 +27,6 @@ const SHARED = [
   '@opentelemetry/core',
   '@opentelemetry/instrumentation',
   '@opentelemetry/resources',
-  '@opentelemetry/sdk-trace',
   '@opentelemetry/sdk-trace-base',
   '@opentelemetry/semantic-conventions',
 ];

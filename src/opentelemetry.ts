@@ -6,7 +6,6 @@ export const packages: Readonly<Record<string, unknown>> = {
   '@opentelemetry/core': require('@opentelemetry/core'),
   '@opentelemetry/instrumentation': require('@opentelemetry/instrumentation'),
   '@opentelemetry/resources': require('@opentelemetry/resources'),
-  '@opentelemetry/sdk-trace': require('@opentelemetry/sdk-trace'),
   '@opentelemetry/sdk-trace-base': require('@opentelemetry/sdk-trace-base'),
   '@opentelemetry/semantic-conventions': require('@opentelemetry/semantic-conventions'),
 };
