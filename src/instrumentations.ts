@@ -244,7 +244,7 @@ function loadWithModules(entries: readonly InstrumentationEntry[], load: (entry:
 }
 
 /** The package a require names: `pg` for `pg/lib/client`, and for a file path inside node_modules. */
-function packageName(id: string): string | undefined {
+export function packageName(id: string): string | undefined {
   const marker = `${sep}node_modules${sep}`;
   const inModules = id.lastIndexOf(marker);
   const bare = inModules >= 0 ? id.slice(inModules + marker.length) : isAbsolute(id) || id.startsWith('.') ? undefined : id;

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { packageName } from './instrumentations.js';
 import { warn } from './log.js';
 
 type ModuleInternals = typeof import('node:module') & {
@@ -97,9 +98,8 @@ function entryIsEsModule(file: string): boolean {
 }
 
 function missedReplacement(file: string): void {
-  const [scope = '', name = ''] = file.split(`${sep}node_modules${sep}`).at(-1)?.split(sep) ?? [];
   warn(
-    `${scope.startsWith('@') ? `${scope}/${name}` : scope} is imported as an ES module and its instrumentation replaces the module, which the import cannot see: ` +
+    `${packageName(file) ?? file} is imported as an ES module and its instrumentation replaces the module, which the import cannot see: ` +
       `its spans or log fields are missing. Please report it to @rustok/otel`,
   );
 }
