@@ -26,8 +26,6 @@ export function installShutdown(hooks: ExitHooks, timeoutMillis: number): void {
 
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
-    // Other listeners mean the app handles the signal: it decides when to end, and 'exit' flushes then.
-    if (process.listenerCount(signal) > 1) return;
     const reraise = () => {
       process.removeListener(signal, onSignal);
       process.kill(process.pid, signal);
@@ -40,8 +38,8 @@ export function installShutdown(hooks: ExitHooks, timeoutMillis: number): void {
       reraise();
     });
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  onlyWhileAlone('SIGTERM', onSignal);
+  onlyWhileAlone('SIGINT', onSignal);
   process.on('uncaughtExceptionMonitor', (error) => hooks.recordCrash(error, process.listenerCount('uncaughtException') === 0));
   // The event loop drained (a script's end, a graceful shutdown): one last metrics export, which
   // needs the loop; 'exit' comes after it. `process.exit()` skips this, and with it the last interval.
@@ -52,6 +50,32 @@ export function installShutdown(hooks: ExitHooks, timeoutMillis: number): void {
     void flush();
   });
   process.on('exit', () => hooks.flushSync(left()));
+}
+
+/**
+ * Listens to `signal` only while nothing else does. Another listener means the app or a library
+ * handles the signal and decides when to end ('exit' flushes then), and it must see exactly the
+ * listeners it would see without us: signal-exit, for one, ends the process only when its own
+ * listeners are the last ones, and would wait for ours for ever. When the others remove theirs (to
+ * re-raise the signal, as signal-exit and terminus do), ours is back before the signal arrives.
+ */
+function onlyWhileAlone(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): void {
+  const others = () => process.listeners(signal).filter((candidate) => candidate !== listener).length;
+  const settle = () => {
+    const attached = process.listeners(signal).includes(listener);
+    if (others() === 0 && !attached) process.on(signal, listener);
+    else if (others() > 0 && attached) process.removeListener(signal, listener);
+  };
+  // 'newListener' comes before the listener is added: leaving at once would leave no listener for a
+  // moment, and Node would stop watching the signal for good. Signals are delivered between tasks,
+  // so leaving after this task's synchronous code is just as soon.
+  process.on('newListener', (event, added) => {
+    if (event === signal && added !== listener) queueMicrotask(settle);
+  });
+  process.on('removeListener', (event, removed) => {
+    if (event === signal && removed !== listener) settle();
+  });
+  settle();
 }
 
 /** Whether `promise` resolved within `millis`; never rejects, so a failed flush is no unhandled rejection of the app's. */

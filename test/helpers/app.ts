@@ -13,6 +13,8 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 export const WORK_DIR = join(tmpdir(), `rustok-otel-${createHash('sha256').update(ROOT).digest('hex').slice(0, 8)}`);
 export const APP_DIR = join(WORK_DIR, 'app');
 export const EXAMPLES_DIR = join(WORK_DIR, 'examples');
+/** Where test/fixtures/<name> (a folder with a package.json of its own) is installed. */
+export const fixtureDir = (name: string) => join(WORK_DIR, name);
 
 /** The Node.js binary the apps run on: FIXTURE_NODE lets CI run them on the engines floor (20.6.0). */
 export const FIXTURE_NODE = process.env.FIXTURE_NODE ?? 'node';
