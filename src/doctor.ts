@@ -5,11 +5,12 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { findAppPackage } from './app-package.js';
 import { type Config, parseConfig } from './config.js';
 import { connectionError, explain, otlpExporter } from './exporter.js';
 import { applicableInstrumentations } from './instrumentations.js';
 import { reason } from './log.js';
-import { createResource, findAppPackage } from './resource.js';
+import { createResource } from './resource.js';
 
 export interface Setting {
   readonly setting: string;

@@ -1,42 +1,8 @@
 // Who is sending the spans: the app's name and version (from its own package.json unless set), the
 // environment, and what the local detectors find. Cloud detectors probe the network, so they are opt-in.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import type { Resource, ResourceDetector } from '@opentelemetry/resources';
+import type { AppPackage } from './app-package.js';
 import type { Config } from './config.js';
-
-export interface AppPackage {
-  readonly name?: string;
-  readonly version?: string;
-  /** Every package it depends on, of any kind. */
-  readonly dependencies: readonly string[];
-}
-
-/**
- * The package.json nearest to the entry script with a name: the app's own. Nameless ones on the way
- * (`{"type": "module"}` beside a build's output) only set the module format.
- */
-export function findAppPackage(entry: string): AppPackage {
-  for (let dir = dirname(entry); ; dir = dirname(dir)) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) {
-      try {
-        const manifest = JSON.parse(readFileSync(file, 'utf8'));
-        if (typeof manifest.name !== 'string' && dirname(dir) !== dir) continue;
-        return {
-          name: typeof manifest.name === 'string' ? manifest.name : undefined,
-          version: typeof manifest.version === 'string' ? manifest.version : undefined,
-          dependencies: ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'].flatMap((field) =>
-            Object.keys(manifest[field] ?? {}),
-          ),
-        };
-      } catch {
-        return { dependencies: [] };
-      }
-    }
-    if (dirname(dir) === dir) return { dependencies: [] };
-  }
-}
 
 function detectorsFor(names: readonly string[]): ResourceDetector[] {
   const resources: typeof import('@opentelemetry/resources') = require('@opentelemetry/resources');

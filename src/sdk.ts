@@ -1,9 +1,9 @@
 // Starts tracing: builds the tracer provider from its parts (not @opentelemetry/sdk-node, which loads
 // every exporter there is) around a processor that hands spans to the export thread, loads the
 // instrumentations the app can use, and hooks the process's exit.
-import { isAbsolute, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { type AppPackage, appEntry, findAppPackage } from './app-package.js';
 import { type Config, EXPRESS_LAYERS, parseConfig } from './config.js';
 import { type ExportThread, startExportThread } from './export-thread.js';
 import { applicableInstrumentations, loadInstrumentations, replacesModules } from './instrumentations.js';
@@ -11,7 +11,7 @@ import { importPatching, patchImports } from './loader.js';
 import { reason, warn } from './log.js';
 import type { Metrics } from './metrics.js';
 import { ThreadSpanProcessor } from './processor.js';
-import { type AppPackage, createResource, findAppPackage } from './resource.js';
+import { createResource } from './resource.js';
 import { installShutdown } from './shutdown.js';
 
 const STARTED = Symbol.for('@rustok/otel.started');
@@ -131,12 +131,6 @@ function startMetrics(...args: Parameters<typeof import('./metrics.js').startMet
     warn(`could not start metrics (${reason(error)}); traces are unaffected`);
     return undefined;
   }
-}
-
-function appEntry(): string {
-  const script = process.argv[1];
-  if (script && isAbsolute(script)) return script;
-  return join(process.cwd(), script ?? 'index.js');
 }
 
 function serviceLabel(config: Config, app: AppPackage): string {

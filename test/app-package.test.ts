@@ -3,9 +3,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { findAppPackage } from '../src/resource.js';
+import { appEntry, findAppPackage } from '../src/app-package.js';
 
-const root = mkdtempSync(join(tmpdir(), 'rustok-resource-'));
+const root = mkdtempSync(join(tmpdir(), 'rustok-app-package-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
 function tree(files: Record<string, unknown>): string {
@@ -23,7 +23,12 @@ describe('findAppPackage', () => {
       'package.json': { name: 'shop', version: '1.2.3', dependencies: { pg: '8' }, devDependencies: { tsx: '4' } },
       'src/main.js': '',
     });
-    assert.deepEqual(findAppPackage(join(dir, 'src/main.js')), { name: 'shop', version: '1.2.3', dependencies: ['pg', 'tsx'] });
+    assert.deepEqual(findAppPackage(join(dir, 'src/main.js'), dir, {}), {
+      name: 'shop',
+      version: '1.2.3',
+      dependencies: ['pg', 'tsx'],
+      source: join(dir, 'package.json'),
+    });
   });
 
   it('passes over a nameless package.json that only sets the module format', () => {
@@ -32,11 +37,57 @@ describe('findAppPackage', () => {
       'dist/esm/package.json': { type: 'module' },
       'dist/esm/main.js': '',
     });
-    assert.deepEqual(findAppPackage(join(dir, 'dist/esm/main.js')), { name: 'shop', version: '1.2.3', dependencies: ['express'] });
+    assert.deepEqual(findAppPackage(join(dir, 'dist/esm/main.js'), dir, {}), {
+      name: 'shop',
+      version: '1.2.3',
+      dependencies: ['express'],
+      source: join(dir, 'package.json'),
+    });
   });
 
   it('gives up quietly on a package.json that is not JSON', () => {
     const dir = tree({ 'package.json': '{ not json', 'main.js': '' });
-    assert.deepEqual(findAppPackage(join(dir, 'main.js')), { dependencies: [] });
+    assert.deepEqual(findAppPackage(join(dir, 'main.js'), dir, {}), { dependencies: [] });
+  });
+
+  // A framework's command (next start, fastify start) is the entry, and its package.json is the framework's.
+  const cliApp = () =>
+    tree({
+      'package.json': { name: 'shop', version: '1.2.3', dependencies: { next: '16' } },
+      'node_modules/next/package.json': { name: 'next', version: '16.0.0', dependencies: { react: '19' } },
+      'node_modules/next/dist/bin/next': '',
+    });
+
+  it('takes an entry inside node_modules for a tool, and names the app from the working directory', () => {
+    const dir = cliApp();
+    assert.deepEqual(findAppPackage(join(dir, 'node_modules/next/dist/bin/next'), dir, {}), {
+      name: 'shop',
+      version: '1.2.3',
+      dependencies: ['next'],
+      source: join(dir, 'package.json'),
+    });
+  });
+
+  it('names a tool-started app after the package npm started, as in a workspace', () => {
+    const dir = cliApp();
+    const env = { npm_package_name: '@shop/api', npm_package_version: '0.4.0' };
+    assert.deepEqual(findAppPackage(join(dir, 'node_modules/next/dist/bin/next'), dir, env), {
+      name: '@shop/api',
+      version: '0.4.0',
+      dependencies: ['next'],
+      source: 'npm_package_name',
+    });
+  });
+
+  it("keeps the entry's own package when it is not in node_modules, whatever npm says", () => {
+    const dir = tree({ 'package.json': { name: 'shop', version: '1.2.3' }, 'main.js': '' });
+    assert.equal(findAppPackage(join(dir, 'main.js'), '/', { npm_package_name: 'root-of-monorepo' }).name, 'shop');
+  });
+});
+
+describe('appEntry', () => {
+  it('is the script Node was given, made absolute against the working directory', () => {
+    assert.equal(appEntry(['node', 'dist/main.js'], '/srv/app'), join('/srv/app', 'dist/main.js'));
+    assert.equal(appEntry(['node', '/srv/app/main.js'], '/elsewhere'), '/srv/app/main.js');
   });
 });
