@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { APP_DIR } from './helpers/app.js';
 import { fileURLToPath } from 'node:url';
 import { bundledPackages, notices } from '../scripts/third-party-licenses.js';
 
@@ -34,5 +35,13 @@ describe('dist/THIRD_PARTY_LICENSES.md (written by the build)', () => {
 
   it('carries the Apache-2.0 text the OpenTelemetry packages come with', () => {
     assert.match(written, /Apache License\s+Version 2\.0/);
+  });
+});
+
+describe('our own licence', () => {
+  it('ships as LICENSE in the installed package, with the text of the licence package.json declares', () => {
+    const installed = join(APP_DIR, 'node_modules/@rustok/otel');
+    assert.equal(JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')).license, 'MIT');
+    assert.match(readFileSync(join(installed, 'LICENSE'), 'utf8'), /^MIT License\n[\s\S]*Permission is hereby granted, free of charge/);
   });
 });
