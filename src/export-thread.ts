@@ -1,11 +1,12 @@
 // The app's side of the export thread: starts it, hands it batches, and waits for its flush, also
-// synchronously, which is the only way to wait inside `process.exit()` and the 'exit' event.
+// synchronously, which is the only way to wait inside `process.exit()` and the 'exit' event. A thread
+// that dies (its heap cap, a crash) is said in one line and started once more; no wait outlasts it.
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Resource } from '@opentelemetry/resources';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Config } from './config.js';
-import type { WorkerMessage, WorkerSetup } from './export-worker.js';
+import { FLUSHED, STATE_BYTES, STOPPED, type WorkerMessage, type WorkerSetup } from './export-protocol.js';
 import { reason, say } from './log.js';
 import type { SpanRecord } from './span-record.js';
 
@@ -17,51 +18,68 @@ export interface ExportThread {
   flush(timeoutMillis: number): Promise<void>;
 }
 
+/** A thread that dies is replaced this many times; one that keeps dying would only keep costing the app. */
+const RESTARTS = 1;
+
 export function startExportThread(config: Config, resource: Resource): ExportThread {
   const setup: WorkerSetup = {
     exporter: config.exporter,
     metrics: config.metrics.otlp,
     batch: config.batch,
-    flushed: new SharedArrayBuffer(4),
+    state: new SharedArrayBuffer(STATE_BYTES),
   };
-  const flushed = new Int32Array(setup.flushed);
-  // No preloads in the export thread: it must not trace itself, nor start the app's tooling twice.
-  const worker = new Worker(join(__dirname, 'export-worker.cjs'), {
-    workerData: setup,
-    execArgv: [],
-    stdout: false,
-    stderr: false,
-    // It holds at most the span queue and one metrics collection; small heaps keep it from growing the app's RSS while it idles.
-    resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 4 },
-  });
-  worker.unref();
-  let alive = true;
-  worker.on('error', (error) => {
-    alive = false;
-    say(`the export thread failed (${reason(error)}); spans are dropped from now on`);
-  });
-  worker.on('exit', () => {
-    alive = false;
-  });
+  const state = new Int32Array(setup.state);
+  let worker: Worker | undefined;
+  let restarts = 0;
   let lastFlush = 0;
   let resourceSent = false;
-  const post = (message: WorkerMessage) => {
-    if (alive) worker.postMessage(message);
+
+  const start = () => {
+    Atomics.store(state, STOPPED, 0);
+    // No preloads in the export thread: it must not trace itself, nor start the app's tooling twice.
+    const started = new Worker(join(__dirname, 'export-worker.cjs'), {
+      workerData: setup,
+      execArgv: [],
+      stdout: false,
+      stderr: false,
+      // It holds at most the span queue and one metrics collection; small heaps keep it from growing the app's RSS while it idles.
+      resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 4 },
+    });
+    started.unref();
+    started.on('error', (error) => stopped(started, reason(error)));
+    started.on('exit', (code) => stopped(started, `exit code ${code}`));
+    worker = started;
+    resourceSent = false;
+    if (!resource.asyncAttributesPending) sendResource();
   };
+  // 'error' and then 'exit' for one death: the first one tells.
+  const stopped = (which: Worker, why: string) => {
+    if (which !== worker) return;
+    worker = undefined;
+    if (restarts >= RESTARTS) {
+      say(`the export thread stopped again (${why}); spans and metrics are dropped from now on`);
+      return;
+    }
+    restarts++;
+    say(`the export thread stopped (${why}); what it held is lost, and a new one takes over`);
+    start();
+  };
+  const post = (message: WorkerMessage) => worker?.postMessage(message);
   // Detectors may still be reading (host id, container id); a flush before they finish goes with what is known.
   const sendResource = () => {
     if (resourceSent) return;
     resourceSent = true;
     post({ type: 'resource', attributes: { ...resource.attributes } });
   };
-  if (resource.asyncAttributesPending) void resource.waitForAsyncAttributes?.().then(sendResource, sendResource);
-  else sendResource();
   const startFlush = () => {
     sendResource();
     lastFlush++;
     post({ type: 'flush', id: lastFlush });
     return lastFlush;
   };
+
+  if (resource.asyncAttributesPending) void resource.waitForAsyncAttributes?.().then(sendResource, sendResource);
+  start();
 
   return {
     send(records) {
@@ -71,29 +89,33 @@ export function startExportThread(config: Config, resource: Resource): ExportThr
       post({ type: 'metrics', scopeMetrics });
     },
     flushSync(timeoutMillis) {
-      if (!alive) return;
+      if (!worker) return;
       const id = startFlush();
       const deadline = Date.now() + timeoutMillis;
-      for (let seen = Atomics.load(flushed, 0); seen < id; seen = Atomics.load(flushed, 0)) {
+      // The thread marks itself stopped on its way out (a crash, not the heap cap, which runs no code).
+      for (let seen = Atomics.load(state, FLUSHED); seen < id && Atomics.load(state, STOPPED) === 0; seen = Atomics.load(state, FLUSHED)) {
         const left = deadline - Date.now();
-        if (left <= 0 || Atomics.wait(flushed, 0, seen, left) === 'timed-out') return;
+        if (left <= 0 || Atomics.wait(state, FLUSHED, seen, left) === 'timed-out') return;
       }
     },
     flush(timeoutMillis) {
-      if (!alive) return Promise.resolve();
+      const current = worker;
+      if (!current) return Promise.resolve();
       const id = startFlush();
       return new Promise((resolve) => {
         // A ref'd timer keeps the event loop alive while the (unref'd) thread answers.
         const timer = setTimeout(done, timeoutMillis);
         function done() {
           clearTimeout(timer);
-          worker.off('message', onMessage);
+          current?.off('message', onMessage);
+          current?.off('exit', done);
           resolve();
         }
         function onMessage(message: { type: string; id: number }) {
           if (message.type === 'flushed' && message.id >= id) done();
         }
-        worker.on('message', onMessage);
+        current.on('message', onMessage);
+        current.on('exit', done);
       });
     },
   };

@@ -4,29 +4,20 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Resource } from '@opentelemetry/resources';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import type { Config } from './config.js';
+import { FLUSHED, STOPPED, type WorkerMessage, type WorkerSetup } from './export-protocol.js';
 import { CollectorExporter } from './exporter.js';
 import { reason, say } from './log.js';
 import { fromRecord, type SpanRecord } from './span-record.js';
 
-export interface WorkerSetup {
-  readonly exporter: Config['exporter'];
-  readonly metrics: Config['metrics']['otlp'];
-  readonly batch: Config['batch'];
-  /** Int32 [0]: the last flush finished, which the app's thread may be blocked waiting for. */
-  readonly flushed: SharedArrayBuffer;
-}
-
-export type WorkerMessage =
-  | { readonly type: 'resource'; readonly attributes: Record<string, unknown> }
-  | { readonly type: 'spans'; readonly records: readonly SpanRecord[] }
-  | { readonly type: 'metrics'; readonly scopeMetrics: ResourceMetrics['scopeMetrics'] }
-  | { readonly type: 'flush'; readonly id: number };
-
 const setup = workerData as WorkerSetup;
-const flushed = new Int32Array(setup.flushed);
+const state = new Int32Array(setup.state);
+// A crash still runs this (the heap cap does not): the app's thread stops waiting at once.
+process.on('exit', () => {
+  Atomics.store(state, STOPPED, 1);
+  Atomics.notify(state, FLUSHED);
+});
 // Batches are timed on the app's thread; here spans queue only while the collector is slow or down.
-const { maxQueueSize, maxExportBatchSize } = setup.batch;
+const { maxQueueSize, maxExportBatchSize, exportTimeoutMillis } = setup.batch;
 const queue: SpanRecord[] = [];
 let resource: Resource | undefined;
 let exporter: CollectorExporter | undefined;
@@ -53,8 +44,8 @@ parentPort?.on('message', (message: WorkerMessage) => {
     exportMetrics(message.scopeMetrics);
   } else {
     void flush().finally(() => {
-      Atomics.store(flushed, 0, message.id);
-      Atomics.notify(flushed, 0);
+      Atomics.store(state, FLUSHED, message.id);
+      Atomics.notify(state, FLUSHED);
       parentPort?.postMessage({ type: 'flushed', id: message.id });
     });
   }
@@ -87,7 +78,14 @@ function drain(): Promise<void> {
         return;
       }
       const batch = queue.splice(0, maxExportBatchSize).map((record) => fromRecord(record, resource as Resource));
-      await new Promise((resolve) => exporter?.export(batch, batch.length, resolve));
+      // OTEL_BSP_EXPORT_TIMEOUT bounds one batch, retries included: the queue behind it moves on.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, exportTimeoutMillis);
+        exporter?.export(batch, batch.length, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
     }
   })().finally(() => {
     draining = undefined;

@@ -1,0 +1,26 @@
+// What the app's thread and the export thread say to each other: the set-up the thread starts with,
+// the messages it gets, and the shared memory the app's thread can wait on while its event loop cannot
+// run (inside `process.exit()`, the 'exit' event).
+import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { Config } from './config.js';
+import type { SpanRecord } from './span-record.js';
+
+export interface WorkerSetup {
+  readonly exporter: Config['exporter'];
+  readonly metrics: Config['metrics']['otlp'];
+  readonly batch: Config['batch'];
+  /** Int32 slots, at FLUSHED and STOPPED. */
+  readonly state: SharedArrayBuffer;
+}
+
+/** The id of the last flush the thread finished. */
+export const FLUSHED = 0;
+/** 1 once the thread is on its way out: nobody should wait for it any more. */
+export const STOPPED = 1;
+export const STATE_BYTES = 2 * Int32Array.BYTES_PER_ELEMENT;
+
+export type WorkerMessage =
+  | { readonly type: 'resource'; readonly attributes: Record<string, unknown> }
+  | { readonly type: 'spans'; readonly records: readonly SpanRecord[] }
+  | { readonly type: 'metrics'; readonly scopeMetrics: ResourceMetrics['scopeMetrics'] }
+  | { readonly type: 'flush'; readonly id: number };
