@@ -1,21 +1,23 @@
 // `rustok-otel doctor`: answers "I enabled it and see nothing" in one run. It reads the configuration
 // the way the preload will (same env, same directory), names where each value came from, finds the
-// known traps, and sends one real test span to the configured collector.
+// known traps, and sends one real test span to the configured collector. It never prints a credential:
+// endpoints are shown redacted, headers only counted, and the whole report goes through the scrubber
+// with the configuration's secrets, the text form and the JSON alike.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { findAppPackage } from './app-package.js';
-import { type Config, parseConfig } from './config.js';
+import { type AppPackage, findAppPackage } from './app-package.js';
+import { type Config, type ConfigResult, DEFAULT_SOURCE, parseConfig, redactEndpoint } from './config.js';
 import { connectionError, explain, otlpExporter } from './exporter.js';
 import { applicableInstrumentations } from './instrumentations.js';
-import { reason } from './log.js';
+import { reason, scrubber } from './log.js';
 import { createResource } from './resource.js';
 
 export interface Setting {
   readonly setting: string;
   readonly value: string;
-  /** The variable it came from, `package.json`, or `default`. */
+  /** The variable it came from, the app's package.json (its path) or `npm_package_name`, or `default`. */
   readonly source: string;
 }
 
@@ -50,21 +52,23 @@ interface Manifest {
 }
 
 export async function doctor(env: Env, directory: string): Promise<DoctorReport> {
-  const { config, warnings } = parseConfig({ ...env, OTEL_ENABLED: env.OTEL_ENABLED ?? 'true' });
+  const parsed = parseConfig(env);
+  const { config, warnings, silenced } = parsed;
   const manifest = readManifest(directory);
   const app = findAppPackage(join(directory, 'index.js'));
   const loaded = applicableInstrumentations(config.instrumentations, join(directory, 'index.js'), app.dependencies, process.env);
   const covered = new Set(loaded.flatMap((entry) => entry.modules));
   const checks: Check[] = [
-    ...traps(env, config, directory, manifest),
-    ...warnings.map((message) => ({ level: 'warning' as const, message })),
+    ...traps(env, parsed, directory, manifest),
+    // Those the preload keeps to itself while tracing is off too: they are what it would say once on.
+    ...[...warnings, ...silenced].map((message) => ({ level: 'warning' as const, message })),
   ];
   const exported = await exportTestSpan(config, app);
-  return {
+  return scrubbed(parsed.secrets, {
     healthy: exported.ok && checks.every((check) => check.level !== 'error'),
     directory,
     versions: versions(),
-    configuration: settings(env, config, app),
+    configuration: settings(parsed, app),
     instrumentations: {
       loaded: loaded.map((entry) => entry.name),
       uninstrumented: Object.keys(typeof manifest.dependencies === 'object' ? (manifest.dependencies ?? {}) : {}).filter(
@@ -73,7 +77,20 @@ export async function doctor(env: Env, directory: string): Promise<DoctorReport>
     },
     checks,
     export: exported,
+  });
+}
+
+/** Every string in the report with the configuration's secrets replaced by `***`: what is printed, as text or JSON, comes from here. */
+function scrubbed<T>(secrets: readonly string[], report: T): T {
+  const scrub = scrubber(secrets);
+  const walk = (value: unknown): unknown => {
+    if (typeof value === 'string') return scrub(value);
+    if (Array.isArray(value)) return value.map(walk);
+    if (typeof value === 'object' && value !== null)
+      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, walk(item)]));
+    return value;
   };
+  return walk(report) as T;
 }
 
 function readManifest(directory: string): Manifest {
@@ -111,95 +128,83 @@ function packageVersion(name: string): string {
   return 'not found';
 }
 
-/** Each effective setting and the first variable that set it, as the config module reads them. */
-function settings(env: Env, config: Config, app: ReturnType<typeof findAppPackage>): Setting[] {
-  const from = (names: readonly string[], fallback = 'default') => names.find((name) => env[name]?.trim()) ?? fallback;
-  const headerNames = Object.keys(config.exporter.headers);
-  const { metrics } = config;
+/** Each effective setting and where its value came from, as the config module says (the app's package for the name and version it did not set). */
+function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[] {
+  const { exporter, metrics } = config;
+  const appSource = app.source ?? DEFAULT_SOURCE;
+  const headers = (set: Readonly<Record<string, string>>) => {
+    const count = Object.keys(set).length;
+    return count === 0 ? '(none)' : `${count} header${count === 1 ? '' : 's'} (hidden)`;
+  };
+  const otlpMetrics: Setting[] =
+    metrics.exporter !== 'otlp'
+      ? []
+      : [
+          { setting: 'metrics protocol', value: metrics.otlp.protocol, source: sources['metrics.otlp.protocol'] },
+          { setting: 'metrics endpoint', value: redactEndpoint(metrics.otlp.url), source: sources['metrics.otlp.url'] },
+          { setting: 'metrics headers', value: headers(metrics.otlp.headers), source: sources['metrics.otlp.headers'] },
+          { setting: 'metrics export timeout', value: `${metrics.otlp.timeoutMillis} ms`, source: sources['metrics.otlp.timeoutMillis'] },
+          { setting: 'metrics interval', value: `${metrics.intervalMillis / 1000} s`, source: sources['metrics.intervalMillis'] },
+        ];
   return [
-    {
-      setting: 'tracing',
-      value: parseConfig({ OTEL_ENABLED: env.OTEL_ENABLED, OTEL_SDK_DISABLED: env.OTEL_SDK_DISABLED }).config.enabled ? 'on' : 'off',
-      source: from(['OTEL_SDK_DISABLED', 'OTEL_ENABLED']),
-    },
+    { setting: 'tracing', value: config.enabled ? 'on' : 'off', source: sources.enabled },
     {
       setting: 'service.name',
       value: config.serviceName ?? app.name ?? 'unknown_service:node',
-      source: from(['OTEL_SERVICE_NAME', 'OTEL_RESOURCE_ATTRIBUTES'], app.name ? 'package.json' : 'default'),
+      source: config.serviceName !== undefined ? sources.serviceName : app.name !== undefined ? appSource : DEFAULT_SOURCE,
     },
     {
       setting: 'service.version',
       value: config.serviceVersion ?? app.version ?? '(none)',
-      source: from(['OTEL_SERVICE_VERSION', 'OTEL_RESOURCE_ATTRIBUTES'], app.version ? 'package.json' : 'default'),
+      source:
+        config.serviceVersion !== undefined
+          ? sources.serviceVersion
+          : app.version === undefined
+            ? DEFAULT_SOURCE
+            : appSource === 'npm_package_name'
+              ? 'npm_package_version'
+              : appSource,
     },
-    {
-      setting: 'deployment.environment.name',
-      value: config.environment,
-      source: from(['RUST_ENV', 'NODE_ENV', 'OTEL_RESOURCE_ATTRIBUTES']),
-    },
-    {
-      setting: 'protocol',
-      value: config.exporter.protocol,
-      source: from(['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']),
-    },
-    {
-      setting: 'traces endpoint',
-      value: config.exporter.url,
-      source: from(['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT']),
-    },
-    {
-      setting: 'headers',
-      value: headerNames.length === 0 ? '(none)' : headerNames.map((name) => `${name}=<redacted>`).join(', '),
-      source: from(['OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'OTEL_EXPORTER_OTLP_HEADERS']),
-    },
-    {
-      setting: 'export timeout',
-      value: `${config.exporter.timeoutMillis} ms`,
-      source: from(['OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT']),
-    },
+    { setting: 'deployment.environment.name', value: config.environment, source: sources.environment },
+    { setting: 'protocol', value: exporter.protocol, source: sources['exporter.protocol'] },
+    { setting: 'traces endpoint', value: redactEndpoint(exporter.url), source: sources['exporter.url'] },
+    { setting: 'headers', value: headers(exporter.headers), source: sources['exporter.headers'] },
+    { setting: 'export timeout', value: `${exporter.timeoutMillis} ms`, source: sources['exporter.timeoutMillis'] },
     {
       setting: 'sampling',
       value: `${config.sampler.ratio * 100}%${config.sampler.parentBased ? ', following the caller' : ''}`,
-      source: from(['OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG', 'OTEL_SAMPLING_RATE']),
+      source: sources.sampler,
     },
     {
       setting: 'metrics',
       value:
-        metrics.exporter === 'otlp'
-          ? `otlp to ${metrics.otlp.url} every ${metrics.intervalMillis / 1000} s`
-          : metrics.exporter === 'prometheus'
-            ? `prometheus on ${metrics.prometheus.host ?? '*'}:${metrics.prometheus.port}/metrics`
-            : 'none',
-      source: from(['OTEL_METRICS_EXPORTER', 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'OTEL_METRIC_EXPORT_INTERVAL']),
+        metrics.exporter === 'prometheus'
+          ? `prometheus on ${metrics.prometheus.host ?? '*'}:${metrics.prometheus.port}/metrics`
+          : metrics.exporter,
+      source: sources['metrics.exporter'],
     },
+    ...otlpMetrics,
     {
-      setting: 'untraced paths',
-      value: config.untracedPaths.join(', ') || '(none)',
-      source: from(['OTEL_NODE_UNTRACED_PATHS']),
+      setting: 'command line in the resource',
+      value: config.resourceCommandArgs ? 'yes (process.command_args)' : 'no',
+      source: sources.resourceCommandArgs,
     },
-    {
-      setting: 'Express layers with spans',
-      value: config.expressLayers.join(', ') || '(none)',
-      source: from(['OTEL_NODE_EXPRESS_LAYERS']),
-    },
-    {
-      setting: 'shutdown timeout',
-      value: `${config.shutdownTimeoutMillis} ms`,
-      source: from(['OTEL_SHUTDOWN_TIMEOUT_MS']),
-    },
+    { setting: 'untraced paths', value: config.untracedPaths.join(', ') || '(none)', source: sources.untracedPaths },
+    { setting: 'Express layers with spans', value: config.expressLayers.join(', ') || '(none)', source: sources.expressLayers },
+    { setting: 'shutdown timeout', value: `${config.shutdownTimeoutMillis} ms`, source: sources.shutdownTimeoutMillis },
   ];
 }
 
-function traps(env: Env, config: Config, directory: string, manifest: Manifest): Check[] {
+function traps(env: Env, { config, sources }: ConfigResult, directory: string, manifest: Manifest): Check[] {
   const checks: Check[] = [];
   const error = (message: string) => checks.push({ level: 'error', message });
   const warning = (message: string) => checks.push({ level: 'warning', message });
 
-  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') {
+  if (sources.enabled === 'OTEL_SDK_DISABLED') {
     error('OTEL_SDK_DISABLED=true turns tracing off whatever OTEL_ENABLED says; unset it');
-  } else if (env.OTEL_ENABLED === undefined) {
+  } else if (!env.OTEL_ENABLED?.trim()) {
     error('OTEL_ENABLED is not set here: the preload loads and does nothing. Set OTEL_ENABLED=true where the app starts');
-  } else if (!parseConfig({ OTEL_ENABLED: env.OTEL_ENABLED }).config.enabled) {
+  } else if (!config.enabled) {
     error(`OTEL_ENABLED="${env.OTEL_ENABLED}" leaves tracing off; set it to true`);
   }
 
@@ -260,8 +265,9 @@ function bundledEntry(directory: string, manifest: Manifest): string | undefined
 }
 
 /** One real span, with the app's resource, to the configured endpoint. */
-async function exportTestSpan(config: Config, app: ReturnType<typeof findAppPackage>): Promise<ExportCheck> {
-  const { protocol, url } = config.exporter;
+async function exportTestSpan(config: Config, app: AppPackage): Promise<ExportCheck> {
+  const { protocol } = config.exporter;
+  const url = redactEndpoint(config.exporter.url);
   const failure = (error: unknown): ExportCheck => ({
     ok: false,
     protocol,

@@ -11,6 +11,8 @@ export interface WorkerSetup {
   readonly batch: Config['batch'];
   /** Int32 slots, at FLUSHED and STOPPED. */
   readonly state: SharedArrayBuffer;
+  /** What the thread's lines must not show: its log module is not the app thread's. */
+  readonly secrets: readonly string[];
 }
 
 /** The id of the last flush the thread finished. */

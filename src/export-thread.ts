@@ -7,7 +7,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Config } from './config.js';
 import { FLUSHED, STATE_BYTES, STOPPED, type WorkerMessage, type WorkerSetup } from './export-protocol.js';
-import { reason, say } from './log.js';
+import { hidden, reason, say } from './log.js';
 import type { SpanRecord } from './span-record.js';
 
 export interface ExportThread {
@@ -27,6 +27,7 @@ export function startExportThread(config: Config, resource: Resource): ExportThr
     metrics: config.metrics.otlp,
     batch: config.batch,
     state: new SharedArrayBuffer(STATE_BYTES),
+    secrets: hidden(),
   };
   const state = new Int32Array(setup.state);
   let worker: Worker | undefined;

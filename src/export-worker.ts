@@ -6,10 +6,11 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { FLUSHED, STOPPED, type WorkerMessage, type WorkerSetup } from './export-protocol.js';
 import { CollectorExporter } from './exporter.js';
-import { reason, say } from './log.js';
+import { hide, reason, say } from './log.js';
 import { fromRecord, type SpanRecord } from './span-record.js';
 
 const setup = workerData as WorkerSetup;
+hide(setup.secrets);
 const state = new Int32Array(setup.state);
 // A crash still runs this (the heap cap does not): the app's thread stops waiting at once.
 process.on('exit', () => {
@@ -22,7 +23,7 @@ const queue: SpanRecord[] = [];
 let resource: Resource | undefined;
 let exporter: CollectorExporter | undefined;
 let metricsExporter: CollectorExporter<ResourceMetrics> | undefined;
-let waitingMetrics: ResourceMetrics | undefined;
+let waitingMetrics: ResourceMetrics['scopeMetrics'] | undefined;
 let metricsSending: Promise<void> | undefined;
 let queueFull = false;
 let draining: Promise<void> | undefined;
@@ -38,6 +39,7 @@ parentPort?.on('message', (message: WorkerMessage) => {
     const { resourceFromAttributes }: typeof import('@opentelemetry/resources') = require('@opentelemetry/resources');
     resource = resourceFromAttributes(message.attributes as never);
     void drain();
+    sendWaitingMetrics();
   } else if (message.type === 'spans') {
     enqueue(message.records);
   } else if (message.type === 'metrics') {
@@ -98,7 +100,6 @@ function drain(): Promise<void> {
  * are cumulative, so a newer collection replaces a waiting one and only resolution is lost.
  */
 function exportMetrics(scopeMetrics: ResourceMetrics['scopeMetrics']): void {
-  if (!resource) return;
   try {
     metricsExporter ??= new CollectorExporter<ResourceMetrics>(setup.metrics, 'metrics');
   } catch (error) {
@@ -106,17 +107,24 @@ function exportMetrics(scopeMetrics: ResourceMetrics['scopeMetrics']): void {
     return;
   }
   if (waitingMetrics) metricsExporter.dropped(1);
-  waitingMetrics = { resource, scopeMetrics };
-  metricsSending ??= sendMetrics(metricsExporter).finally(() => {
+  waitingMetrics = scopeMetrics;
+  sendWaitingMetrics();
+}
+
+/** Once the resource is known: a collection made before it (at exit, say) waits for it, as spans do. */
+function sendWaitingMetrics(): void {
+  if (!resource || !metricsExporter || !waitingMetrics) return;
+  metricsSending ??= sendMetrics(metricsExporter, resource).finally(() => {
     metricsSending = undefined;
   });
 }
 
-async function sendMetrics(sender: CollectorExporter<ResourceMetrics>): Promise<void> {
-  for (let metrics = waitingMetrics; metrics; metrics = waitingMetrics) {
+async function sendMetrics(sender: CollectorExporter<ResourceMetrics>, resource: Resource): Promise<void> {
+  for (let scopeMetrics = waitingMetrics; scopeMetrics; scopeMetrics = waitingMetrics) {
     waitingMetrics = undefined;
+    const metrics: ResourceMetrics = { resource, scopeMetrics };
     try {
-      if (await sender.reachable()) await new Promise((resolve) => sender.export(metrics as ResourceMetrics, 1, resolve));
+      if (await sender.reachable()) await new Promise((resolve) => sender.export(metrics, 1, resolve));
       else sender.dropped(1);
     } catch {
       // An export that throws (a value it cannot serialise) loses this collection, not the next.

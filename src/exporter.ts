@@ -2,7 +2,7 @@
 // and turns a failing collector into one explained line, not a line per batch and never a crash.
 import { connect } from 'node:net';
 import type { ExportResult } from '@opentelemetry/core';
-import type { ExporterOptions } from './config.js';
+import { type ExporterOptions, redactEndpoint } from './config.js';
 import { reason, say } from './log.js';
 
 export type Signal = 'spans' | 'metrics';
@@ -23,11 +23,26 @@ export function otlpExporter<T>(signal: Signal, options: ExporterOptions): OtlpE
       : protocol === 'grpc'
         ? require('@opentelemetry/exporter-metrics-otlp-grpc').OTLPMetricExporter
         : require('@opentelemetry/exporter-metrics-otlp-proto').OTLPMetricExporter;
-  if (protocol === 'http/protobuf') return new Exporter({ url, headers: { ...headers }, timeoutMillis });
+  if (protocol === 'http/protobuf') return withoutOtlpEnvironment(() => new Exporter({ url, headers: { ...headers }, timeoutMillis }));
   const { Metadata } = require('@grpc/grpc-js');
   const metadata = new Metadata();
   for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
-  return new Exporter({ url, metadata, timeoutMillis });
+  return withoutOtlpEnvironment(() => new Exporter({ url, metadata, timeoutMillis }));
+}
+
+/**
+ * The exporters read OTEL_EXPORTER_OTLP_* as they are built and merge what they find into what they
+ * are given, the entries the config reported and set aside included (one malformed gRPC header fails
+ * the whole exporter). They are built without them: what the config chose is all they get.
+ */
+function withoutOtlpEnvironment<T>(build: () => T): T {
+  const set = Object.entries(process.env).filter(([name]) => name.startsWith('OTEL_EXPORTER_OTLP_'));
+  for (const [name] of set) delete process.env[name];
+  try {
+    return build();
+  } finally {
+    for (const [name, value] of set) process.env[name] = value;
+  }
 }
 
 /** Why a TCP connection to the collector fails, if it does: a refused port or an unknown host in a millisecond. */
@@ -148,7 +163,7 @@ export class CollectorExporter<T = import('@opentelemetry/sdk-trace-base').Reada
     const what = body ? `${reason(error)} (${body})` : reason(error);
     const { signal } = this;
     say(
-      `cannot export ${signal} to ${protocol} ${url}: ${what}; ${explain(error, this.options, signal)}. The app is unaffected; ${signal} are dropped until the collector answers`,
+      `cannot export ${signal} to ${protocol} ${redactEndpoint(url)}: ${what}; ${explain(error, this.options, signal)}. The app is unaffected; ${signal} are dropped until the collector answers`,
     );
   }
 
@@ -167,7 +182,7 @@ export class CollectorExporter<T = import('@opentelemetry/sdk-trace-base').Reada
     for (const other of failingHere ?? []) other.forgetFailure();
     failingHere?.clear();
     const [what, lost] = this.signal === 'spans' ? ['', 'spans'] : ['metrics ', 'metric exports'];
-    say(`exporting ${what}to ${protocol} ${url} again; ${this.droppedSinceFailure} ${lost} were dropped meanwhile`);
+    say(`exporting ${what}to ${protocol} ${redactEndpoint(url)} again; ${this.droppedSinceFailure} ${lost} were dropped meanwhile`);
     this.droppedSinceFailure = 0;
   }
 

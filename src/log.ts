@@ -1,8 +1,37 @@
 // Everything this package has to say goes to stderr as one prefixed line: stdout belongs to the app.
+// And none of it carries a credential: every line passes through one scrubber that replaces the
+// configuration's secrets (config.ts `secrets`, handed to `hide`) with `***`, in this thread and in
+// the export thread, which has a module instance of its own (export-thread.ts hands them over).
 import { writeSync } from 'node:fs';
+import { formatWithOptions } from 'node:util';
 import { isMainThread } from 'node:worker_threads';
+import type { DiagLogger } from '@opentelemetry/api';
 
 const warned = new Set<string>();
+let secrets: readonly string[] = [];
+let scrubHidden: (text: string) => string = (text) => text;
+
+/**
+ * A function that replaces each of `secrets` wherever it occurs, in any letter case (gRPC lower-cases
+ * metadata keys), with `***`; the longest first, so that one containing another goes whole.
+ */
+export function scrubber(secrets: readonly string[]): (text: string) => string {
+  const list = [...new Set(secrets.filter((secret) => secret !== ''))].sort((a, b) => b.length - a.length);
+  if (list.length === 0) return (text) => text;
+  const pattern = new RegExp(list.map((secret) => secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'gi');
+  return (text) => text.replace(pattern, '***');
+}
+
+/** From now on, nothing this thread's `say` prints contains any of `more`. */
+export function hide(more: readonly string[]): void {
+  secrets = [...new Set([...secrets, ...more])];
+  scrubHidden = scrubber(secrets);
+}
+
+/** What `say` hides in this thread: for another thread's `hide`. */
+export function hidden(): readonly string[] {
+  return secrets;
+}
 
 /**
  * The export thread writes to fd 2 itself: a worker's process.stderr is relayed through the main
@@ -24,7 +53,7 @@ function write(text: string): void {
 }
 
 export function say(message: string): void {
-  write(`@rustok/otel: ${message}\n`);
+  write(`@rustok/otel: ${scrubHidden(message)}\n`);
 }
 
 /** For configuration problems: each distinct one is said once per process. */
@@ -36,4 +65,17 @@ export function warn(message: string): void {
 
 export function reason(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+}
+
+/**
+ * For OTEL_LOG_LEVEL: OpenTelemetry's own diagnostics, one line each through `say`, so scrubbed like
+ * ours (exporters may log their options, headers included). On stderr at every level, where
+ * DiagConsoleLogger would put info and debug on the app's stdout.
+ */
+export function diagLogger(): DiagLogger {
+  const line =
+    (level: string) =>
+    (message: string, ...args: unknown[]) =>
+      say(`OpenTelemetry ${level}: ${formatWithOptions({ breakLength: Number.POSITIVE_INFINITY, colors: false }, message, ...args)}`);
+  return { error: line('error'), warn: line('warn'), info: line('info'), debug: line('debug'), verbose: line('verbose') };
 }

@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { Resource } from '@opentelemetry/resources';
 import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import type { Config } from './config.js';
+import { type Config, redactEndpoint } from './config.js';
 import type { ExportThread } from './export-thread.js';
 import { reason, warn } from './log.js';
 
@@ -16,6 +16,14 @@ export interface Metrics {
   readonly destination: string;
   /** Collects and exports what was measured since the last export, waiting at most `timeoutMillis`. */
   flush(timeoutMillis: number): Promise<void>;
+  /**
+   * At the event loop's end: collects once more, in promises alone, so that nothing holds the loop
+   * ('beforeExit' would come round again, and the app's listeners with it; even starting the export
+   * thread does that).
+   */
+  collectAtEnd(): void;
+  /** Hands what collectAtEnd() collected to the export thread, from 'exit', which then waits for it; whether there was any. */
+  sendCollected(): boolean;
   /** Whether an incoming request is Prometheus scraping us: not something to trace or measure. */
   isScrape(request: IncomingMessage): boolean;
 }
@@ -29,18 +37,38 @@ export function startMetrics(config: Config, resource: Resource, thread: () => E
   let flushDeadline: number | undefined;
   const flushTimeout = () => (flushDeadline === undefined ? config.shutdownTimeoutMillis : Math.max(0, flushDeadline - Date.now()));
   let isScrape: Metrics['isScrape'] = () => false;
+  let collectAtEnd: Metrics['collectAtEnd'] = () => {};
+  let sendCollected: Metrics['sendCollected'] = () => false;
   if (metrics.exporter === 'prometheus') {
     const scrape = servePrometheus(metrics.prometheus);
     reader = scrape.reader;
     isScrape = scrape.isScrape;
     destination = `a Prometheus scrape on ${metrics.prometheus.host ?? '*'}:${metrics.prometheus.port}/metrics`;
   } else {
+    const exporter = new ThreadMetricExporter(thread, flushTimeout);
     reader = new sdk.PeriodicExportingMetricReader({
-      exporter: new ThreadMetricExporter(thread, flushTimeout),
+      exporter,
       exportIntervalMillis: metrics.intervalMillis,
       exportTimeoutMillis: Math.min(metrics.intervalMillis, config.shutdownTimeoutMillis),
     });
-    destination = `${metrics.otlp.protocol} ${metrics.otlp.url} every ${metrics.intervalMillis / 1000} s`;
+    destination = `${metrics.otlp.protocol} ${redactEndpoint(metrics.otlp.url)} every ${metrics.intervalMillis / 1000} s`;
+    const periodic = reader;
+    let collected: ResourceMetrics | undefined;
+    // Without a timeout the collection runs in promises alone, which end before the event loop looks again.
+    collectAtEnd = () => {
+      void periodic.collect().then(
+        (result) => {
+          collected = result.resourceMetrics;
+        },
+        () => {},
+      );
+    };
+    sendCollected = () => {
+      if (!collected) return false;
+      exporter.export(collected, () => {});
+      collected = undefined;
+      return true;
+    };
   }
   const meterProvider = new sdk.MeterProvider({ resource, readers: [reader] });
   const instrumentations: Instrumentation[] = [];
@@ -61,6 +89,8 @@ export function startMetrics(config: Config, resource: Resource, thread: () => E
       }
     },
     isScrape,
+    collectAtEnd,
+    sendCollected,
   };
 }
 

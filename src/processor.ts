@@ -35,10 +35,16 @@ export class ThreadSpanProcessor implements SpanProcessor {
     if (this.open.size > MAX_OPEN) this.open.delete(this.open.values().next().value as Span);
   }
 
+  /** Started by the first span or metrics export: an app that never makes one never pays for the thread. */
+  exportThread(): ExportThread {
+    this.thread ??= this.startThread();
+    return this.thread;
+  }
+
   onEnd(span: ReadableSpan): void {
     this.open.delete(span as Span);
     if ((span.spanContext().traceFlags & SAMPLED) === 0) return;
-    this.thread ??= this.startThread();
+    this.exportThread();
     this.buffer.push(toRecord(span));
     if (this.buffer.length >= this.batch.maxExportBatchSize) this.handOver();
     else this.timer ??= setTimeout(() => this.handOver(), this.batch.scheduledDelayMillis).unref();

@@ -1,10 +1,26 @@
 // Who is sending the spans: the app's name and version (from its own package.json unless set), the
-// environment, and what the local detectors find. Cloud detectors probe the network, so they are opt-in.
-import type { Resource, ResourceDetector } from '@opentelemetry/resources';
+// environment, and what the local detectors find. Cloud detectors probe the network, so they are opt-in;
+// so is the command line, which rides on every span and in Prometheus' target_info and often carries
+// secrets (`--db-password=…`): OTEL_NODE_RESOURCE_COMMAND_ARGS=true.
+import type { Resource, ResourceDetectionConfig, ResourceDetector } from '@opentelemetry/resources';
 import type { AppPackage } from './app-package.js';
 import type { Config } from './config.js';
 
-function detectorsFor(names: readonly string[]): ResourceDetector[] {
+/** The processDetector's attributes without `process.command_args`; `process.command` and `process.executable.*` stay. */
+class ProcessDetector implements ResourceDetector {
+  readonly #detector: ResourceDetector;
+
+  constructor(detector: ResourceDetector) {
+    this.#detector = detector;
+  }
+
+  detect(config?: ResourceDetectionConfig) {
+    const { 'process.command_args': _, ...attributes } = this.#detector.detect(config).attributes ?? {};
+    return { attributes };
+  }
+}
+
+function detectorsFor(names: readonly string[], commandArgs: boolean): ResourceDetector[] {
   const resources: typeof import('@opentelemetry/resources') = require('@opentelemetry/resources');
   // A literal require each, so that the build gives every detector package a file of its own.
   const cloud = (detectors: Record<string, ResourceDetector>, ...exports: string[]): ResourceDetector[] =>
@@ -12,7 +28,7 @@ function detectorsFor(names: readonly string[]): ResourceDetector[] {
   const byName: Record<string, () => ResourceDetector[]> = {
     host: () => [resources.hostDetector],
     os: () => [resources.osDetector],
-    process: () => [resources.processDetector],
+    process: () => [commandArgs ? resources.processDetector : new ProcessDetector(resources.processDetector)],
     serviceinstance: () => [resources.serviceInstanceIdDetector],
     container: () => cloud(require('@opentelemetry/resource-detector-container'), 'containerDetector'),
     alibaba: () => cloud(require('@opentelemetry/resource-detector-alibaba-cloud'), 'alibabaCloudEcsDetector'),
@@ -40,7 +56,7 @@ export function createResource(config: Config, app: AppPackage): Resource {
   }: typeof import('@opentelemetry/resources') = require('@opentelemetry/resources');
   const fromEnv = config.resourceDetectors.includes('env') ? config.resourceAttributes : {};
   return defaultResource()
-    .merge(detectResources({ detectors: detectorsFor(config.resourceDetectors) }))
+    .merge(detectResources({ detectors: detectorsFor(config.resourceDetectors, config.resourceCommandArgs) }))
     .merge(resourceFromAttributes(fromEnv))
     .merge(
       resourceFromAttributes({

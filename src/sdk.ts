@@ -4,11 +4,11 @@
 import { isMainThread } from 'node:worker_threads';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { type AppPackage, appEntry, findAppPackage } from './app-package.js';
-import { type Config, EXPRESS_LAYERS, parseConfig } from './config.js';
-import { type ExportThread, startExportThread } from './export-thread.js';
+import { type Config, EXPRESS_LAYERS, parseConfig, redactEndpoint } from './config.js';
+import { startExportThread } from './export-thread.js';
 import { applicableInstrumentations, loadInstrumentations, replacesModules } from './instrumentations.js';
 import { importPatching, patchImports } from './loader.js';
-import { reason, warn } from './log.js';
+import { diagLogger, hide, reason, warn } from './log.js';
 import type { Metrics } from './metrics.js';
 import { ThreadSpanProcessor } from './processor.js';
 import { createResource } from './resource.js';
@@ -23,7 +23,9 @@ export function register(env: NodeJS.ProcessEnv): void {
   // Worker threads get no SDK of their own: it would be one more exporter per process.
   if (global[STARTED] || !isMainThread) return;
   global[STARTED] = true;
-  const { config, warnings } = parseConfig(env);
+  const { config, warnings, secrets } = parseConfig(env);
+  // Before the first line: from here on nothing this package prints carries a credential.
+  hide(secrets);
   for (const warning of warnings) warn(warning);
   if (config.enabled) start(config);
 }
@@ -45,19 +47,13 @@ function startTracing(config: Config): void {
 
   if (config.logLevel !== 'none') {
     const level = api.DiagLogLevel[config.logLevel.toUpperCase() as keyof typeof api.DiagLogLevel];
-    api.diag.setLogger(new api.DiagConsoleLogger(), level);
+    api.diag.setLogger(diagLogger(), level);
   }
 
   const entry = appEntry();
   const app = findAppPackage(entry);
   const resource = createResource(config, app);
-  let thread: ExportThread | undefined;
-  // Started by the first span or metrics export: an app that never makes one never pays for the thread.
-  const exportThread = () => {
-    thread ??= startExportThread(config, resource);
-    return thread;
-  };
-  const processor = new ThreadSpanProcessor(exportThread, config.batch, config.shutdownTimeoutMillis);
+  const processor = new ThreadSpanProcessor(() => startExportThread(config, resource), config.batch, config.shutdownTimeoutMillis);
   const provider = new base.BasicTracerProvider({ resource, sampler: sampler(base, config.sampler), spanProcessors: [processor] });
 
   api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -66,7 +62,7 @@ function startTracing(config: Config): void {
   );
   api.trace.setGlobalTracerProvider(provider);
 
-  const metrics = config.metrics.exporter === 'none' ? undefined : startMetrics(config, resource, exportThread);
+  const metrics = config.metrics.exporter === 'none' ? undefined : startMetrics(config, resource, () => processor.exportThread());
   const enable = (instrumentations: Instrumentation[]) =>
     registerInstrumentations({ tracerProvider: provider, meterProvider: metrics?.meterProvider, instrumentations });
   enable([...(metrics?.instrumentations ?? [])]);
@@ -96,7 +92,12 @@ function startTracing(config: Config): void {
         await processor.forceFlush(timeoutMillis);
         await metrics.flush(Math.max(0, deadline - Date.now()));
       },
-      flushSync: (timeoutMillis) => processor.flushSync(timeoutMillis),
+      flushSync: (timeoutMillis) => {
+        const deadline = Date.now() + timeoutMillis;
+        processor.flushSync(timeoutMillis);
+        if (metrics?.sendCollected()) processor.flushSync(Math.max(0, deadline - Date.now()));
+      },
+      collectAtEnd: () => metrics?.collectAtEnd(),
       recordCrash(error, fatal) {
         const active = api.trace.getActiveSpan();
         if (!active?.isRecording()) return;
@@ -116,7 +117,7 @@ function startTracing(config: Config): void {
 
   const { names } = loaded;
   warn(
-    `tracing ${serviceLabel(config, app)} (${config.environment}) to ${config.exporter.protocol} ${config.exporter.url}, ` +
+    `tracing ${serviceLabel(config, app)} (${config.environment}) to ${config.exporter.protocol} ${redactEndpoint(config.exporter.url)}, ` +
       `sampling ${Math.round(config.sampler.ratio * 1000) / 10}%, ${names.length} instrumentations (${names.join(', ')}); ` +
       (metrics ? `metrics to ${metrics.destination}` : 'no metrics'),
   );

@@ -2,11 +2,18 @@
 // through here: the event loop draining and `process.exit()` emit 'exit' (where only synchronous work
 // runs, hence the synchronous flush); a crash is seen by the exception monitor first; and a signal
 // the app does not handle is re-raised after the flush, so the process still dies by it.
+import { constants } from 'node:os';
+
 export interface ExitHooks {
   /** The last export that needs the event loop (metrics); resolves when done. */
   flush(timeoutMillis: number): Promise<void>;
-  /** Exports every span ended so far, waiting at most `timeoutMillis`. */
+  /** Exports every span ended so far, and whatever else the export thread holds, waiting at most `timeoutMillis`. */
   flushSync(timeoutMillis: number): void;
+  /**
+   * When the event loop has drained: the last collection of what needs one (metrics), holding
+   * nothing that would bring 'beforeExit' round again, and the app's listeners with it. flushSync sends it.
+   */
+  collectAtEnd(): void;
   /** Records a crash on the spans it interrupts; `fatal` when the process is about to die of it. */
   recordCrash(error: unknown, fatal: boolean): void;
 }
@@ -40,15 +47,20 @@ export function installShutdown(hooks: ExitHooks, timeoutMillis: number): void {
   };
   onlyWhileAlone('SIGTERM', onSignal);
   onlyWhileAlone('SIGINT', onSignal);
-  process.on('uncaughtExceptionMonitor', (error) => hooks.recordCrash(error, process.listenerCount('uncaughtException') === 0));
-  // The event loop drained (a script's end, a graceful shutdown): one last metrics export, which
-  // needs the loop; 'exit' comes after it. `process.exit()` skips this, and with it the last interval.
-  let drained = false;
-  process.on('beforeExit', () => {
-    if (drained) return;
-    drained = true;
-    void flush();
+  // A process that signals itself once its own listeners are gone (terminus, node-cleanup, an app's
+  // `process.once` that re-raises after its cleanup) would die at once without us. With our listener
+  // there instead, the signal would wait for an event loop that may have nothing left to run, and the
+  // process would end with 0: flush now, step aside, and let the signal do what it would have done.
+  beforeSignallingItself((signal) => {
+    const listeners = process.listeners(signal);
+    if (listeners.length !== 1 || listeners[0] !== onSignal) return;
+    hooks.flushSync(left());
+    process.removeListener(signal, onSignal);
   });
+  process.on('uncaughtExceptionMonitor', (error) => hooks.recordCrash(error, process.listenerCount('uncaughtException') === 0));
+  // The event loop drained (a script's end, a graceful shutdown): the last metrics are collected, and
+  // 'exit' sends them. `process.exit()` skips this, and with it the last interval.
+  process.on('beforeExit', () => hooks.collectAtEnd());
   process.on('exit', () => hooks.flushSync(left()));
 }
 
@@ -76,6 +88,17 @@ function onlyWhileAlone(signal: NodeJS.Signals, listener: (signal: NodeJS.Signal
     if (event === signal && removed !== listener) settle();
   });
   settle();
+}
+
+/** Calls `before` with the signal's name whenever the process is about to send SIGTERM or SIGINT to itself. */
+function beforeSignallingItself(before: (signal: NodeJS.Signals) => void): void {
+  const send = process.kill;
+  const names: Record<number, NodeJS.Signals> = { [constants.signals.SIGTERM]: 'SIGTERM', [constants.signals.SIGINT]: 'SIGINT' };
+  process.kill = function kill(pid: number, signal?: string | number): true {
+    const name = typeof signal === 'number' ? names[signal] : (signal ?? 'SIGTERM');
+    if (Number(pid) === process.pid && (name === 'SIGTERM' || name === 'SIGINT')) before(name);
+    return send.call(process, pid, signal);
+  };
 }
 
 /** Whether `promise` resolved within `millis`; never rejects, so a failed flush is no unhandled rejection of the app's. */

@@ -30,6 +30,8 @@ async function doctor(env: Record<string, string | undefined>): Promise<{ code: 
 }
 
 const setting = (report: DoctorReport, name: string) => report.configuration.find((entry) => entry.setting === name);
+/** Where the fixture app's name and version come from. */
+const APP_PACKAGE = join(APP_DIR, 'package.json');
 
 describe('rustok-otel doctor', () => {
   for (const protocol of ['grpc', 'http/protobuf'] as const) {
@@ -45,14 +47,15 @@ describe('rustok-otel doctor', () => {
       assert.equal(report.export.ok, true);
       assert.ok(report.export.ok && report.export.roundTripMillis >= 0);
       assert.deepEqual(report.checks, []);
-      assert.deepEqual(setting(report, 'service.name'), { setting: 'service.name', value: 'fixture-shop', source: 'package.json' });
+      assert.deepEqual(setting(report, 'service.name'), { setting: 'service.name', value: 'fixture-shop', source: APP_PACKAGE });
       assert.deepEqual(setting(report, 'protocol'), { setting: 'protocol', value: protocol, source: 'OTEL_EXPORTER_OTLP_PROTOCOL' });
       assert.deepEqual(setting(report, 'headers'), {
         setting: 'headers',
-        value: 'x-api-key=<redacted>',
+        value: '1 header (hidden)',
         source: 'OTEL_EXPORTER_OTLP_HEADERS',
       });
       assert.ok(!JSON.stringify(report).includes('supersecret'), 'header values are never printed');
+      assert.ok(!JSON.stringify(report).includes('x-api-key'), 'nor their names');
       assert.deepEqual(report.instrumentations, { loaded: ['express', 'http', 'pino', 'undici'], uninstrumented: ['tsx', 'typescript'] });
       assert.match(report.versions.node ?? '', /^\d+\.\d+\.\d+$/);
       assert.equal(report.versions['@rustok/otel'], '0.1.0');
@@ -179,12 +182,51 @@ describe('rustok-otel doctor', () => {
     }
   });
 
+  it("takes each value's source from the config module: OTEL_RESOURCE_ATTRIBUTES without service.name leaves the name to package.json", async () => {
+    const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: fixture.receiver.grpcUrl };
+    const without = (await doctor({ ...endpoint, OTEL_RESOURCE_ATTRIBUTES: 'team=a' })).report;
+    assert.deepEqual(setting(without, 'service.name'), { setting: 'service.name', value: 'fixture-shop', source: APP_PACKAGE });
+    assert.deepEqual(setting(without, 'service.version'), { setting: 'service.version', value: '3.1.4', source: APP_PACKAGE });
+    const withName = (await doctor({ ...endpoint, OTEL_RESOURCE_ATTRIBUTES: 'team=a,service.name=from-attributes' })).report;
+    assert.deepEqual(setting(withName, 'service.name'), {
+      setting: 'service.name',
+      value: 'from-attributes',
+      source: 'OTEL_RESOURCE_ATTRIBUTES',
+    });
+    assert.deepEqual(setting(withName, 'service.version'), { setting: 'service.version', value: '3.1.4', source: APP_PACKAGE });
+  });
+
+  it('shows the metrics exporter settings on their own, from their own variables', async () => {
+    const { report } = await doctor({
+      OTEL_EXPORTER_OTLP_ENDPOINT: fixture.receiver.grpcUrl,
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc',
+      OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'a=1,b=2',
+      OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: '2500',
+    });
+    const port = new URL(fixture.receiver.grpcUrl).port;
+    assert.deepEqual(
+      report.configuration.filter((entry) => entry.setting.startsWith('metrics')),
+      [
+        { setting: 'metrics', value: 'otlp', source: 'default' },
+        { setting: 'metrics protocol', value: 'http/protobuf', source: 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL' },
+        { setting: 'metrics endpoint', value: `http://127.0.0.1:${port}/v1/metrics`, source: 'OTEL_EXPORTER_OTLP_ENDPOINT' },
+        { setting: 'metrics headers', value: '2 headers (hidden)', source: 'OTEL_EXPORTER_OTLP_METRICS_HEADERS' },
+        { setting: 'metrics export timeout', value: '2500 ms', source: 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT' },
+        { setting: 'metrics interval', value: '60 s', source: 'default' },
+      ],
+    );
+  });
+
   it('prints a report for a person without --json', async () => {
     const port = await closedPort();
     const result = await run(['doctor'], { OTEL_ENABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` });
     assert.equal(result.code, 1);
     assert.match(result.stdout, /^rustok-otel doctor in /);
-    assert.match(result.stdout, /^ {2}service\.name +fixture-shop +package\.json$/m);
+    assert.match(
+      result.stdout,
+      new RegExp(`^ {2}service\\.name +fixture-shop +${APP_PACKAGE.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'),
+    );
     assert.match(result.stdout, /^Instrumentations that will load \(4\): express, http, pino, undici$/m);
     assert.match(result.stdout, /^ {2}! neither NODE_OPTIONS nor the start script loads the preload/m);
     assert.match(result.stdout, new RegExp(`^ {2}✗ no test span reached grpc http://127\\.0\\.0\\.1:${port}: connect ECONNREFUSED`, 'm'));

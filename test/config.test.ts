@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConfig } from '../src/config.js';
+import { parseConfig, redactEndpoint } from '../src/config.js';
 import { INSTRUMENTATIONS } from '../src/instrumentations.js';
 
 type Env = Record<string, string | undefined>;
@@ -278,10 +278,12 @@ describe('exporter protocol and endpoint', () => {
     assert.equal(config.exporter.url, 'http://traces:9999/custom/path');
   });
 
-  it('warns about an endpoint that is not a URL and uses the default', () => {
+  it('warns about an endpoint that is not a URL without echoing it, and uses the default', () => {
     const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' });
     assert.equal(config.exporter.url, 'http://localhost:4317');
-    assert.deepEqual(warnings, ['OTEL_EXPORTER_OTLP_ENDPOINT="not a url" is not an http:// or https:// URL; using http://localhost:4317']);
+    assert.deepEqual(warnings, [
+      'OTEL_EXPORTER_OTLP_ENDPOINT (9 characters, not shown) does not parse as a URL; using http://localhost:4317',
+    ]);
   });
 
   it('names the http/protobuf default URL in the warning about an invalid endpoint', () => {
@@ -328,10 +330,12 @@ describe('exporter headers and timeout', () => {
     assert.deepEqual(warnings, []);
   });
 
-  it('drops a header whose name is not an HTTP token, naming it but not its value, and lower-cases the rest', () => {
+  it('drops a header whose name is not an HTTP token, by position and length, echoing neither name nor value, and lower-cases the rest', () => {
     const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'Api-Key=secret,bad key=hidden' });
     assert.deepEqual(config.exporter.headers, { 'api-key': 'secret' });
-    assert.deepEqual(warnings, ['OTEL_EXPORTER_OTLP_HEADERS header name "bad key" is not a valid HTTP header name; ignoring that header']);
+    assert.deepEqual(warnings, [
+      'OTEL_EXPORTER_OTLP_HEADERS entry 2 (14 characters) is not name=value with a valid HTTP header name (letters, digits, -; no spaces or colons); ignoring it',
+    ]);
   });
 
   it('keeps everything after the first = as the value', () => {
@@ -360,8 +364,7 @@ describe('exporter headers and timeout', () => {
     const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'api-key=ok,sup3rs3cr3t,=alsos3cr3t' });
     assert.deepEqual(config.exporter.headers, { 'api-key': 'ok' });
     assert.deepEqual(warnings, [
-      'OTEL_EXPORTER_OTLP_HEADERS entry number 2 is not key=value; ignoring it',
-      'OTEL_EXPORTER_OTLP_HEADERS entry number 3 is not key=value; ignoring it',
+      'OTEL_EXPORTER_OTLP_HEADERS entries 2 (11 characters) and 3 (11 characters) are not name=value with a valid HTTP header name (letters, digits, -; no spaces or colons); ignoring them',
     ]);
     for (const warning of warnings) {
       assert.ok(!warning.includes('sup3rs3cr3t'), 'the malformed entry is not echoed');
@@ -371,7 +374,9 @@ describe('exporter headers and timeout', () => {
 
   it('does not echo a malformed traces-specific header entry either', () => {
     const { warnings } = enabled({ OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'Bearer t0k3n' });
-    assert.deepEqual(warnings, ['OTEL_EXPORTER_OTLP_TRACES_HEADERS entry number 1 is not key=value; ignoring it']);
+    assert.deepEqual(warnings, [
+      'OTEL_EXPORTER_OTLP_TRACES_HEADERS entry 1 (12 characters) is not name=value with a valid HTTP header name (letters, digits, -; no spaces or colons); ignoring it',
+    ]);
   });
 
   it('reads the export timeout from OTEL_EXPORTER_OTLP_TRACES_TIMEOUT before OTEL_EXPORTER_OTLP_TIMEOUT', () => {
@@ -530,12 +535,12 @@ describe('OTEL_NODE_ENABLED_INSTRUMENTATIONS and OTEL_NODE_DISABLED_INSTRUMENTAT
     ]);
   });
 
-  it('explains that runtime-node comes with metrics and host metrics with the Collector', () => {
+  it('explains in one line that runtime-node comes with metrics and host metrics with the Collector', () => {
     const { config, warnings } = enabled({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,runtime-node,host-metrics' });
     assert.deepEqual(config.instrumentations, ['http']);
     assert.deepEqual(warnings, [
-      'OTEL_NODE_ENABLED_INSTRUMENTATIONS entry "runtime-node" is loaded with metrics, not traces (OTEL_METRICS_EXPORTER); ignoring it',
-      'OTEL_NODE_ENABLED_INSTRUMENTATIONS entry "host-metrics" makes host metrics, which are the Collector\'s job (its hostmetrics receiver); ignoring it',
+      'OTEL_NODE_ENABLED_INSTRUMENTATIONS entry "runtime-node" is loaded with metrics, not traces (OTEL_METRICS_EXPORTER); ' +
+        'entry "host-metrics" makes host metrics, which are the Collector\'s job (its hostmetrics receiver); ignoring them',
     ]);
   });
 
@@ -883,5 +888,348 @@ describe('metrics', () => {
 
   it('says nothing about metrics variables while tracing is off', () => {
     assert.deepEqual(parseConfig({ OTEL_METRICS_EXPORTER: 'statsd', OTEL_METRIC_EXPORT_INTERVAL: 'x' }).warnings, []);
+  });
+});
+
+describe('secrets: nothing of a credential in a warning, all of it in `secrets`', () => {
+  // Each way a user really writes a credential into the configuration, and the pieces of it that must never be printed.
+  const cases: [string, Env, string[]][] = [
+    ['a header with ":" instead of "="', { OTEL_EXPORTER_OTLP_HEADERS: 'Authorization: Basic dXNlcjpwYXNz==' }, ['dXNlcjpwYXNz']],
+    ['a header with spaces in its name', { OTEL_EXPORTER_OTLP_HEADERS: 'Api Key=s3cr3tValue,x-ok=fine-value' }, ['s3cr3tValue', 'Api Key']],
+    [
+      'a header name with a bad character',
+      { OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key(s3cr3tName)=s3cr3tValue' },
+      ['s3cr3tName', 's3cr3tValue'],
+    ],
+    [
+      'a value with a comma, split in two entries',
+      { OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer h3adPart,t4ilPart' },
+      ['h3adPart', 't4ilPart'],
+    ],
+    ['a percent-encoding error', { OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=p3rcent%ZZ' }, ['p3rcent']],
+    ['an endpoint with userinfo', { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://us3r:t0ken@collector:4318' }, ['us3r', 't0ken']],
+    ['an endpoint with ?api_key=', { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318/?api_key=qu3ryKey' }, ['qu3ryKey']],
+    ['an endpoint with #frag', { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318/#fr4gment' }, ['fr4gment']],
+    [
+      'an unparseable endpoint',
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://us3r:t0ken@collector:43i8/?key=qu3ryKey' },
+      ['us3r', 't0ken', 'qu3ryKey'],
+    ],
+    [
+      'an ftp:// endpoint with userinfo',
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://us3r:t0ken@collector/?key=qu3ryKey' },
+      ['us3r', 't0ken', 'qu3ryKey'],
+    ],
+    ['an endpoint without a scheme, with userinfo', { OTEL_EXPORTER_OTLP_ENDPOINT: 'us3r:t0ken@collector:4317' }, ['us3r', 't0ken']],
+    ['an endpoint one slash short, with userinfo', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http:/us3r:t0ken@collector:4317' }, ['us3r', 't0ken']],
+    [
+      'the signal-specific endpoints',
+      {
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://tr4ce:p4ss@collector:4318/v1/traces?key=tr4ceKey',
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'not a url m3tricKey',
+      },
+      ['tr4ce', 'p4ss', 'tr4ceKey', 'm3tricKey'],
+    ],
+    [
+      'the signal-specific headers',
+      { OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'Bearer tr4ceToken', OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'Authorization: m3tricToken' },
+      ['tr4ceToken', 'm3tricToken'],
+    ],
+  ];
+  for (const [label, env, secrets] of cases) {
+    it(`never echoes ${label}, and lists it among the secrets`, () => {
+      const result = enabled(env);
+      for (const secret of secrets) {
+        for (const warning of result.warnings) assert.ok(!warning.includes(secret), `"${warning}" echoes ${secret}`);
+        assert.ok(
+          result.secrets.some((listed) => listed.includes(secret)),
+          `${secret} is not in the secrets: ${result.secrets.join(' | ')}`,
+        );
+      }
+    });
+  }
+
+  it('says which header entries are wrong by position and length, in one line per variable', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'Authorization: Basic dXNlcjpwYXNz==,x-api-key=ok,Bearer abc' });
+    assert.deepEqual(config.exporter.headers, { 'x-api-key': 'ok' });
+    assert.deepEqual(warnings, [
+      'OTEL_EXPORTER_OTLP_HEADERS entries 1 (35 characters) and 3 (10 characters) are not name=value with a valid HTTP header name (letters, digits, -; no spaces or colons); ignoring them',
+    ]);
+  });
+
+  it('shows an endpoint whose scheme is wrong with its userinfo and query string hidden', () => {
+    const { warnings } = enabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://us3r:t0ken@collector/x?key=qu3ryKey#fr4g' });
+    assert.deepEqual(warnings, [
+      'OTEL_EXPORTER_OTLP_ENDPOINT="ftp://***@collector/x?***#***" is not an http:// or https:// URL; using http://localhost:4317',
+    ]);
+  });
+
+  it('shows an endpoint without a scheme with its userinfo hidden', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'us3r:t0ken@collector:4317' });
+    assert.equal(config.exporter.url, 'http://us3r:t0ken@collector:4317');
+    assert.deepEqual(warnings, ['OTEL_EXPORTER_OTLP_ENDPOINT="***@collector:4317" has no scheme; using http://***@collector:4317']);
+  });
+
+  it('lists the forms a secret may be printed in: as written, percent-decoded, percent-encoded, lower-cased by nobody', () => {
+    const { secrets } = enabled({
+      OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20abc%2Fdef',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://us%40r:p%20ss@collector:4318',
+    });
+    for (const form of ['Bearer%20abc%2Fdef', 'Bearer abc/def', 'us%40r:p%20ss', 'us@r:p ss']) {
+      assert.ok(secrets.includes(form), `${form} is not in ${secrets.join(' | ')}`);
+    }
+  });
+
+  it('leaves out strings too short to be worth hiding, and lists the longest first', () => {
+    const { secrets } = enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'x=1,y=abc,z=abcdef,w=abcdefghij' });
+    assert.deepEqual(secrets, ['abcdefghij', 'abcdef']);
+  });
+
+  it('has no secrets without header variables or credentials in the endpoints', () => {
+    assert.deepEqual(enabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318/otlp' }).secrets, []);
+  });
+
+  it('lists the secrets while tracing is off too, frozen', () => {
+    const result = parseConfig({ OTEL_EXPORTER_OTLP_HEADERS: 'api-key=s3cr3tValue' });
+    assert.ok(result.secrets.includes('s3cr3tValue'));
+    assert.ok(Object.isFrozen(result.secrets));
+  });
+});
+
+describe('redactEndpoint', () => {
+  const cases: [string, string][] = [
+    ['http://localhost:4317', 'http://localhost:4317'],
+    ['https://collector:4318/v1/traces', 'https://collector:4318/v1/traces'],
+    ['https://user:token@collector:4318/v1/traces?api_key=k#frag', 'https://***@collector:4318/v1/traces?***#***'],
+    ['https://user:p@ss@collector', 'https://***@collector'],
+    ['http://[::1]:4317/?x', 'http://[::1]:4317/?***'],
+    ['user:token@collector:4317', '***@collector:4317'],
+    ['https://collector/path@with-at', 'https://***@with-at'],
+    ['http:/us3r:p4ss@collector:4318', '***@collector:4318'],
+    ['not a url?token=x', 'not a url?***'],
+    ['', ''],
+  ];
+  for (const [url, shown] of cases) {
+    it(`shows ${JSON.stringify(url)} as ${JSON.stringify(shown)}`, () => {
+      assert.equal(redactEndpoint(url), shown);
+    });
+  }
+});
+
+describe('the metrics exporter variables', () => {
+  it('keeps OTEL_EXPORTER_OTLP_TRACES_PROTOCOL to traces', () => {
+    const { config } = enabled({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' });
+    assert.equal(config.exporter.protocol, 'http/protobuf');
+    assert.equal(config.exporter.url, 'http://localhost:4318/v1/traces');
+    assert.equal(config.metrics.otlp.protocol, 'grpc');
+    assert.equal(config.metrics.otlp.url, 'http://localhost:4317');
+  });
+
+  it('reads the metrics protocol, headers and timeout from their own variables, falling back to the general ones', () => {
+    const { config, warnings, sources } = enabled({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318',
+      OTEL_EXPORTER_OTLP_HEADERS: 'api-key=general,x=1',
+      OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'api-key=metrics',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '2000',
+      OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: '4000',
+    });
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(config.metrics.otlp, {
+      protocol: 'http/protobuf',
+      url: 'https://collector:4318/v1/metrics',
+      headers: { 'api-key': 'metrics', x: '1' },
+      timeoutMillis: 4000,
+    });
+    assert.deepEqual(config.exporter, {
+      protocol: 'grpc',
+      url: 'https://collector:4318',
+      headers: { 'api-key': 'general', x: '1' },
+      timeoutMillis: 2000,
+    });
+    assert.equal(sources['metrics.otlp.protocol'], 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL');
+    assert.equal(sources['metrics.otlp.headers'], 'OTEL_EXPORTER_OTLP_METRICS_HEADERS, OTEL_EXPORTER_OTLP_HEADERS');
+    assert.equal(sources['metrics.otlp.timeoutMillis'], 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT');
+  });
+
+  it('falls back to OTEL_EXPORTER_OTLP_PROTOCOL when the signal-specific protocol is unusable', () => {
+    const { config, warnings } = enabled({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json',
+    });
+    assert.equal(config.metrics.otlp.protocol, 'http/protobuf');
+    assert.deepEqual(warnings, ['OTEL_EXPORTER_OTLP_METRICS_PROTOCOL="http/json" is not grpc or http/protobuf; using http/protobuf']);
+  });
+
+  it('warns about a bad metrics timeout and uses the general one', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_TIMEOUT: '2000', OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: 'soon' });
+    assert.equal(config.metrics.otlp.timeoutMillis, 2000);
+    assert.deepEqual(warnings, ['OTEL_EXPORTER_OTLP_METRICS_TIMEOUT="soon" is not a whole number ≥ 1; using 2000']);
+  });
+
+  it('appends /v1/<signal> to the path, before a query string or fragment', () => {
+    const { config } = enabled({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://gw/otlp/?api_key=k#f',
+    });
+    assert.equal(config.exporter.url, 'https://gw/otlp/v1/traces?api_key=k#f');
+    assert.equal(config.metrics.otlp.url, 'https://gw/otlp/v1/metrics?api_key=k#f');
+  });
+});
+
+describe('one line per variable, however many of its entries are wrong', () => {
+  const cases: [Env, string][] = [
+    [
+      { OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'foo,http,bar,foo' },
+      'OTEL_NODE_DISABLED_INSTRUMENTATIONS entries "foo", "bar" are not known instrumentations (see the README for the names); ignoring them',
+    ],
+    [
+      { OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,nope,host-metrics,nah' },
+      'OTEL_NODE_ENABLED_INSTRUMENTATIONS entries "nope", "nah" are not known instrumentations (see the README for the names); ' +
+        'entry "host-metrics" makes host metrics, which are the Collector\'s job (its hostmetrics receiver); ignoring them',
+    ],
+    [
+      { OTEL_NODE_RESOURCE_DETECTORS: 'env,heroku,fly' },
+      'OTEL_NODE_RESOURCE_DETECTORS entries "heroku", "fly" are not any of env, host, os, process, serviceinstance, container, alibaba, aws, azure, gcp, all, none; ignoring them',
+    ],
+    [
+      { OTEL_NODE_UNTRACED_PATHS: 'health,/ok,ready' },
+      'OTEL_NODE_UNTRACED_PATHS entries "health", "ready" do not start with /; ignoring them',
+    ],
+    [
+      { OTEL_NODE_EXPRESS_LAYERS: 'router,handlers,mw' },
+      'OTEL_NODE_EXPRESS_LAYERS entries "handlers", "mw" are not any of request_handler, router, middleware, all; ignoring them',
+    ],
+    [{ OTEL_RESOURCE_ATTRIBUTES: 'bad,a=1,worse' }, 'OTEL_RESOURCE_ATTRIBUTES entries "bad", "worse" are not key=value; ignoring them'],
+  ];
+  for (const [env, expected] of cases) {
+    const [name] = Object.keys(env);
+    it(`says every bad entry of ${name} in one line`, () => {
+      assert.deepEqual(enabled(env).warnings, [expected]);
+    });
+  }
+});
+
+describe('OTEL_NODE_RESOURCE_COMMAND_ARGS', () => {
+  it('leaves the command line out of the resource by default', () => {
+    const { config, sources } = enabled({});
+    assert.equal(config.resourceCommandArgs, false);
+    assert.equal(sources.resourceCommandArgs, 'default');
+  });
+
+  for (const [raw, expected] of [
+    ['true', true],
+    ['ON', true],
+    ['1', true],
+    ['false', false],
+    ['no', false],
+  ] as const) {
+    it(`reads "${raw}" as ${expected}`, () => {
+      const { config, warnings, sources } = enabled({ OTEL_NODE_RESOURCE_COMMAND_ARGS: raw });
+      assert.equal(config.resourceCommandArgs, expected);
+      assert.equal(sources.resourceCommandArgs, 'OTEL_NODE_RESOURCE_COMMAND_ARGS');
+      assert.deepEqual(warnings, []);
+    });
+  }
+
+  it('warns about a value that is neither and leaves the command line out', () => {
+    const { config, warnings } = enabled({ OTEL_NODE_RESOURCE_COMMAND_ARGS: 'please' });
+    assert.equal(config.resourceCommandArgs, false);
+    assert.deepEqual(warnings, [
+      'OTEL_NODE_RESOURCE_COMMAND_ARGS="please" is not one of true/1/yes/on or false/0/no/off; the command line stays out of the resource',
+    ]);
+  });
+});
+
+describe('sources: where each effective value came from', () => {
+  it('names a source for every setting, `default` for an empty environment', () => {
+    const { sources } = parseConfig({});
+    assert.ok(Object.isFrozen(sources));
+    assert.equal(Object.keys(sources).length, 30);
+    for (const [setting, source] of Object.entries(sources)) assert.equal(source, 'default', setting);
+  });
+
+  it('does not credit OTEL_RESOURCE_ATTRIBUTES with a service name it does not hold', () => {
+    const { sources } = enabled({ OTEL_RESOURCE_ATTRIBUTES: 'team=a' });
+    assert.equal(sources.serviceName, 'default');
+    assert.equal(sources.serviceVersion, 'default');
+    assert.equal(sources.environment, 'default');
+    assert.equal(sources.resourceAttributes, 'OTEL_RESOURCE_ATTRIBUTES');
+  });
+
+  it('credits OTEL_RESOURCE_ATTRIBUTES with what it holds, and the dedicated variables over it', () => {
+    const attributes = 'service.name=a,service.version=1,deployment.environment.name=staging';
+    assert.equal(enabled({ OTEL_RESOURCE_ATTRIBUTES: attributes }).sources.serviceName, 'OTEL_RESOURCE_ATTRIBUTES');
+    const both = enabled({ OTEL_RESOURCE_ATTRIBUTES: attributes, OTEL_SERVICE_NAME: 'b', NODE_ENV: 'production' }).sources;
+    assert.equal(both.serviceName, 'OTEL_SERVICE_NAME');
+    assert.equal(both.serviceVersion, 'OTEL_RESOURCE_ATTRIBUTES');
+    assert.equal(both.environment, 'NODE_ENV');
+    assert.equal(enabled({ RUST_ENV: 'x', NODE_ENV: 'y' }).sources.environment, 'RUST_ENV');
+  });
+
+  it('names the variable a value was used from, and `default` for one it could not use', () => {
+    const { sources } = enabled({
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'ftp://x',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4317',
+      OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '3000',
+      OTEL_SAMPLING_RATE: '2',
+      OTEL_BSP_MAX_QUEUE_SIZE: '100',
+    });
+    assert.equal(sources['exporter.url'], 'OTEL_EXPORTER_OTLP_ENDPOINT');
+    assert.equal(sources['metrics.otlp.url'], 'OTEL_EXPORTER_OTLP_ENDPOINT');
+    assert.equal(sources['exporter.timeoutMillis'], 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT');
+    assert.equal(sources['metrics.otlp.timeoutMillis'], 'default');
+    assert.equal(sources.sampler, 'default');
+    assert.equal(sources['batch.maxQueueSize'], 'OTEL_BSP_MAX_QUEUE_SIZE');
+    assert.equal(sources['batch.maxExportBatchSize'], 'OTEL_BSP_MAX_QUEUE_SIZE', 'clamped to the queue');
+  });
+
+  it('names both header variables when both contribute', () => {
+    const only = enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'a=1' }).sources;
+    assert.equal(only['exporter.headers'], 'OTEL_EXPORTER_OTLP_HEADERS');
+    assert.equal(only['metrics.otlp.headers'], 'OTEL_EXPORTER_OTLP_HEADERS');
+    const both = enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'a=1', OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'b=2' }).sources;
+    assert.equal(both['exporter.headers'], 'OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_HEADERS');
+    assert.equal(enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'malformed' }).sources['exporter.headers'], 'default');
+  });
+
+  it('says what turned tracing on or off', () => {
+    assert.equal(parseConfig({}).sources.enabled, 'default');
+    assert.equal(parseConfig({ OTEL_ENABLED: 'true' }).sources.enabled, 'OTEL_ENABLED');
+    assert.equal(parseConfig({ OTEL_ENABLED: 'off' }).sources.enabled, 'OTEL_ENABLED');
+    assert.equal(parseConfig({ OTEL_ENABLED: 'ture' }).sources.enabled, 'default');
+    assert.equal(parseConfig({ OTEL_ENABLED: 'true', OTEL_SDK_DISABLED: 'true' }).sources.enabled, 'OTEL_SDK_DISABLED');
+  });
+
+  it('names the sampler variables', () => {
+    assert.equal(enabled({ OTEL_SAMPLING_RATE: '0.5' }).sources.sampler, 'OTEL_SAMPLING_RATE');
+    assert.equal(enabled({ OTEL_TRACES_SAMPLER: 'always_off' }).sources.sampler, 'OTEL_TRACES_SAMPLER');
+    assert.equal(
+      enabled({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' }).sources.sampler,
+      'OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG',
+    );
+  });
+
+  it('names the instrumentation lists that shaped the list', () => {
+    assert.equal(enabled({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http' }).sources.instrumentations, 'OTEL_NODE_ENABLED_INSTRUMENTATIONS');
+    assert.equal(enabled({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'pg' }).sources.instrumentations, 'OTEL_NODE_DISABLED_INSTRUMENTATIONS');
+    const runtime = enabled({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'runtime-node' }).sources;
+    assert.equal(runtime.instrumentations, 'default');
+    assert.equal(runtime['metrics.runtime'], 'OTEL_NODE_DISABLED_INSTRUMENTATIONS');
+  });
+});
+
+describe('warnings held back while tracing is off', () => {
+  it('keeps them in `silenced`, for doctor', () => {
+    const { warnings, silenced } = parseConfig({ OTEL_SAMPLING_RATE: '2', OTEL_ENABLED: 'ture' });
+    assert.deepEqual(warnings, ['OTEL_ENABLED="ture" is not one of true/1/yes/on or false/0/no/off; tracing stays off']);
+    assert.deepEqual(silenced, ['OTEL_SAMPLING_RATE="2" is outside 0..1; using 1']);
+  });
+
+  it('holds nothing back while tracing is on', () => {
+    const { warnings, silenced } = enabled({ OTEL_SAMPLING_RATE: '2' });
+    assert.deepEqual(warnings, ['OTEL_SAMPLING_RATE="2" is outside 0..1; using 1']);
+    assert.deepEqual(silenced, []);
   });
 });

@@ -191,3 +191,35 @@ describe('one line per collector, whichever signals fail there', () => {
     }
   });
 });
+
+describe('the endpoint in its lines', () => {
+  it('is shown without its userinfo, query string and fragment, by the exporter itself', async () => {
+    (globalThis as { require?: NodeJS.Require }).require ??= createRequire(import.meta.url);
+    const { CollectorExporter } = await import('../src/exporter.js');
+    const port = await closedPort();
+    const exporter = new CollectorExporter({
+      protocol: 'http/protobuf',
+      url: `http://us3r:p4ss@127.0.0.1:${port}/v1/traces?api_key=qu3ry#fr4g`,
+      headers: {},
+      timeoutMillis: 2000,
+    });
+    const said: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((text: string) => {
+      said.push(...ourLines(String(text)));
+      return true;
+    }) as typeof process.stderr.write;
+    try {
+      assert.equal(await exporter.reachable(), false);
+    } finally {
+      process.stderr.write = write;
+      await exporter.shutdown();
+    }
+    assert.equal(said.length, 1, said.join('\n'));
+    assert.match(
+      said[0] ?? '',
+      new RegExp(`^cannot export spans to http/protobuf http://\\*\\*\\*@127\\.0\\.0\\.1:${port}/v1/traces\\?\\*\\*\\*#\\*\\*\\*: `),
+    );
+    for (const secret of ['us3r', 'p4ss', 'qu3ry', 'fr4g']) assert.ok(!said[0]?.includes(secret), said[0]);
+  });
+});

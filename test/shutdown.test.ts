@@ -21,6 +21,18 @@ describe('the exit contract', () => {
     await fixture.receiver.waitFor(() => ofService('drained').length === 3, 2000);
   });
 
+  it("runs the app's 'beforeExit' listeners once, as bare, and still sends the last metrics", async () => {
+    const bare = startApp('before-exit.cjs', { preload: 'none' });
+    const traced = startApp('before-exit.cjs', {
+      receiver: fixture.receiver,
+      env: { OTEL_SERVICE_NAME: 'before-exit', OTEL_METRIC_EXPORT_INTERVAL: '600000' },
+    });
+    assert.deepEqual(await traced.exited, await bare.exited);
+    assert.equal(traced.stdout(), bare.stdout());
+    assert.equal(bare.stdout(), 'script done\nbeforeExit 0\nexit 0\n');
+    await fixture.receiver.waitForMetrics((metrics) => metrics.some((metric) => metric.resource['service.name'] === 'before-exit'), 5000);
+  });
+
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`flushes on ${signal} and dies by ${signal} when the app has no handler`, async () => {
       const service = `no-handler-${signal}`;
