@@ -22,7 +22,11 @@ export interface Config {
   /** Undefined: taken from the app's package.json when the SDK starts. */
   readonly serviceName: string | undefined;
   readonly serviceVersion: string | undefined;
-  readonly environment: string;
+  /**
+   * Undefined: none was set when the process started. Framework commands set NODE_ENV in their own code
+   * (`next start` sets production), so it is read again as late as it can be: see environmentOf.
+   */
+  readonly environment: string | undefined;
   /** OTEL_RESOURCE_ATTRIBUTES, which the values above override. */
   readonly resourceAttributes: Readonly<Record<string, string>>;
   readonly resourceDetectors: readonly string[];
@@ -163,9 +167,7 @@ export function parseConfig(env: Env): ConfigResult {
     enabled,
     serviceName: from('serviceName', firstOf(variable('OTEL_SERVICE_NAME'), fromAttributes('service.name'))),
     serviceVersion: from('serviceVersion', firstOf(variable('OTEL_SERVICE_VERSION'), fromAttributes('service.version'))),
-    environment:
-      from('environment', firstOf(variable('RUST_ENV'), variable('NODE_ENV'), fromAttributes('deployment.environment.name'))) ??
-      'development',
+    environment: from('environment', firstOf(variable('RUST_ENV'), variable('NODE_ENV'), fromAttributes('deployment.environment.name'))),
     resourceAttributes: Object.freeze(
       from('resourceAttributes', [attributes, Object.keys(attributes).length > 0 ? 'OTEL_RESOURCE_ATTRIBUTES' : DEFAULT_SOURCE]),
     ),
@@ -239,6 +241,11 @@ export function parseConfig(env: Env): ConfigResult {
     secrets: Object.freeze(secretsOf(read)),
     sources: Object.freeze(sources),
   });
+}
+
+/** The environment now: the configured one, else NODE_ENV as the app's command may have set it since, else development. */
+export function environmentOf(config: Config, env: Env = process.env): string {
+  return config.environment ?? (env.NODE_ENV?.trim() || 'development');
 }
 
 type Read = (name: string) => string | undefined;

@@ -165,7 +165,11 @@ function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[]
               ? 'npm_package_version'
               : appSource,
     },
-    { setting: 'deployment.environment.name', value: config.environment, source: sources.environment },
+    {
+      setting: 'deployment.environment.name',
+      value: config.environment ?? "NODE_ENV as the app's command sets it, else development",
+      source: sources.environment,
+    },
     { setting: 'protocol', value: exporter.protocol, source: sources['exporter.protocol'] },
     { setting: 'traces endpoint', value: redactEndpoint(exporter.url), source: sources['exporter.url'] },
     { setting: 'headers', value: headers(exporter.headers), source: sources['exporter.headers'] },

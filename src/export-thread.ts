@@ -8,6 +8,7 @@ import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Config } from './config.js';
 import { FLUSHED, STATE_BYTES, STOPPED, type WorkerMessage, type WorkerSetup } from './export-protocol.js';
 import { hidden, reason, say } from './log.js';
+import { attributesAsSent } from './resource.js';
 import type { SpanRecord } from './span-record.js';
 
 export interface ExportThread {
@@ -70,7 +71,7 @@ export function startExportThread(config: Config, resource: Resource): ExportThr
   const sendResource = () => {
     if (resourceSent) return;
     resourceSent = true;
-    post({ type: 'resource', attributes: { ...resource.attributes } });
+    post({ type: 'resource', attributes: attributesAsSent(resource, config) });
   };
   const startFlush = () => {
     sendResource();

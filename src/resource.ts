@@ -4,7 +4,7 @@
 // secrets (`--db-password=…`): OTEL_NODE_RESOURCE_COMMAND_ARGS=true.
 import type { Resource, ResourceDetectionConfig, ResourceDetector } from '@opentelemetry/resources';
 import type { AppPackage } from './app-package.js';
-import type { Config } from './config.js';
+import { type Config, environmentOf } from './config.js';
 
 /** The processDetector's attributes without `process.command_args`; `process.command` and `process.executable.*` stay. */
 class ProcessDetector implements ResourceDetector {
@@ -62,9 +62,17 @@ export function createResource(config: Config, app: AppPackage): Resource {
       resourceFromAttributes({
         'service.name': config.serviceName ?? app.name ?? 'unknown_service:node',
         ...((config.serviceVersion ?? app.version) ? { 'service.version': config.serviceVersion ?? app.version } : {}),
-        'deployment.environment.name': config.environment,
+        'deployment.environment.name': environmentOf(config),
         'telemetry.distro.name': '@rustok/otel',
         'telemetry.distro.version': process.env.RUSTOK_OTEL_VERSION ?? '0.0.0',
       }),
     );
+}
+
+/**
+ * The attributes as they leave for the collector, with the first span or metrics export: what the app's
+ * command may have changed since the start (NODE_ENV, set by `next start`) is read again here.
+ */
+export function attributesAsSent(resource: Resource, config: Config): Record<string, unknown> {
+  return { ...resource.attributes, 'deployment.environment.name': environmentOf(config) };
 }

@@ -1,7 +1,6 @@
 // Starts tracing: builds the tracer provider from its parts (not @opentelemetry/sdk-node, which loads
 // every exporter there is) around a processor that hands spans to the export thread, loads the
 // instrumentations the app can use, and hooks the process's exit.
-import { isMainThread } from 'node:worker_threads';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { type AppPackage, appEntry, findAppPackage } from './app-package.js';
 import { type Config, EXPRESS_LAYERS, parseConfig, redactEndpoint } from './config.js';
@@ -20,8 +19,7 @@ const STARTED = Symbol.for('@rustok/otel.started');
 export function register(env: NodeJS.ProcessEnv): void {
   const global = globalThis as { [STARTED]?: true };
   // Preloaded twice, or a second copy of this package: the first one has said and done it all.
-  // Worker threads get no SDK of their own: it would be one more exporter per process.
-  if (global[STARTED] || !isMainThread) return;
+  if (global[STARTED]) return;
   global[STARTED] = true;
   const { config, warnings, secrets } = parseConfig(env);
   // Before the first line: from here on nothing this package prints carries a credential.
@@ -117,7 +115,7 @@ function startTracing(config: Config): void {
 
   const { names } = loaded;
   warn(
-    `tracing ${serviceLabel(config, app)} (${config.environment}) to ${config.exporter.protocol} ${redactEndpoint(config.exporter.url)}, ` +
+    `tracing ${serviceLabel(config, app)} (${config.environment ?? 'development unless the app sets NODE_ENV'}) to ${config.exporter.protocol} ${redactEndpoint(config.exporter.url)}, ` +
       `sampling ${Math.round(config.sampler.ratio * 1000) / 10}%, ${names.length} instrumentations (${names.join(', ')}); ` +
       (metrics ? `metrics to ${metrics.destination}` : 'no metrics'),
   );

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConfig, redactEndpoint } from '../src/config.js';
+import { environmentOf, parseConfig, redactEndpoint } from '../src/config.js';
 import { INSTRUMENTATIONS } from '../src/instrumentations.js';
 
 type Env = Record<string, string | undefined>;
@@ -17,7 +17,8 @@ describe('parseConfig defaults', () => {
     assert.equal(config.enabled, false);
     assert.equal(config.serviceName, undefined);
     assert.equal(config.serviceVersion, undefined);
-    assert.equal(config.environment, 'development');
+    assert.equal(config.environment, undefined);
+    assert.equal(environmentOf(config, {}), 'development');
     assert.deepEqual(config.resourceAttributes, {});
     assert.deepEqual(config.resourceDetectors, ['env', 'host', 'os', 'process', 'serviceinstance', 'container']);
     assert.deepEqual(config.exporter, { protocol: 'grpc', url: 'http://localhost:4317', headers: {}, timeoutMillis: 10000 });
@@ -1231,5 +1232,15 @@ describe('warnings held back while tracing is off', () => {
     const { warnings, silenced } = enabled({ OTEL_SAMPLING_RATE: '2' });
     assert.deepEqual(warnings, ['OTEL_SAMPLING_RATE="2" is outside 0..1; using 1']);
     assert.deepEqual(silenced, []);
+  });
+});
+
+describe('environmentOf', () => {
+  it('is the configured environment, else NODE_ENV as it is now (a framework command may have set it), else development', () => {
+    const unset = parseConfig({}).config;
+    assert.equal(environmentOf(unset, { NODE_ENV: 'production' }), 'production');
+    assert.equal(environmentOf(unset, { NODE_ENV: ' ' }), 'development');
+    assert.equal(environmentOf(parseConfig({ RUST_ENV: 'staging' }).config, { NODE_ENV: 'production' }), 'staging');
+    assert.equal(environmentOf(parseConfig({ NODE_ENV: 'test' }).config, { NODE_ENV: 'production' }), 'test');
   });
 });

@@ -60,6 +60,14 @@ describe('the register preload', () => {
     );
   });
 
+  it("takes the environment a framework's command sets in its own code, when none was set at the start", async () => {
+    const service = 'node-env-command';
+    const app = startApp('node-env-command.cjs', { receiver: fixture.receiver, env: { OTEL_SERVICE_NAME: service } });
+    const { spans } = await helloTrace(app, service);
+    assert.equal(spans[0]?.resource['deployment.environment.name'], 'production');
+    assert.match(ourLines(app.stderr())[0] ?? '', /^tracing node-env-command@3\.1\.4 \(development unless the app sets NODE_ENV\) to /);
+  });
+
   it('prefers RUST_ENV and the explicit service variables over everything else', async () => {
     const app = startApp('server.cjs', {
       receiver: fixture.receiver,
