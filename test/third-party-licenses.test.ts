@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { APP_DIR } from './helpers/app.js';
 import { fileURLToPath } from 'node:url';
 import { bundledPackages, notices } from '../scripts/third-party-licenses.js';
+import { APP_DIR } from './helpers/app.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DIST = join(ROOT, 'dist');
