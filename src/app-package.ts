@@ -26,15 +26,21 @@ export function appEntry(argv: readonly string[] = process.argv, cwd = process.c
  * The app's package. Normally the package.json nearest to the entry script with a name (nameless ones
  * on the way, `{"type": "module"}` beside a build's output, only set the module format). An entry
  * inside node_modules is a framework's or a tool's command (`next start`, `fastify start`, a pnpm
- * shim), never the app: then the package npm started (npm_package_name), or the one the process
- * runs in (the nearest with a name from the working directory).
+ * shim) rather than the app: then the package npm started (npm_package_json, which npx in a
+ * workspace member sets right where npm_package_name names the root; else npm_package_name), or the
+ * one the process runs in (the nearest with a name from the working directory), and only when none
+ * has a name the entry's own (a service deployed as a package and started from node_modules).
  */
 export function findAppPackage(entry: string, cwd = process.cwd(), env: Env = process.env): AppPackage {
-  if (!entry.split(sep).includes('node_modules')) return nearestNamed(dirname(entry));
-  const found = nearestNamed(cwd);
+  const own = () => nearestNamed(dirname(entry));
+  if (!entry.split(sep).includes('node_modules')) return own();
+  const started = env.npm_package_json?.trim();
+  const npm = started && existsSync(started) ? nearestNamed(dirname(started)) : undefined;
+  if (npm?.name !== undefined) return npm;
+  const here = nearestNamed(cwd);
   const name = env.npm_package_name?.trim();
-  if (!name) return found;
-  return { ...found, name, version: env.npm_package_version?.trim() || undefined, source: 'npm_package_name' };
+  if (name) return { ...here, name, version: env.npm_package_version?.trim() || undefined, source: 'npm_package_name' };
+  return here.name !== undefined ? here : own();
 }
 
 function nearestNamed(start: string): AppPackage {

@@ -103,7 +103,8 @@ export interface ConfigResult {
    * printed in: header values (raw and percent-decoded), malformed header entries and names, URL
    * userinfo, query strings and fragments. Anything that prints text derived from the configuration
    * replaces these with `***` (log.ts `hide`, doctor). Strings shorter than SECRET_MIN_LENGTH are left
-   * out: replacing every `1` would garble the output and protect nothing; they are never echoed anyway.
+   * out: they are never echoed anyway, and replacing them everywhere garbles the output, for values that
+   * are no credential (`dd-protocol=otlp`, a Honeycomb dataset named like the service) most of all.
    */
   readonly secrets: readonly string[];
   /** The variable each effective value came from (or two, joined by `, `, when both contribute), or `default`. */
@@ -113,7 +114,7 @@ export interface ConfigResult {
 type Env = Readonly<Record<string, string | undefined>>;
 
 export const DEFAULT_SOURCE = 'default';
-export const SECRET_MIN_LENGTH = 4;
+export const SECRET_MIN_LENGTH = 8;
 const DEFAULT_PORT: Record<Protocol, number> = { grpc: 4317, 'http/protobuf': 4318 };
 const LOCAL_DETECTORS = ['env', 'host', 'os', 'process', 'serviceinstance', 'container'];
 const ALL_DETECTORS = [...LOCAL_DETECTORS, 'alibaba', 'aws', 'azure', 'gcp'];
@@ -149,8 +150,9 @@ export function parseConfig(env: Env): ConfigResult {
 
   const enabled = from('enabled', readEnabled(read, warn));
   const attributes = readKeyValues(read, 'OTEL_RESOURCE_ATTRIBUTES', warn);
+  // An empty value is unset, as for every variable.
   const fromAttributes = (key: string): Sourced<string | undefined> =>
-    Object.hasOwn(attributes, key) ? [attributes[key], 'OTEL_RESOURCE_ATTRIBUTES'] : [undefined, DEFAULT_SOURCE];
+    attributes[key] ? [attributes[key], 'OTEL_RESOURCE_ATTRIBUTES'] : [undefined, DEFAULT_SOURCE];
   const firstOf = <T>(...candidates: Sourced<T | undefined>[]): Sourced<T | undefined> =>
     candidates.find(([value]) => value !== undefined) ?? [undefined, DEFAULT_SOURCE];
   const variable = (name: string): Sourced<string | undefined> => [read(name), name];
@@ -317,8 +319,9 @@ function readEndpoint(read: Read, warn: Warn, protocol: Protocol, signal: 'trace
     [SIGNAL_ENDPOINT[signal], true],
     ['OTEL_EXPORTER_OTLP_ENDPOINT', false],
   ] as const) {
+    // Both are read, so that an unusable general endpoint is said even where a signal's own one wins.
     const raw = read(name);
-    if (raw === undefined || chosen !== undefined) continue;
+    if (raw === undefined) continue;
     const url = endpointUrl(raw);
     if (url === undefined) {
       unusable.push(`${name} (${raw.length} characters, not shown) does not parse as a URL`);
@@ -328,6 +331,7 @@ function readEndpoint(read: Read, warn: Warn, protocol: Protocol, signal: 'trace
       unusable.push(`${name}="${redactEndpoint(raw)}" is not an http:// or https:// URL`);
       continue;
     }
+    if (chosen !== undefined) continue;
     if (url.text !== raw) warn(`${name}="${redactEndpoint(raw)}" has no scheme; using ${redactEndpoint(url.text)}`);
     // The signal-specific endpoint is the full URL already; the general one is a base (OTLP spec).
     chosen = [signalSpecific ? url.text : withPath(url.text), name];

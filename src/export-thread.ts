@@ -6,7 +6,16 @@ import { Worker } from 'node:worker_threads';
 import type { Resource } from '@opentelemetry/resources';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Config } from './config.js';
-import { FLUSHED, STATE_BYTES, STOPPED, type WorkerMessage, type WorkerSetup } from './export-protocol.js';
+import {
+  BEAT,
+  FLUSHED,
+  HEARTBEAT_MILLIS,
+  SILENT_MILLIS,
+  STATE_BYTES,
+  STOPPED,
+  type WorkerMessage,
+  type WorkerSetup,
+} from './export-protocol.js';
 import { hidden, reason, say } from './log.js';
 import { attributesAsSent } from './resource.js';
 import type { SpanRecord } from './span-record.js';
@@ -94,10 +103,21 @@ export function startExportThread(config: Config, resource: Resource): ExportThr
       if (!worker) return;
       const id = startFlush();
       const deadline = Date.now() + timeoutMillis;
-      // The thread marks itself stopped on its way out (a crash, not the heap cap, which runs no code).
+      let beat = Atomics.load(state, BEAT);
+      let heard = Date.now();
+      // A crash marks the thread stopped on its way out; the heap cap runs no code, so its silence tells.
       for (let seen = Atomics.load(state, FLUSHED); seen < id && Atomics.load(state, STOPPED) === 0; seen = Atomics.load(state, FLUSHED)) {
         const left = deadline - Date.now();
-        if (left <= 0 || Atomics.wait(state, FLUSHED, seen, left) === 'timed-out') return;
+        if (left <= 0) return;
+        Atomics.wait(state, FLUSHED, seen, Math.min(left, HEARTBEAT_MILLIS));
+        if (Atomics.load(state, BEAT) !== beat) {
+          beat = Atomics.load(state, BEAT);
+          heard = Date.now();
+        } else if (Date.now() - heard >= SILENT_MILLIS) {
+          worker = undefined;
+          say(`the export thread stopped answering (its heap cap, most likely); what it held is lost`);
+          return;
+        }
       }
     },
     flush(timeoutMillis) {

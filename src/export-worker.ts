@@ -4,7 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Resource } from '@opentelemetry/resources';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { FLUSHED, STOPPED, type WorkerMessage, type WorkerSetup } from './export-protocol.js';
+import { BEAT, FLUSHED, HEARTBEAT_MILLIS, STOPPED, type WorkerMessage, type WorkerSetup } from './export-protocol.js';
 import { CollectorExporter } from './exporter.js';
 import { hide, reason, say } from './log.js';
 import { fromRecord, type SpanRecord } from './span-record.js';
@@ -17,6 +17,7 @@ process.on('exit', () => {
   Atomics.store(state, STOPPED, 1);
   Atomics.notify(state, FLUSHED);
 });
+setInterval(() => Atomics.add(state, BEAT, 1), HEARTBEAT_MILLIS).unref();
 // Batches are timed on the app's thread; here spans queue only while the collector is slow or down.
 const { maxQueueSize, maxExportBatchSize, exportTimeoutMillis } = setup.batch;
 const queue: SpanRecord[] = [];

@@ -23,20 +23,21 @@ export function otlpExporter<T>(signal: Signal, options: ExporterOptions): OtlpE
       : protocol === 'grpc'
         ? require('@opentelemetry/exporter-metrics-otlp-grpc').OTLPMetricExporter
         : require('@opentelemetry/exporter-metrics-otlp-proto').OTLPMetricExporter;
-  if (protocol === 'http/protobuf') return withoutOtlpEnvironment(() => new Exporter({ url, headers: { ...headers }, timeoutMillis }));
+  if (protocol === 'http/protobuf') return withoutHeaderVariables(() => new Exporter({ url, headers: { ...headers }, timeoutMillis }));
   const { Metadata } = require('@grpc/grpc-js');
   const metadata = new Metadata();
   for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
-  return withoutOtlpEnvironment(() => new Exporter({ url, metadata, timeoutMillis }));
+  return withoutHeaderVariables(() => new Exporter({ url, metadata, timeoutMillis }));
 }
 
 /**
- * The exporters read OTEL_EXPORTER_OTLP_* as they are built and merge what they find into what they
- * are given, the entries the config reported and set aside included (one malformed gRPC header fails
- * the whole exporter). They are built without them: what the config chose is all they get.
+ * The exporters read the header variables as they are built and merge what they find into the
+ * headers they are given, the entries the config reported and set aside included (one malformed gRPC
+ * header fails the whole exporter): they are built without them. What the config does not read
+ * (certificates, compression) they still take from the environment themselves.
  */
-function withoutOtlpEnvironment<T>(build: () => T): T {
-  const set = Object.entries(process.env).filter(([name]) => name.startsWith('OTEL_EXPORTER_OTLP_'));
+function withoutHeaderVariables<T>(build: () => T): T {
+  const set = Object.entries(process.env).filter(([name]) => /^OTEL_EXPORTER_OTLP_(\w+_)?HEADERS$/.test(name));
   for (const [name] of set) delete process.env[name];
   try {
     return build();

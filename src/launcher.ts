@@ -16,6 +16,12 @@ const LAUNCHERS = new RegExp(
     String.raw`corepack/dist/(corepack|npm|npx|pnpm|pnpx|yarn|yarnpkg)\.js`,
     String.raw`tsx/dist/cli\.[cm]?js`,
     String.raw`nodemon/bin/nodemon\.js`,
+    String.raw`ts-node-dev/lib/bin\.js`,
+    'node-dev/bin/node-dev',
+    String.raw`@nestjs/cli/bin/nest\.js`,
+    // pm2's commands and its daemon; the app runs in a child of its own (ProcessContainerFork.js).
+    'pm2/bin/pm2(-runtime|-docker|-dev)?',
+    String.raw`pm2/lib/Daemon\.js`,
     String.raw`cross-env/(src|dist)/bin/cross-env(-shell)?\.js`,
     String.raw`dotenv-cli/cli\.js`,
     String.raw`env-cmd/bin/env-cmd\.js`,

@@ -90,13 +90,17 @@ function onlyWhileAlone(signal: NodeJS.Signals, listener: (signal: NodeJS.Signal
   settle();
 }
 
-/** Calls `before` with the signal's name whenever the process is about to send SIGTERM or SIGINT to itself. */
+/**
+ * Calls `before` with the signal's name whenever the process is about to send SIGTERM or SIGINT to
+ * itself: by its pid, or to its process group (0, or minus its pid when it leads the group).
+ */
 function beforeSignallingItself(before: (signal: NodeJS.Signals) => void): void {
   const send = process.kill;
   const names: Record<number, NodeJS.Signals> = { [constants.signals.SIGTERM]: 'SIGTERM', [constants.signals.SIGINT]: 'SIGINT' };
   process.kill = function kill(pid: number, signal?: string | number): true {
     const name = typeof signal === 'number' ? names[signal] : (signal ?? 'SIGTERM');
-    if (Number(pid) === process.pid && (name === 'SIGTERM' || name === 'SIGINT')) before(name);
+    const itself = [process.pid, 0, -process.pid].includes(Number(pid));
+    if (itself && (name === 'SIGTERM' || name === 'SIGINT')) before(name);
     return send.call(process, pid, signal);
   };
 }

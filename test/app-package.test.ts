@@ -79,6 +79,33 @@ describe('findAppPackage', () => {
     });
   });
 
+  it('prefers the package.json npm started to npm_package_name, which npx in a workspace member sets to the root', () => {
+    const dir = tree({
+      'package.json': { name: 'mono-root', version: '0.0.0', workspaces: ['apps/*'] },
+      'apps/web/package.json': { name: 'web', version: '2.0.0', dependencies: { 'http-server': '14' } },
+      'node_modules/http-server/package.json': { name: 'http-server', version: '14.1.1' },
+      'node_modules/http-server/bin/http-server': '',
+    });
+    const env = { npm_package_json: join(dir, 'apps/web/package.json'), npm_package_name: 'mono-root', npm_package_version: '0.0.0' };
+    assert.deepEqual(findAppPackage(join(dir, 'node_modules/http-server/bin/http-server'), join(dir, 'apps/web'), env), {
+      name: 'web',
+      version: '2.0.0',
+      dependencies: ['http-server'],
+      source: join(dir, 'apps/web/package.json'),
+    });
+  });
+
+  it('names a service deployed as a package after itself when nothing around it has a name', () => {
+    const dir = tree({
+      'package.json': { private: true },
+      'node_modules/@acme/orders-service/package.json': { name: '@acme/orders-service', version: '4.2.0' },
+      'node_modules/@acme/orders-service/server.js': '',
+    });
+    const found = findAppPackage(join(dir, 'node_modules/@acme/orders-service/server.js'), dir, {});
+    assert.equal(found.name, '@acme/orders-service');
+    assert.equal(found.version, '4.2.0');
+  });
+
   it("keeps the entry's own package when it is not in node_modules, whatever npm says", () => {
     const dir = tree({ 'package.json': { name: 'shop', version: '1.2.3' }, 'main.js': '' });
     assert.equal(findAppPackage(join(dir, 'main.js'), '/', { npm_package_name: 'root-of-monorepo' }).name, 'shop');

@@ -981,9 +981,9 @@ describe('secrets: nothing of a credential in a warning, all of it in `secrets`'
     }
   });
 
-  it('leaves out strings too short to be worth hiding, and lists the longest first', () => {
-    const { secrets } = enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'x=1,y=abc,z=abcdef,w=abcdefghij' });
-    assert.deepEqual(secrets, ['abcdefghij', 'abcdef']);
+  it('leaves out strings too short to be worth hiding (values such as dd-protocol=otlp), and lists the longest first', () => {
+    const { secrets } = enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'x=1,dd-protocol=otlp,z=abcdefgh,w=abcdefghijkl' });
+    assert.deepEqual(secrets, ['abcdefghijkl', 'abcdefgh']);
   });
 
   it('has no secrets without header variables or credentials in the endpoints', () => {
@@ -1242,5 +1242,31 @@ describe('environmentOf', () => {
     assert.equal(environmentOf(unset, { NODE_ENV: ' ' }), 'development');
     assert.equal(environmentOf(parseConfig({ RUST_ENV: 'staging' }).config, { NODE_ENV: 'production' }), 'staging');
     assert.equal(environmentOf(parseConfig({ NODE_ENV: 'test' }).config, { NODE_ENV: 'production' }), 'test');
+  });
+});
+
+describe('an unusable general endpoint beside a signal-specific one', () => {
+  it('is said once, though the traces endpoint wins', () => {
+    const { config, warnings } = parseConfig({
+      OTEL_ENABLED: 'true',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://localhost:14317',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://collector:4317',
+    });
+    assert.equal(config.exporter.url, 'http://localhost:14317');
+    assert.deepEqual(warnings, [
+      'OTEL_EXPORTER_OTLP_ENDPOINT="ftp://collector:4317" is not an http:// or https:// URL; using http://localhost:14317',
+    ]);
+  });
+});
+
+describe('empty resource attributes', () => {
+  it('leave service.name, service.version and the environment unset, as an empty variable would', () => {
+    const { config } = parseConfig({
+      OTEL_ENABLED: 'true',
+      OTEL_RESOURCE_ATTRIBUTES: 'service.name=,service.version=,deployment.environment.name=',
+    });
+    assert.equal(config.serviceName, undefined);
+    assert.equal(config.serviceVersion, undefined);
+    assert.equal(config.environment, undefined);
   });
 });

@@ -47,4 +47,22 @@ describe('an export thread that dies', () => {
       assert.ok(Date.now() - signalled < 10_000, `ended ${Date.now() - signalled} ms after SIGTERM`);
     },
   );
+
+  it('that dies while the process waits for it at exit is not waited for past its silence', { timeout: 60_000 }, async () => {
+    fixture.receiver.setFault('hang');
+    after(() => fixture.receiver.setFault(undefined));
+    const app = startApp('big-spans.cjs', {
+      receiver: fixture.receiver,
+      env: { OTEL_SERVICE_NAME: 'thread-dies-at-exit', OTEL_METRICS_EXPORTER: 'none', OTEL_SHUTDOWN_TIMEOUT_MS: '30000' },
+    });
+    const requested = Date.now();
+    await assert.rejects(app.get('/big?count=120&exit'));
+    assert.deepEqual(await app.exited, { code: 0, signal: null });
+    // Its heap cap ends the thread during the wait in 'exit'; two seconds of silence end the wait, not the 30 s budget.
+    assert.ok(Date.now() - requested < 15_000, `exited ${Date.now() - requested} ms after the request`);
+    assert.match(
+      ourLines(app.stderr()).at(-1) ?? '',
+      /^the export thread stopped answering \(its heap cap, most likely\); what it held is lost$/,
+    );
+  });
 });
