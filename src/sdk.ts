@@ -84,11 +84,12 @@ function startTracing(config: Config): void {
   installShutdown(
     {
       // Spans first: when the collector is down, the line about it names the spans.
+      // While this runs the event loop does too: a second signal is heard, and a launcher's wrapper
+      // (tsx) hears that the signal arrived. flushSync after it has little or nothing left to wait for.
       flush: async (timeoutMillis) => {
-        if (!metrics) return;
         const deadline = Date.now() + timeoutMillis;
         await processor.forceFlush(timeoutMillis);
-        await metrics.flush(Math.max(0, deadline - Date.now()));
+        await metrics?.flush(Math.max(0, deadline - Date.now()));
       },
       flushSync: (timeoutMillis) => {
         const deadline = Date.now() + timeoutMillis;

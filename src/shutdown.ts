@@ -5,7 +5,7 @@
 import { constants } from 'node:os';
 
 export interface ExitHooks {
-  /** The last export that needs the event loop (metrics); resolves when done. */
+  /** Exports what there is while the event loop runs (spans, then metrics); resolves when done. */
   flush(timeoutMillis: number): Promise<void>;
   /** Exports every span ended so far, and whatever else the export thread holds, waiting at most `timeoutMillis`. */
   flushSync(timeoutMillis: number): void;

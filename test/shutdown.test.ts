@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { ourLines, startApp } from './helpers/app.js';
 import { useFixture } from './helpers/fixture.js';
@@ -124,6 +126,40 @@ describe('exit when the collector is down', () => {
     });
     assert.deepEqual(await app.exited, { code: 7, signal: null });
   });
+
+  for (const metrics of ['otlp', 'none']) {
+    it(
+      `ends at once on a second SIGTERM while the first one's flush waits for the collector (metrics ${metrics})`,
+      { timeout: 30_000 },
+      async () => {
+        // A collector that takes the connection and never answers; its first connection says the flush is under way.
+        const collector = createServer(() => {});
+        const connected = once(collector, 'connection');
+        collector.listen(0, '127.0.0.1');
+        await once(collector, 'listening');
+        after(() => {
+          collector.close();
+        });
+        const app = startApp('server.cjs', {
+          protocol: 'http/protobuf',
+          env: {
+            ...SLOW_BATCHES,
+            OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+            OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as { port: number }).port}`,
+            OTEL_METRICS_EXPORTER: metrics,
+            OTEL_SHUTDOWN_TIMEOUT_MS: '20000',
+          },
+        });
+        await app.get('/hello');
+        process.kill(app.pid, 'SIGTERM');
+        await connected;
+        const second = Date.now();
+        process.kill(app.pid, 'SIGTERM');
+        assert.deepEqual(await app.exited, { code: null, signal: 'SIGTERM' });
+        assert.ok(Date.now() - second < 5000, `ended ${Date.now() - second} ms after the second SIGTERM`);
+      },
+    );
+  }
 
   // With metrics on there are two exports at the end (spans, then metrics); the timeout bounds both.
   for (const [script, how] of [

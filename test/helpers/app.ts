@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Receiver } from './receiver.js';
 
@@ -53,11 +53,42 @@ export interface App {
 }
 
 const running = new Set<ChildProcess>();
+/** Those started in a process group of their own (startCommand): stopped with every process in it. */
+const groups = new WeakSet<ChildProcess>();
 
 export function startApp(script: string, options: AppOptions = {}): App {
-  const { preload = 'import', receiver, protocol = 'grpc', nodeArgs = [], args: scriptArgs = [] } = options;
-  const register = `--${preload === 'require' ? 'require' : 'import'}=@rustok/otel/register`;
-  const env: Record<string, string | undefined> = {
+  const { preload = 'import', nodeArgs = [], args: scriptArgs = [] } = options;
+  const args = [...nodeArgs, ...(preload === 'import' || preload === 'require' ? [registerFlag(preload)] : []), script, ...scriptArgs];
+  return launch(FIXTURE_NODE, args, appEnv(preload, options), { cwd: options.cwd ?? APP_DIR });
+}
+
+export interface CommandOptions extends Omit<AppOptions, 'preload' | 'nodeArgs' | 'args'> {
+  /** How the preload reaches the command's Node processes: NODE_OPTIONS (the default), or not at all. */
+  readonly preload?: 'node-options' | 'none';
+  /** What the app prints on stdout once it serves, its first group the port. Default: `listening <port>`. */
+  readonly listeningOn?: RegExp;
+}
+
+/**
+ * Runs a command the way a user types it (`npm start`, `npx serve`, a framework's bin), with
+ * FIXTURE_NODE first on PATH so that its `#!/usr/bin/env node` and the scripts it starts run on that
+ * Node. It gets a process group of its own, and stopApps kills the whole group: launchers start the
+ * app in a child (npm, a shell, then node), and the app must not outlive the test.
+ */
+export function startCommand(command: string, args: readonly string[], options: CommandOptions = {}): App {
+  const { preload = 'node-options' } = options;
+  const env = appEnv(preload, options);
+  if (FIXTURE_NODE !== 'node') env.PATH = [dirname(FIXTURE_NODE), env.PATH].filter(Boolean).join(delimiter);
+  return launch(command, args, env, { cwd: options.cwd ?? APP_DIR, group: true, listeningOn: options.listeningOn });
+}
+
+function registerFlag(preload: Preload): string {
+  return `--${preload === 'require' ? 'require' : 'import'}=@rustok/otel/register`;
+}
+
+function appEnv(preload: Preload, options: Pick<AppOptions, 'receiver' | 'protocol' | 'env'>): Record<string, string | undefined> {
+  const { receiver, protocol = 'grpc' } = options;
+  return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     FORCE_COLOR: '0',
@@ -67,16 +98,25 @@ export function startApp(script: string, options: AppOptions = {}): App {
       OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
       OTEL_EXPORTER_OTLP_ENDPOINT: protocol === 'grpc' ? receiver.grpcUrl : receiver.httpUrl,
     }),
-    ...(preload === 'node-options' && { NODE_OPTIONS: register }),
+    ...(preload === 'node-options' && { NODE_OPTIONS: registerFlag(preload) }),
     ...options.env,
   };
-  const args = [...nodeArgs, ...(preload === 'import' || preload === 'require' ? [register] : []), script, ...scriptArgs];
-  const child = spawn(FIXTURE_NODE, args, {
-    cwd: options.cwd ?? APP_DIR,
+}
+
+function launch(
+  command: string,
+  args: readonly string[],
+  env: Record<string, string | undefined>,
+  { cwd, group = false, listeningOn = /listening (\d+)/ }: { cwd: string; group?: boolean; listeningOn?: RegExp | undefined },
+): App {
+  const child = spawn(command, args, {
+    cwd,
     env: Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)),
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: group,
   });
   running.add(child);
+  if (group) groups.add(child);
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -87,7 +127,8 @@ export function startApp(script: string, options: AppOptions = {}): App {
   });
   const exited = new Promise<Exit>((resolve) =>
     child.on('close', (code, signal) => {
-      running.delete(child);
+      // A group stays listed: what its leader started may outlive it, and stopApps ends the group.
+      if (!group) running.delete(child);
       resolve({ code, signal });
     }),
   );
@@ -105,7 +146,7 @@ export function startApp(script: string, options: AppOptions = {}): App {
     });
   const waitForStdout = waitFor(child.stdout, () => stdout);
   const waitForStderr = waitFor(child.stderr, () => stderr);
-  const listening = waitForStdout(/listening (\d+)/).then((match) => Number(match[1]));
+  const listening = waitForStdout(listeningOn).then((match) => Number(match[1]));
   listening.catch(() => {});
   return {
     pid: child.pid ?? -1,
@@ -122,12 +163,15 @@ export function startApp(script: string, options: AppOptions = {}): App {
   };
 }
 
-/** For `afterEach`: every app still running is killed by its PID. */
+/** For `afterEach`: every app still running is killed by its PID, and every group startCommand made with all in it. */
 export function stopApps(): void {
   for (const child of running) {
-    if (child.pid === undefined || child.exitCode !== null) continue;
+    if (child.pid === undefined) continue;
+    // A group's leader may be gone while processes it started still run: the group is killed all the same.
+    const group = groups.has(child);
+    if (!group && child.exitCode !== null) continue;
     try {
-      process.kill(child.pid, 'SIGKILL');
+      process.kill(group ? -child.pid : child.pid, 'SIGKILL');
     } catch {
       // It ended between the check and the kill.
     }
