@@ -163,12 +163,7 @@ describe('one line per collector, whichever signals fail there', () => {
       'metrics',
     );
     const collection = { resource: resourceFromAttributes({}), scopeMetrics: [] };
-    const said: string[] = [];
-    const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((text: string) => {
-      said.push(...ourLines(String(text)));
-      return true;
-    }) as typeof process.stderr.write;
+    const { said, restore } = captureOurLines();
     const exportSpans = () => new Promise((resolve) => spans.export(ended, 1, resolve));
     const exportMetrics = () => new Promise((resolve) => metrics.export(collection, 1, resolve));
     try {
@@ -185,7 +180,7 @@ describe('one line per collector, whichever signals fail there', () => {
       assert.match(said[1] ?? '', /^exporting to http\/protobuf .* again; 1 spans were dropped meanwhile$/);
       assert.match(said[2] ?? '', /^cannot export metrics to http\/protobuf .*\/v1\/nothing: .*nothing serves OTLP metrics at that URL/);
     } finally {
-      process.stderr.write = write;
+      restore();
       fixture.receiver.setFault(undefined);
       await Promise.all([spans.shutdown(), metrics.shutdown()]);
     }
@@ -203,16 +198,11 @@ describe('the endpoint in its lines', () => {
       headers: {},
       timeoutMillis: 2000,
     });
-    const said: string[] = [];
-    const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((text: string) => {
-      said.push(...ourLines(String(text)));
-      return true;
-    }) as typeof process.stderr.write;
+    const { said, restore } = captureOurLines();
     try {
       assert.equal(await exporter.reachable(), false);
     } finally {
-      process.stderr.write = write;
+      restore();
       await exporter.shutdown();
     }
     assert.equal(said.length, 1, said.join('\n'));
@@ -223,3 +213,19 @@ describe('the endpoint in its lines', () => {
     for (const secret of ['us3r', 'p4ss', 'qu3ry', 'fr4g']) assert.ok(!said[0]?.includes(secret), said[0]);
   });
 });
+
+/** Our lines on stderr from now until `restore()`, kept from the test's output. */
+function captureOurLines(): { said: string[]; restore(): void } {
+  const said: string[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((text: string) => {
+    said.push(...ourLines(String(text)));
+    return true;
+  }) as typeof process.stderr.write;
+  return {
+    said,
+    restore: () => {
+      process.stderr.write = write;
+    },
+  };
+}
