@@ -33,6 +33,8 @@ export function installShutdown(hooks: ExitHooks, timeoutMillis: number): void {
 
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
+    // process.emit('SIGTERM') of the app's own, which without us reaches no listener at all.
+    if (signal !== 'SIGTERM' && signal !== 'SIGINT') return;
     const reraise = () => {
       process.removeListener(signal, onSignal);
       process.kill(process.pid, signal);
@@ -45,15 +47,13 @@ export function installShutdown(hooks: ExitHooks, timeoutMillis: number): void {
       reraise();
     });
   };
-  onlyWhileAlone('SIGTERM', onSignal);
-  onlyWhileAlone('SIGINT', onSignal);
+  const alone = listenUnseen(['SIGTERM', 'SIGINT'], onSignal);
   // A process that signals itself once its own listeners are gone (terminus, node-cleanup, an app's
   // `process.once` that re-raises after its cleanup) would die at once without us. With our listener
   // there instead, the signal would wait for an event loop that may have nothing left to run, and the
   // process would end with 0: flush now, step aside, and let the signal do what it would have done.
   beforeSignallingItself((signal) => {
-    const listeners = process.listeners(signal);
-    if (listeners.length !== 1 || listeners[0] !== onSignal) return;
+    if (!alone(signal)) return;
     hooks.flushSync(left());
     process.removeListener(signal, onSignal);
   });
@@ -65,29 +65,62 @@ export function installShutdown(hooks: ExitHooks, timeoutMillis: number): void {
 }
 
 /**
- * Listens to `signal` only while nothing else does. Another listener means the app or a library
- * handles the signal and decides when to end ('exit' flushes then), and it must see exactly the
- * listeners it would see without us: signal-exit, for one, ends the process only when its own
- * listeners are the last ones, and would wait for ours for ever. When the others remove theirs (to
- * re-raise the signal, as signal-exit and terminus do), ours is back before the signal arrives.
+ * Listens to `signals` only while nothing else does, and out of sight: the app and its libraries see
+ * exactly the listeners they would see without us. Another listener means the app or a library
+ * handles the signal and decides when to end ('exit' flushes then); signal-exit, for one, ends the
+ * process only when its own listeners are the last ones and would wait for ours for ever, and
+ * libraries that install a handler only where none exists (tsx's, which then exits 128+n) would skip
+ * theirs. When the others remove theirs (to re-raise the signal, as signal-exit and terminus do),
+ * ours is back before the signal arrives. Returns whether ours is, right now, the only one.
  */
-function onlyWhileAlone(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): void {
-  const others = () => process.listeners(signal).filter((candidate) => candidate !== listener).length;
-  const settle = () => {
-    const attached = process.listeners(signal).includes(listener);
-    if (others() === 0 && !attached) process.on(signal, listener);
-    else if (others() > 0 && attached) process.removeListener(signal, listener);
+function listenUnseen(signals: readonly NodeJS.Signals[], listener: (signal: NodeJS.Signals) => void): (signal: NodeJS.Signals) => boolean {
+  const { listeners, rawListeners, listenerCount, eventNames } = process;
+  // biome-ignore lint/complexity/noBannedTypes: the type of an EventEmitter's listeners.
+  const all = (name: string | symbol): Function[] => Reflect.apply(listeners, process, [name]);
+  const ours = (name: string | symbol) => (signals as readonly (string | symbol)[]).includes(name) && all(name).includes(listener);
+  process.listeners = function (this: NodeJS.Process, name: string | symbol) {
+    const found: unknown[] = Reflect.apply(listeners, this, [name]);
+    return ours(name) ? found.filter((candidate) => candidate !== listener) : found;
+  } as typeof process.listeners;
+  process.rawListeners = function (this: NodeJS.Process, name: string | symbol) {
+    const found: unknown[] = Reflect.apply(rawListeners, this, [name]);
+    return ours(name) ? found.filter((candidate) => candidate !== listener) : found;
+  } as typeof process.rawListeners;
+  process.listenerCount = function (this: NodeJS.Process, ...args: Parameters<typeof listenerCount>) {
+    const count = Reflect.apply(listenerCount, this, args);
+    const [name, only] = args;
+    if (!ours(name) || (only != null && only !== listener)) return count;
+    return only === listener ? 0 : count - 1;
+  } as typeof process.listenerCount;
+  process.eventNames = function (this: NodeJS.Process) {
+    return Reflect.apply(eventNames, this, []).filter((name) => !ours(name) || all(name).length > 1);
+  } as typeof process.eventNames;
+
+  const settle = (signal: NodeJS.Signals) => {
+    const attached = all(signal).includes(listener);
+    const others = all(signal).length - (attached ? 1 : 0);
+    if (others === 0 && !attached) process.on(signal, listener);
+    else if (others > 0 && attached) process.removeListener(signal, listener);
   };
+  const watched = (event: string | symbol): event is NodeJS.Signals => (signals as readonly (string | symbol)[]).includes(event);
   // 'newListener' comes before the listener is added: leaving at once would leave no listener for a
   // moment, and Node would stop watching the signal for good. Signals are delivered between tasks,
   // so leaving after this task's synchronous code is just as soon.
   process.on('newListener', (event, added) => {
-    if (event === signal && added !== listener) queueMicrotask(settle);
+    if (watched(event) && added !== listener) queueMicrotask(() => settle(event));
   });
   process.on('removeListener', (event, removed) => {
-    if (event === signal && removed !== listener) settle();
+    if (!watched(event) || removed === listener) return;
+    // Node stops watching a signal when process.listenerCount says 0, which it says while ours is
+    // alone: adding ours again starts the watch again.
+    if (all(event).includes(listener)) process.removeListener(event, listener);
+    settle(event);
   });
-  settle();
+  for (const signal of signals) settle(signal);
+  return (signal) => {
+    const found = all(signal);
+    return found.length === 1 && found[0] === listener;
+  };
 }
 
 /**

@@ -23,6 +23,24 @@ describe('the exit contract', () => {
     await fixture.receiver.waitFor(() => ofService('drained').length === 3, 2000);
   });
 
+  it('shows the app none of its own signal listeners, so code that handles SIGTERM only where nothing else does still does', async () => {
+    const env = { ...SLOW_BATCHES, OTEL_SERVICE_NAME: 'only-if-unhandled', TARGET_URL: fixture.target.url };
+    const [bare, traced] = [
+      startApp('only-if-unhandled.cjs', { preload: 'none', env }),
+      startApp('only-if-unhandled.cjs', { receiver: fixture.receiver, env }),
+    ];
+    for (const app of [bare, traced]) {
+      await app.get('/');
+      process.kill(app.pid, 'SIGTERM');
+    }
+    assert.deepEqual(await bare.exited, { code: 143, signal: null });
+    assert.deepEqual(await traced.exited, await bare.exited);
+    const lines = (app: typeof bare) => app.stdout().replace(/listening \d+/, 'listening <port>');
+    assert.equal(lines(traced), lines(bare));
+    assert.match(bare.stdout(), /^listeners seen: SIGTERM 0 0 0, SIGINT 0 0 0; events: \n/);
+    await fixture.receiver.waitFor(() => ofService('only-if-unhandled').length === 2, 2000);
+  });
+
   it("runs the app's 'beforeExit' listeners once, as bare, and still sends the last metrics", async () => {
     const bare = startApp('before-exit.cjs', { preload: 'none' });
     const traced = startApp('before-exit.cjs', {
