@@ -59,7 +59,7 @@ export async function doctor(env: Env, directory: string): Promise<DoctorReport>
   const loaded = applicableInstrumentations(config.instrumentations, join(directory, 'index.js'), app.dependencies, process.env);
   const covered = new Set(loaded.flatMap((entry) => entry.modules));
   const checks: Check[] = [
-    ...traps(env, parsed, directory, manifest),
+    ...traps(env, parsed, directory, manifest, app),
     // Those the preload keeps to itself while tracing is off too: they are what it would say once on.
     ...[...warnings, ...silenced].map((message) => ({ level: 'warning' as const, message })),
   ];
@@ -199,7 +199,7 @@ function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[]
   ];
 }
 
-function traps(env: Env, { config, sources }: ConfigResult, directory: string, manifest: Manifest): Check[] {
+function traps(env: Env, { config, sources }: ConfigResult, directory: string, manifest: Manifest, app: AppPackage): Check[] {
   const checks: Check[] = [];
   const error = (message: string) => checks.push({ level: 'error', message });
   const warning = (message: string) => checks.push({ level: 'warning', message });
@@ -237,16 +237,27 @@ function traps(env: Env, { config, sources }: ConfigResult, directory: string, m
     );
   }
 
-  if ((config.serviceName ?? manifest.name) === undefined) {
+  if ((config.serviceName ?? app.name) === undefined) {
     warning('service.name will be unknown_service:node: set OTEL_SERVICE_NAME, or a name in package.json');
   }
 
-  const { protocol, url } = config.exporter;
-  const port = new URL(url).port;
-  if (protocol === 'grpc' && port === '4318') {
-    warning('gRPC to port 4318, which is OTLP over HTTP: use port 4317, or OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf');
-  } else if (protocol === 'http/protobuf' && port === '4317') {
-    warning('OTLP over HTTP to port 4317, which is gRPC: use port 4318, or OTEL_EXPORTER_OTLP_PROTOCOL=grpc');
+  // Traces and metrics each have their own protocol and endpoint, so either can be crossed; one line for both.
+  const crossed = [
+    ['traces', config.exporter] as const,
+    ...(config.metrics.exporter === 'otlp' ? [['metrics', config.metrics.otlp] as const] : []),
+  ]
+    .filter(([, { protocol, url }]) => new URL(url).port === (protocol === 'grpc' ? '4318' : '4317'))
+    .map(([signal, { protocol }]) => ({ signal, protocol }));
+  for (const protocol of ['grpc', 'http/protobuf'] as const) {
+    const signals = crossed.filter((entry) => entry.protocol === protocol).map((entry) => entry.signal);
+    if (signals.length === 0) continue;
+    const variable = signals.length === 2 ? 'OTEL_EXPORTER_OTLP_PROTOCOL' : `OTEL_EXPORTER_OTLP_${signals[0]?.toUpperCase()}_PROTOCOL`;
+    const which = signals.length === 2 ? '' : ` (${signals[0]})`;
+    warning(
+      protocol === 'grpc'
+        ? `gRPC to port 4318${which}, which is OTLP over HTTP: use port 4317, or ${variable}=http/protobuf`
+        : `OTLP over HTTP to port 4317${which}, which is gRPC: use port 4318, or ${variable}=grpc`,
+    );
   }
   return checks;
 }

@@ -163,6 +163,25 @@ describe('rustok-otel doctor', () => {
     }
   });
 
+  it('warns about a crossed port for metrics alone, naming their own protocol variable', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rustok-crossed-'));
+    try {
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'crossed' }));
+      const env = {
+        OTEL_ENABLED: 'true',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+      };
+      const report: DoctorReport = JSON.parse((await run(['doctor', '--json'], env, dir)).stdout);
+      assert.deepEqual(
+        report.checks.filter((check) => check.message.includes(' to port ')).map((check) => check.message),
+        ['gRPC to port 4318 (metrics), which is OTLP over HTTP: use port 4317, or OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/protobuf'],
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reports on an app whose main is a directory or whose package.json is not an object', async () => {
     for (const manifest of ['{ "name": "lib-app", "main": "lib" }', 'null']) {
       const dir = mkdtempSync(join(tmpdir(), 'rustok-odd-'));
