@@ -2,7 +2,7 @@
 // part that needs the app's name, version or dependencies (the resource, the instrumentations,
 // doctor) asks here.
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, sep } from 'node:path';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 
 export interface AppPackage {
   readonly name?: string;
@@ -29,7 +29,8 @@ export function appEntry(argv: readonly string[] = process.argv, cwd = process.c
  * shim) rather than the app: then the package npm started (npm_package_json, which npx in a
  * workspace member sets right where npm_package_name names the root; else npm_package_name), or the
  * one the process runs in (the nearest with a name from the working directory), and only when none
- * has a name the entry's own (a service deployed as a package and started from node_modules).
+ * has a name the entry's own: a service deployed as a package and started from node_modules, unless
+ * the entry is one of that package's commands (`bin`), which makes it a tool.
  */
 export function findAppPackage(entry: string, cwd = process.cwd(), env: Env = process.env): AppPackage {
   const own = () => nearestNamed(dirname(entry));
@@ -40,7 +41,16 @@ export function findAppPackage(entry: string, cwd = process.cwd(), env: Env = pr
   const here = nearestNamed(cwd);
   const name = env.npm_package_name?.trim();
   if (name) return { ...here, name, version: env.npm_package_version?.trim() || undefined, source: 'npm_package_name' };
-  return here.name !== undefined ? here : own();
+  if (here.name !== undefined) return here;
+  const entryPackage = own();
+  return entryPackage.source !== undefined && isCommandOf(entry, entryPackage.source) ? here : entryPackage;
+}
+
+/** Whether `entry` is one of the commands (`bin`) the package at `manifestFile` declares. */
+function isCommandOf(entry: string, manifestFile: string): boolean {
+  const bin = readManifest(manifestFile)?.bin;
+  const commands = typeof bin === 'string' ? [bin] : typeof bin === 'object' && bin !== null ? Object.values(bin) : [];
+  return commands.some((command) => typeof command === 'string' && resolve(dirname(manifestFile), command) === resolve(entry));
 }
 
 function nearestNamed(start: string): AppPackage {

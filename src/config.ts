@@ -115,6 +115,9 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 export const DEFAULT_SOURCE = 'default';
 export const SECRET_MIN_LENGTH = 8;
+/** Header names that say their value is a credential (authorization, x-api-key, dd-api-key, x-honeycomb-team, …). */
+const CREDENTIAL_NAME = /auth|key|token|secret|pass|team|dsn|signature|cookie/i;
+const CREDENTIAL_MIN_LENGTH = 4;
 const DEFAULT_PORT: Record<Protocol, number> = { grpc: 4317, 'http/protobuf': 4318 };
 const LOCAL_DETECTORS = ['env', 'host', 'os', 'process', 'serviceinstance', 'container'];
 const ALL_DETECTORS = [...LOCAL_DETECTORS, 'alibaba', 'aws', 'azure', 'gcp'];
@@ -481,10 +484,10 @@ function mergeHeaders(general: Headers, specific: Headers): Sourced<Record<strin
  */
 function secretsOf(read: Read): string[] {
   const found = new Set<string>();
-  const add = (value: string | undefined) => {
+  const add = (value: string | undefined, minLength = SECRET_MIN_LENGTH) => {
     for (const form of [value, value && decode(value), value && encodeURIComponent(value)]) {
       const text = form?.trim();
-      if (text && text.length >= SECRET_MIN_LENGTH) found.add(text);
+      if (text && text.length >= minLength) found.add(text);
     }
   };
   for (const name of ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'OTEL_EXPORTER_OTLP_METRICS_HEADERS']) {
@@ -493,7 +496,9 @@ function secretsOf(read: Read): string[] {
       const separator = entry.indexOf('=');
       const key = separator === -1 ? '' : entry.slice(0, separator).trim();
       const value = entry.slice(separator + 1).trim();
-      add(value);
+      // A collector may echo a rejected key in its answer, which the failure line quotes: under a
+      // credential's name, a short value is hidden too.
+      add(value, CREDENTIAL_NAME.test(key) ? CREDENTIAL_MIN_LENGTH : SECRET_MIN_LENGTH);
       // The OpenTelemetry exporters read the variable too, and end a value at `;` (baggage properties).
       add(value.split(';')[0]);
       if (separator >= 1 && HEADER_NAME.test(key)) continue;

@@ -47,6 +47,7 @@ export function startExportThread(config: Config, resource: Resource): ExportThr
 
   const start = () => {
     Atomics.store(state, STOPPED, 0);
+    Atomics.store(state, BEAT, 0);
     // No preloads in the export thread: it must not trace itself, nor start the app's tooling twice.
     const started = new Worker(join(__dirname, 'export-worker.cjs'), {
       workerData: setup,
@@ -113,7 +114,8 @@ export function startExportThread(config: Config, resource: Resource): ExportThr
         if (Atomics.load(state, BEAT) !== beat) {
           beat = Atomics.load(state, BEAT);
           heard = Date.now();
-        } else if (Date.now() - heard >= SILENT_MILLIS) {
+        } else if (beat > 0 && Date.now() - heard >= SILENT_MILLIS) {
+          // Silent once it had been heard: a thread still starting (slowly, on a starved machine) is no dead one.
           worker = undefined;
           say(`the export thread stopped answering (its heap cap, most likely); what it held is lost`);
           return;

@@ -17,6 +17,8 @@ process.on('exit', () => {
   Atomics.store(state, STOPPED, 1);
   Atomics.notify(state, FLUSHED);
 });
+// The first beat says the thread is up; from then on, its silence means it is gone.
+Atomics.add(state, BEAT, 1);
 setInterval(() => Atomics.add(state, BEAT, 1), HEARTBEAT_MILLIS).unref();
 // Batches are timed on the app's thread; here spans queue only while the collector is slow or down.
 const { maxQueueSize, maxExportBatchSize, exportTimeoutMillis } = setup.batch;

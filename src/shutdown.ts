@@ -36,8 +36,8 @@ export function installShutdown(hooks: ExitHooks, timeoutMillis: number): void {
     // process.emit('SIGTERM') of the app's own, which without us reaches no listener at all.
     if (signal !== 'SIGTERM' && signal !== 'SIGINT') return;
     const reraise = () => {
-      process.removeListener(signal, onSignal);
-      process.kill(process.pid, signal);
+      unseen.stepAside(signal);
+      kill(process.pid, signal);
     };
     // A second signal while the first one's flush runs: whoever sends it wants the process gone now.
     if (signalled) return reraise();
@@ -47,15 +47,22 @@ export function installShutdown(hooks: ExitHooks, timeoutMillis: number): void {
       reraise();
     });
   };
-  const alone = listenUnseen(['SIGTERM', 'SIGINT'], onSignal);
-  // A process that signals itself once its own listeners are gone (terminus, node-cleanup, an app's
-  // `process.once` that re-raises after its cleanup) would die at once without us. With our listener
-  // there instead, the signal would wait for an event loop that may have nothing left to run, and the
-  // process would end with 0: flush now, step aside, and let the signal do what it would have done.
-  beforeSignallingItself((signal) => {
-    if (!alone(signal)) return;
+  const unseen = listenUnseen(['SIGTERM', 'SIGINT'], onSignal);
+  // A process that signals itself once its own listeners are gone (signal-exit, terminus,
+  // node-cleanup, an app's `process.once` that re-raises after its cleanup) dies at once without us.
+  // With our listener there, the signal would wait for an event loop that may have nothing left to
+  // run, and the process would end with 0: flush now, step aside, and let the signal do what it would
+  // have done. A signal that cannot be sent (a process group it does not lead) brings ours back.
+  const kill = beforeSignallingItself((signal, send) => {
+    if (!unseen.unhandled(signal)) return send();
     hooks.flushSync(left());
-    process.removeListener(signal, onSignal);
+    unseen.stepAside(signal);
+    try {
+      return send();
+    } catch (error) {
+      unseen.settle(signal);
+      throw error;
+    }
   });
   process.on('uncaughtExceptionMonitor', (error) => hooks.recordCrash(error, process.listenerCount('uncaughtException') === 0));
   // The event loop drained (a script's end, a graceful shutdown): the last metrics are collected, and
@@ -64,16 +71,26 @@ export function installShutdown(hooks: ExitHooks, timeoutMillis: number): void {
   process.on('exit', () => hooks.flushSync(left()));
 }
 
+interface Unseen {
+  /** Whether nothing but ours listens to `signal`: the app leaves it to Node's default. */
+  unhandled(signal: NodeJS.Signals): boolean;
+  /** Takes ours off, for the signal about to be raised to meet Node's default. */
+  stepAside(signal: NodeJS.Signals): void;
+  /** Puts ours on or takes it off, as the other listeners now call for. */
+  settle(signal: NodeJS.Signals): void;
+}
+
 /**
  * Listens to `signals` only while nothing else does, and out of sight: the app and its libraries see
  * exactly the listeners they would see without us. Another listener means the app or a library
  * handles the signal and decides when to end ('exit' flushes then); signal-exit, for one, ends the
  * process only when its own listeners are the last ones and would wait for ours for ever, and
  * libraries that install a handler only where none exists (tsx's, which then exits 128+n) would skip
- * theirs. When the others remove theirs (to re-raise the signal, as signal-exit and terminus do),
- * ours is back before the signal arrives. Returns whether ours is, right now, the only one.
+ * theirs. Ours comes and goes after the task that added or removed the others: never in the middle of
+ * code that takes listeners off and puts them back (vm's breakOnSigint does), where Node's own
+ * bookkeeping of the signal would go wrong.
  */
-function listenUnseen(signals: readonly NodeJS.Signals[], listener: (signal: NodeJS.Signals) => void): (signal: NodeJS.Signals) => boolean {
+function listenUnseen(signals: readonly NodeJS.Signals[], listener: (signal: NodeJS.Signals) => void): Unseen {
   const { listeners, rawListeners, listenerCount, eventNames } = process;
   // biome-ignore lint/complexity/noBannedTypes: the type of an EventEmitter's listeners.
   const all = (name: string | symbol): Function[] => Reflect.apply(listeners, process, [name]);
@@ -96,46 +113,51 @@ function listenUnseen(signals: readonly NodeJS.Signals[], listener: (signal: Nod
     return Reflect.apply(eventNames, this, []).filter((name) => !ours(name) || all(name).length > 1);
   } as typeof process.eventNames;
 
+  let leaving = false;
+  const stepAside = (signal: NodeJS.Signals) => {
+    leaving = true;
+    try {
+      process.removeListener(signal, listener);
+    } finally {
+      leaving = false;
+    }
+  };
+  const others = (signal: NodeJS.Signals) => all(signal).filter((candidate) => candidate !== listener).length;
   const settle = (signal: NodeJS.Signals) => {
     const attached = all(signal).includes(listener);
-    const others = all(signal).length - (attached ? 1 : 0);
-    if (others === 0 && !attached) process.on(signal, listener);
-    else if (others > 0 && attached) process.removeListener(signal, listener);
+    if (others(signal) === 0 && !attached) process.on(signal, listener);
+    else if (others(signal) > 0 && attached) stepAside(signal);
   };
   const watched = (event: string | symbol): event is NodeJS.Signals => (signals as readonly (string | symbol)[]).includes(event);
-  // 'newListener' comes before the listener is added: leaving at once would leave no listener for a
-  // moment, and Node would stop watching the signal for good. Signals are delivered between tasks,
-  // so leaving after this task's synchronous code is just as soon.
   process.on('newListener', (event, added) => {
     if (watched(event) && added !== listener) queueMicrotask(() => settle(event));
   });
   process.on('removeListener', (event, removed) => {
-    if (!watched(event) || removed === listener) return;
+    if (!watched(event) || (removed === listener && leaving)) return;
     // Node stops watching a signal when process.listenerCount says 0, which it says while ours is
-    // alone: adding ours again starts the watch again.
-    if (all(event).includes(listener)) process.removeListener(event, listener);
-    settle(event);
+    // alone: ours goes now, and comes back with a watch of its own.
+    if (removed !== listener && all(event).includes(listener)) stepAside(event);
+    queueMicrotask(() => settle(event));
   });
   for (const signal of signals) settle(signal);
-  return (signal) => {
-    const found = all(signal);
-    return found.length === 1 && found[0] === listener;
-  };
+  return { unhandled: (signal) => others(signal) === 0, stepAside, settle };
 }
 
 /**
- * Calls `before` with the signal's name whenever the process is about to send SIGTERM or SIGINT to
- * itself: by its pid, or to its process group (0, or minus its pid when it leads the group).
+ * Replaces process.kill so that `around` runs whenever the process sends SIGTERM or SIGINT to itself
+ * (by its pid, or to its process group: 0, or minus its pid when it leads the group), with `send`
+ * doing the sending. Returns the original, for signals of our own.
  */
-function beforeSignallingItself(before: (signal: NodeJS.Signals) => void): void {
-  const send = process.kill;
+function beforeSignallingItself(around: (signal: NodeJS.Signals, send: () => true) => true): typeof process.kill {
+  const original = process.kill;
   const names: Record<number, NodeJS.Signals> = { [constants.signals.SIGTERM]: 'SIGTERM', [constants.signals.SIGINT]: 'SIGINT' };
   process.kill = function kill(pid: number, signal?: string | number): true {
+    const send = () => original.call(process, pid, signal);
     const name = typeof signal === 'number' ? names[signal] : (signal ?? 'SIGTERM');
     const itself = [process.pid, 0, -process.pid].includes(Number(pid));
-    if (itself && (name === 'SIGTERM' || name === 'SIGINT')) before(name);
-    return send.call(process, pid, signal);
+    return itself && (name === 'SIGTERM' || name === 'SIGINT') ? around(name, send) : send();
   };
+  return original.bind(process);
 }
 
 /** Whether `promise` resolved within `millis`; never rejects, so a failed flush is no unhandled rejection of the app's. */

@@ -106,6 +106,15 @@ describe('findAppPackage', () => {
     assert.equal(found.version, '4.2.0');
   });
 
+  it("does not name an app after a tool whose command it was started with, even when the app's package.json has no name", () => {
+    const dir = tree({
+      'package.json': { private: true },
+      'node_modules/fastify-cli/package.json': { name: 'fastify-cli', version: '7.4.1', bin: { fastify: './cli.js' } },
+      'node_modules/fastify-cli/cli.js': '',
+    });
+    assert.equal(findAppPackage(join(dir, 'node_modules/fastify-cli/cli.js'), dir, {}).name, undefined);
+  });
+
   it("keeps the entry's own package when it is not in node_modules, whatever npm says", () => {
     const dir = tree({ 'package.json': { name: 'shop', version: '1.2.3' }, 'main.js': '' });
     assert.equal(findAppPackage(join(dir, 'main.js'), '/', { npm_package_name: 'root-of-monorepo' }).name, 'shop');

@@ -1270,3 +1270,11 @@ describe('empty resource attributes', () => {
     assert.equal(config.environment, undefined);
   });
 });
+
+describe('short credentials', () => {
+  it('are hidden under a credential-like header name (a collector may echo them), not under others', () => {
+    const { secrets } = parseConfig({ OTEL_ENABLED: 'true', OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=s3cr3t7,dd-protocol=otlp,x-team=shop' });
+    assert.ok(secrets.includes('s3cr3t7'));
+    assert.ok(!secrets.includes('otlp'));
+  });
+});

@@ -41,6 +41,22 @@ describe('the exit contract', () => {
     await fixture.receiver.waitFor(() => ofService('only-if-unhandled').length === 2, 2000);
   });
 
+  it("leaves the app's SIGINT handler in charge after vm's breakOnSigint took it off and put it back", async () => {
+    const env = { ...SLOW_BATCHES, OTEL_SERVICE_NAME: 'vm-sigint' };
+    const [bare, traced] = [
+      startApp('vm-sigint.cjs', { preload: 'none', env }),
+      startApp('vm-sigint.cjs', { receiver: fixture.receiver, env }),
+    ];
+    for (const app of [bare, traced]) {
+      assert.equal((await app.get('/')).body, '42');
+      process.kill(app.pid, 'SIGINT');
+    }
+    assert.deepEqual(await bare.exited, { code: 0, signal: null });
+    assert.deepEqual(await traced.exited, await bare.exited);
+    assert.equal(traced.stdout().replace(/listening \d+/, ''), bare.stdout().replace(/listening \d+/, ''));
+    await fixture.receiver.waitFor(() => ofService('vm-sigint').length === 1, 2000);
+  });
+
   it("runs the app's 'beforeExit' listeners once, as bare, and still sends the last metrics", async () => {
     const bare = startApp('before-exit.cjs', { preload: 'none' });
     const traced = startApp('before-exit.cjs', {
