@@ -2,6 +2,7 @@
 // run on one machine, variants alternated so that drift spreads evenly. Prints Markdown tables.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +17,7 @@ const LOAD_SECONDS = Number(process.env.LOAD_SECONDS ?? 8);
 const LOAD_ROUNDS = Number(process.env.LOAD_ROUNDS ?? 2);
 
 // Install the package the way a user would, next to the peers (which `npm run bench` installed).
+mkdirSync(join(ROOT, '.work'), { recursive: true });
 const [packed] = JSON.parse(
   execFileSync('npm', ['pack', '--json', '--pack-destination', join(ROOT, '.work')], { cwd: ROOT, encoding: 'utf8' }),
 );
