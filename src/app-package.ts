@@ -3,6 +3,7 @@
 // doctor) asks here.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import type { Config } from './config.js';
 
 export interface AppPackage {
   readonly name?: string;
@@ -51,6 +52,15 @@ function isCommandOf(entry: string, manifestFile: string): boolean {
   const bin = readManifest(manifestFile)?.bin;
   const commands = typeof bin === 'string' ? [bin] : typeof bin === 'object' && bin !== null ? Object.values(bin) : [];
   return commands.some((command) => typeof command === 'string' && resolve(dirname(manifestFile), command) === resolve(entry));
+}
+
+/** The service as every part names it: the variables first, else the app's package, else OpenTelemetry's default. */
+export function serviceIdentity(
+  config: Pick<Config, 'serviceName' | 'serviceVersion'>,
+  app: AppPackage,
+): { name: string; version?: string } {
+  const version = config.serviceVersion ?? app.version;
+  return { name: config.serviceName ?? app.name ?? 'unknown_service:node', ...(version ? { version } : {}) };
 }
 
 function nearestNamed(start: string): AppPackage {

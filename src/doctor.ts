@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { type AppPackage, findAppPackage } from './app-package.js';
+import { type AppPackage, findAppPackage, serviceIdentity } from './app-package.js';
 import { type Config, type ConfigResult, DEFAULT_SOURCE, parseConfig, redactEndpoint } from './config.js';
 import { connectionError, explain, otlpExporter } from './exporter.js';
 import { applicableInstrumentations } from './instrumentations.js';
@@ -150,12 +150,12 @@ function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[]
     { setting: 'tracing', value: config.enabled ? 'on' : 'off', source: sources.enabled },
     {
       setting: 'service.name',
-      value: config.serviceName ?? app.name ?? 'unknown_service:node',
+      value: serviceIdentity(config, app).name,
       source: config.serviceName !== undefined ? sources.serviceName : app.name !== undefined ? appSource : DEFAULT_SOURCE,
     },
     {
       setting: 'service.version',
-      value: config.serviceVersion ?? app.version ?? '(none)',
+      value: serviceIdentity(config, app).version ?? '(none)',
       source:
         config.serviceVersion !== undefined
           ? sources.serviceVersion

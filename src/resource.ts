@@ -3,7 +3,7 @@
 // so is the command line, which rides on every span and in Prometheus' target_info and often carries
 // secrets (`--db-password=…`): OTEL_NODE_RESOURCE_COMMAND_ARGS=true.
 import type { Resource, ResourceDetectionConfig, ResourceDetector } from '@opentelemetry/resources';
-import type { AppPackage } from './app-package.js';
+import { type AppPackage, serviceIdentity } from './app-package.js';
 import { type Config, environmentOf } from './config.js';
 
 /** The processDetector's attributes without `process.command_args`; `process.command` and `process.executable.*` stay. */
@@ -54,14 +54,15 @@ export function createResource(config: Config, app: AppPackage): Resource {
     detectResources,
     resourceFromAttributes,
   }: typeof import('@opentelemetry/resources') = require('@opentelemetry/resources');
+  const service = serviceIdentity(config, app);
   const fromEnv = config.resourceDetectors.includes('env') ? config.resourceAttributes : {};
   return defaultResource()
     .merge(detectResources({ detectors: detectorsFor(config.resourceDetectors, config.resourceCommandArgs) }))
     .merge(resourceFromAttributes(fromEnv))
     .merge(
       resourceFromAttributes({
-        'service.name': config.serviceName ?? app.name ?? 'unknown_service:node',
-        ...((config.serviceVersion ?? app.version) ? { 'service.version': config.serviceVersion ?? app.version } : {}),
+        'service.name': service.name,
+        ...(service.version ? { 'service.version': service.version } : {}),
         'deployment.environment.name': environmentOf(config),
         'telemetry.distro.name': '@rustok/otel',
         'telemetry.distro.version': process.env.RUSTOK_OTEL_VERSION ?? '0.0.0',

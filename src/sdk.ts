@@ -2,7 +2,7 @@
 // every exporter there is) around a processor that hands spans to the export thread, loads the
 // instrumentations the app can use, and hooks the process's exit.
 import type { Instrumentation } from '@opentelemetry/instrumentation';
-import { type AppPackage, appEntry, findAppPackage } from './app-package.js';
+import { type AppPackage, appEntry, findAppPackage, serviceIdentity } from './app-package.js';
 import { type Config, EXPRESS_LAYERS, parseConfig, redactEndpoint } from './config.js';
 import { startExportThread } from './export-thread.js';
 import { applicableInstrumentations, loadInstrumentations, replacesModules } from './instrumentations.js';
@@ -134,8 +134,7 @@ function startMetrics(...args: Parameters<typeof import('./metrics.js').startMet
 }
 
 function serviceLabel(config: Config, app: AppPackage): string {
-  const name = config.serviceName ?? app.name ?? 'unknown_service:node';
-  const version = config.serviceVersion ?? app.version;
+  const { name, version } = serviceIdentity(config, app);
   return version ? `${name}@${version}` : name;
 }
 

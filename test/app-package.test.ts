@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { appEntry, findAppPackage } from '../src/app-package.js';
+import { appEntry, findAppPackage, serviceIdentity } from '../src/app-package.js';
 
 const root = mkdtempSync(join(tmpdir(), 'rustok-app-package-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -125,5 +125,16 @@ describe('appEntry', () => {
   it('is the script Node was given, made absolute against the working directory', () => {
     assert.equal(appEntry(['node', 'dist/main.js'], '/srv/app'), join('/srv/app', 'dist/main.js'));
     assert.equal(appEntry(['node', '/srv/app/main.js'], '/elsewhere'), '/srv/app/main.js');
+  });
+});
+
+describe('serviceIdentity', () => {
+  it('takes the variables first, then the app package, then unknown_service:node', () => {
+    const app = { name: 'shop', version: '1.2.3', dependencies: [] };
+    assert.deepEqual(serviceIdentity({ serviceName: 'orders', serviceVersion: undefined }, app), { name: 'orders', version: '1.2.3' });
+    assert.deepEqual(serviceIdentity({ serviceName: undefined, serviceVersion: '9' }, app), { name: 'shop', version: '9' });
+    assert.deepEqual(serviceIdentity({ serviceName: undefined, serviceVersion: undefined }, { dependencies: [] }), {
+      name: 'unknown_service:node',
+    });
   });
 });
