@@ -5,8 +5,8 @@ import { context, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { setAttributes, traced, untraced } from '../src/traced.js';
-import { assertFailed } from './helpers/spans.js';
+import { setAttributes, traced, untraced } from '../../src/traced.js';
+import { assertFailed } from '../helpers/spans.js';
 
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -452,7 +452,7 @@ describe('with no tracer provider registered', () => {
 
   it('works in a process that never registered any OpenTelemetry SDK', () => {
     const script = `
-      import { setAttributes, traced } from ${JSON.stringify(new URL('../src/traced.ts', import.meta.url).href)};
+      import { setAttributes, traced } from ${JSON.stringify(new URL('../../src/traced.ts', import.meta.url).href)};
       setAttributes({ outside: true });
       const sync = traced('fresh.sync', (span) => { setAttributes({ inside: true }); return span.isRecording() ? 'recording' : 'no-op'; });
       const value = await traced('fresh.async', async () => 'async');

@@ -5,7 +5,7 @@ import { TraceState } from '@opentelemetry/core';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AlwaysOnSampler, BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { fromRecord, type SpanRecord, toRecord } from '../src/span-record.js';
+import { fromRecord, type SpanRecord, toRecord } from '../../src/span-record.js';
 
 const PARENT: SpanContext = {
   traceId: 'd4cda95b652f4a1592b449d5929fda1b',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { environmentOf, parseConfig, redactEndpoint } from '../src/config.js';
-import { INSTRUMENTATIONS } from '../src/instrumentations.js';
+import { environmentOf, parseConfig, redactEndpoint } from '../../src/config.js';
+import { INSTRUMENTATIONS } from '../../src/instrumentations.js';
 
 type Env = Record<string, string | undefined>;
 

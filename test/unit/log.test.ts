@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { parseConfig } from '../src/config.js';
-import { diagLogger, hidden, hide, say, scrubber } from '../src/log.js';
+import { parseConfig } from '../../src/config.js';
+import { diagLogger, hidden, hide, say, scrubber } from '../../src/log.js';
 
 describe('scrubber', () => {
   it('replaces every occurrence of every secret with ***', () => {

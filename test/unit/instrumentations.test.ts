@@ -13,7 +13,7 @@ import {
   NOISY_INSTRUMENTATIONS,
   packageOf,
   REPLACING_INSTRUMENTATIONS,
-} from '../src/instrumentations.js';
+} from '../../src/instrumentations.js';
 
 const PREFIX = '@opentelemetry/instrumentation-';
 const autoMain = createRequire(import.meta.url).resolve('@opentelemetry/auto-instrumentations-node');

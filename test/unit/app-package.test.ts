@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { appEntry, findAppPackage, serviceIdentity } from '../src/app-package.js';
+import { appEntry, findAppPackage, serviceIdentity } from '../../src/app-package.js';
 
 const root = mkdtempSync(join(tmpdir(), 'rustok-app-package-'));
 after(() => rmSync(root, { recursive: true, force: true }));

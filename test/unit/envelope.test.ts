@@ -17,8 +17,8 @@ import {
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { extractTraceContext, injectTraceContext, traceHandler, tracePublish } from '../src/envelope.js';
-import { assertFailed } from './helpers/spans.js';
+import { extractTraceContext, injectTraceContext, traceHandler, tracePublish } from '../../src/envelope.js';
+import { assertFailed } from '../helpers/spans.js';
 
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -794,7 +794,7 @@ describe('with no OpenTelemetry SDK registered', () => {
     const script = `
       import { context, ROOT_CONTEXT } from '@opentelemetry/api';
       import { extractTraceContext, injectTraceContext, traceHandler, tracePublish } from ${JSON.stringify(
-        new URL('../src/envelope.ts', import.meta.url).href,
+        new URL('../../src/envelope.ts', import.meta.url).href,
       )};
       const envelope = { id: 'e-1', type: 'order.created' };
       const published = tracePublish(envelope, (span) => (span.isRecording() ? 'recording' : 'no-op'));
@@ -818,7 +818,7 @@ describe('with no OpenTelemetry SDK registered', () => {
     `;
     const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       encoding: 'utf8',
-      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
     });
 
     assert.equal(child.status, 0, child.stderr);

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { isLauncher } from '../src/launcher.js';
+import { isLauncher } from '../../src/launcher.js';
 
 const root = mkdtempSync(join(tmpdir(), 'rustok-launcher-'));
 after(() => rmSync(root, { recursive: true, force: true }));
