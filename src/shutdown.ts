@@ -95,14 +95,13 @@ function listenUnseen(signals: readonly NodeJS.Signals[], listener: (signal: Nod
   // biome-ignore lint/complexity/noBannedTypes: the type of an EventEmitter's listeners.
   const all = (name: string | symbol): Function[] => Reflect.apply(listeners, process, [name]);
   const ours = (name: string | symbol) => (signals as readonly (string | symbol)[]).includes(name) && all(name).includes(listener);
-  process.listeners = function (this: NodeJS.Process, name: string | symbol) {
-    const found: unknown[] = Reflect.apply(listeners, this, [name]);
-    return ours(name) ? found.filter((candidate) => candidate !== listener) : found;
-  } as typeof process.listeners;
-  process.rawListeners = function (this: NodeJS.Process, name: string | symbol) {
-    const found: unknown[] = Reflect.apply(rawListeners, this, [name]);
-    return ours(name) ? found.filter((candidate) => candidate !== listener) : found;
-  } as typeof process.rawListeners;
+  const withoutOurs = <T extends typeof listeners | typeof rawListeners>(original: T) =>
+    function (this: NodeJS.Process, name: string | symbol) {
+      const found: unknown[] = Reflect.apply(original, this, [name]);
+      return ours(name) ? found.filter((candidate) => candidate !== listener) : found;
+    } as T;
+  process.listeners = withoutOurs(listeners);
+  process.rawListeners = withoutOurs(rawListeners);
   process.listenerCount = function (this: NodeJS.Process, ...args: Parameters<typeof listenerCount>) {
     const count = Reflect.apply(listenerCount, this, args);
     const [name, only] = args;
