@@ -4,7 +4,7 @@
 // command, …) get no tracer of their own: the app they run is the one to trace.
 import { createRequire } from 'node:module';
 import { isMainThread } from 'node:worker_threads';
-import { isLauncher } from './src/launcher.js';
+import { isLauncher } from './src/preload/launcher.js';
 
 if (process.env.OTEL_ENABLED?.trim() && isMainThread && !isLauncher(process.argv[1])) {
   try {

@@ -96,7 +96,7 @@ export default defineConfig([
   },
   {
     ...node,
-    entry: { sdk: 'src/sdk.ts', metrics: 'src/metrics.ts' },
+    entry: { sdk: 'src/preload/start.ts', metrics: 'src/preload/metrics.ts' },
     env: {
       // Inlined at build time, so no package.json is read at start-up.
       RUSTOK_OTEL_VERSION: version,
@@ -115,7 +115,7 @@ export default defineConfig([
   },
   {
     ...node,
-    entry: { cli: 'src/cli.ts' },
+    entry: { cli: 'src/cli/main.ts' },
     env: {
       RUSTOK_OTEL_VERSION: version,
       RUSTOK_OTEL_SDK_VERSION: manifestOf('@opentelemetry/core').version,
@@ -127,7 +127,7 @@ export default defineConfig([
   },
   {
     ...node,
-    entry: { 'export-worker': 'src/export-worker.ts' },
+    entry: { 'export-worker': 'src/export/worker.ts' },
     // The export thread has a module cache of its own and shares nothing with the app: one file
     // with everything it needs starts faster than the hundreds it would otherwise resolve and read.
     noExternal: [/./],

@@ -2,7 +2,7 @@
 // arrive at a local receiver, how it exits, and how long from the trigger to the exit. Runs the fixture
 // apps that `npm test` installs (test/helpers/app.ts, APP_DIR): `npm run bench:exit` prepares them.
 
-import { type Fault, startReceiver } from '../src/receiver.js';
+import { type Fault, startReceiver } from '../src/receiver/otlp-receiver.js';
 import { type App, type AppOptions, startApp, stopApps } from '../test/helpers/app.js';
 import { closedPort, startTarget } from '../test/helpers/target.js';
 

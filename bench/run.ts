@@ -7,7 +7,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { startReceiver } from '../src/receiver.js';
+import { startReceiver } from '../src/receiver/otlp-receiver.js';
 import { startTarget } from '../test/helpers/target.js';
 
 const BENCH = fileURLToPath(new URL('.', import.meta.url));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { parseConfig } from '../../src/config.js';
+import { parseConfig } from '../../src/config/parse.js';
 import { diagLogger, hidden, hide, say, scrubber } from '../../src/log.js';
 
 describe('scrubber', () => {

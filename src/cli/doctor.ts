@@ -1,0 +1,364 @@
+// `rustok-otel doctor`: answers "I enabled it and see nothing" in one run. It reads the configuration
+// the way the preload will (same env, same directory), names where each value came from, finds the
+// known traps, and sends one real test span to the configured collector. It never prints a credential:
+// endpoints are shown redacted, headers only counted, and the whole report goes through the scrubber
+// with the configuration's secrets, the text form and the JSON alike.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { ExportResult } from '@opentelemetry/core';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { type AppPackage, findAppPackage, serviceIdentity } from '../preload/app-package.js';
+import { type Config, type ConfigResult, DEFAULT_SOURCE, parseConfig, redactEndpoint } from '../config/parse.js';
+import { connectionError, explain, otlpExporter } from '../export/exporter.js';
+import { applicableInstrumentations } from '../instrument/catalogue.js';
+import { reason, scrubber } from '../log.js';
+import { createResource } from '../preload/resource.js';
+
+export interface Setting {
+  readonly setting: string;
+  readonly value: string;
+  /** The variable it came from, the app's package.json (its path) or `npm_package_name`, or `default`. */
+  readonly source: string;
+}
+
+export interface Check {
+  readonly level: 'error' | 'warning';
+  readonly message: string;
+}
+
+export type ExportCheck =
+  | { readonly ok: true; readonly protocol: string; readonly url: string; readonly roundTripMillis: number }
+  | { readonly ok: false; readonly protocol: string; readonly url: string; readonly error: string; readonly fix: string };
+
+export interface DoctorReport {
+  readonly healthy: boolean;
+  readonly directory: string;
+  readonly versions: Readonly<Record<string, string>>;
+  readonly configuration: readonly Setting[];
+  readonly instrumentations: { readonly loaded: readonly string[]; readonly uninstrumented: readonly string[] };
+  readonly checks: readonly Check[];
+  readonly export: ExportCheck;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+interface Manifest {
+  readonly name?: string;
+  readonly version?: string;
+  readonly type?: string;
+  readonly main?: string;
+  readonly scripts?: Record<string, string>;
+  readonly dependencies?: Record<string, string>;
+}
+
+export async function doctor(env: Env, directory: string): Promise<DoctorReport> {
+  const parsed = parseConfig(env);
+  const { config, warnings, silenced } = parsed;
+  const manifest = readManifest(directory);
+  const app = findAppPackage(join(directory, 'index.js'));
+  const loaded = applicableInstrumentations(config.instrumentations, join(directory, 'index.js'), app.dependencies, process.env);
+  const covered = new Set(loaded.flatMap((entry) => entry.modules));
+  const checks: Check[] = [
+    ...traps(env, parsed, directory, manifest, app),
+    // Those the preload keeps to itself while tracing is off too: they are what it would say once on.
+    ...[...warnings, ...silenced].map((message) => ({ level: 'warning' as const, message })),
+  ];
+  const exported = await exportTestSpan(config, app);
+  return scrubbed(parsed.secrets, {
+    healthy: exported.ok && checks.every((check) => check.level !== 'error'),
+    directory,
+    versions: versions(),
+    configuration: settings(parsed, app),
+    instrumentations: {
+      loaded: loaded.map((entry) => entry.name),
+      uninstrumented: Object.keys(typeof manifest.dependencies === 'object' ? (manifest.dependencies ?? {}) : {}).filter(
+        (name) => !covered.has(name) && !name.startsWith('@types/') && !name.startsWith('@opentelemetry/') && name !== '@rustok/otel',
+      ),
+    },
+    checks,
+    export: exported,
+  });
+}
+
+/** Every string in the report with the configuration's secrets replaced by `***`: what is printed, as text or JSON, comes from here. */
+function scrubbed<T>(secrets: readonly string[], report: T): T {
+  const scrub = scrubber(secrets);
+  const walk = (value: unknown): unknown => {
+    if (typeof value === 'string') return scrub(value);
+    if (Array.isArray(value)) return value.map(walk);
+    if (typeof value === 'object' && value !== null)
+      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, walk(item)]));
+    return value;
+  };
+  return walk(report) as T;
+}
+
+function readManifest(directory: string): Manifest {
+  try {
+    const manifest = JSON.parse(readFileSync(join(directory, 'package.json'), 'utf8'));
+    return typeof manifest === 'object' && manifest !== null ? manifest : {};
+  } catch {
+    return {};
+  }
+}
+
+function versions(): Record<string, string> {
+  return {
+    node: process.versions.node,
+    '@rustok/otel': process.env.RUSTOK_OTEL_VERSION ?? 'source',
+    '@opentelemetry/api': packageVersion('@opentelemetry/api'),
+    // The SDK and the instrumentations are bundled into the package: their versions are the build's.
+    '@opentelemetry/core (SDK)': process.env.RUSTOK_OTEL_SDK_VERSION ?? packageVersion('@opentelemetry/core'),
+    'instrumentations of @opentelemetry/auto-instrumentations-node':
+      process.env.RUSTOK_OTEL_INSTRUMENTATIONS_VERSION ?? packageVersion('@opentelemetry/auto-instrumentations-node'),
+  };
+}
+
+function packageVersion(name: string): string {
+  try {
+    for (let dir = dirname(require.resolve(name)); dirname(dir) !== dir; dir = dirname(dir)) {
+      const file = join(dir, 'package.json');
+      if (!existsSync(file)) continue;
+      const manifest = JSON.parse(readFileSync(file, 'utf8'));
+      if (manifest.name === name) return manifest.version;
+    }
+  } catch {
+    // Not installed: said below.
+  }
+  return 'not found';
+}
+
+/** Each effective setting and where its value came from, as the config module says (the app's package for the name and version it did not set). */
+function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[] {
+  const { exporter, metrics } = config;
+  const appSource = app.source ?? DEFAULT_SOURCE;
+  const headers = (set: Readonly<Record<string, string>>) => {
+    const count = Object.keys(set).length;
+    return count === 0 ? '(none)' : `${count} header${count === 1 ? '' : 's'} (hidden)`;
+  };
+  const otlpMetrics: Setting[] =
+    metrics.exporter !== 'otlp'
+      ? []
+      : [
+          { setting: 'metrics protocol', value: metrics.otlp.protocol, source: sources['metrics.otlp.protocol'] },
+          { setting: 'metrics endpoint', value: redactEndpoint(metrics.otlp.url), source: sources['metrics.otlp.url'] },
+          { setting: 'metrics headers', value: headers(metrics.otlp.headers), source: sources['metrics.otlp.headers'] },
+          { setting: 'metrics export timeout', value: `${metrics.otlp.timeoutMillis} ms`, source: sources['metrics.otlp.timeoutMillis'] },
+          { setting: 'metrics interval', value: `${metrics.intervalMillis / 1000} s`, source: sources['metrics.intervalMillis'] },
+        ];
+  return [
+    { setting: 'tracing', value: config.enabled ? 'on' : 'off', source: sources.enabled },
+    {
+      setting: 'service.name',
+      value: serviceIdentity(config, app).name,
+      source: config.serviceName !== undefined ? sources.serviceName : app.name !== undefined ? appSource : DEFAULT_SOURCE,
+    },
+    {
+      setting: 'service.version',
+      value: serviceIdentity(config, app).version ?? '(none)',
+      source:
+        config.serviceVersion !== undefined
+          ? sources.serviceVersion
+          : app.version === undefined
+            ? DEFAULT_SOURCE
+            : appSource === 'npm_package_name'
+              ? 'npm_package_version'
+              : appSource,
+    },
+    {
+      setting: 'deployment.environment.name',
+      value: config.environment ?? "NODE_ENV as the app's command sets it, else development",
+      source: sources.environment,
+    },
+    { setting: 'protocol', value: exporter.protocol, source: sources['exporter.protocol'] },
+    { setting: 'traces endpoint', value: redactEndpoint(exporter.url), source: sources['exporter.url'] },
+    { setting: 'headers', value: headers(exporter.headers), source: sources['exporter.headers'] },
+    { setting: 'export timeout', value: `${exporter.timeoutMillis} ms`, source: sources['exporter.timeoutMillis'] },
+    {
+      setting: 'sampling',
+      value: `${config.sampler.ratio * 100}%${config.sampler.parentBased ? ', following the caller' : ''}`,
+      source: sources.sampler,
+    },
+    {
+      setting: 'metrics',
+      value:
+        metrics.exporter === 'prometheus'
+          ? `prometheus on ${metrics.prometheus.host ?? '*'}:${metrics.prometheus.port}/metrics`
+          : metrics.exporter,
+      source: sources['metrics.exporter'],
+    },
+    ...otlpMetrics,
+    {
+      setting: 'command line in the resource',
+      value: config.resourceCommandArgs ? 'yes (process.command_args)' : 'no',
+      source: sources.resourceCommandArgs,
+    },
+    { setting: 'untraced paths', value: config.untracedPaths.join(', ') || '(none)', source: sources.untracedPaths },
+    { setting: 'Express layers with spans', value: config.expressLayers.join(', ') || '(none)', source: sources.expressLayers },
+    { setting: 'shutdown timeout', value: `${config.shutdownTimeoutMillis} ms`, source: sources.shutdownTimeoutMillis },
+  ];
+}
+
+function traps(env: Env, { config, sources }: ConfigResult, directory: string, manifest: Manifest, app: AppPackage): Check[] {
+  const checks: Check[] = [];
+  const error = (message: string) => checks.push({ level: 'error', message });
+  const warning = (message: string) => checks.push({ level: 'warning', message });
+
+  if (sources.enabled === 'OTEL_SDK_DISABLED') {
+    error('OTEL_SDK_DISABLED=true turns tracing off whatever OTEL_ENABLED says; unset it');
+  } else if (!env.OTEL_ENABLED?.trim()) {
+    error('OTEL_ENABLED is not set here: the preload loads and does nothing. Set OTEL_ENABLED=true where the app starts');
+  } else if (!config.enabled) {
+    error(`OTEL_ENABLED="${env.OTEL_ENABLED}" leaves tracing off; set it to true`);
+  }
+
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  if (major < 20 || (major === 20 && minor < 6)) {
+    error(`Node.js ${process.versions.node} is older than 20.6: ES modules cannot be hooked there. Upgrade Node.js`);
+  }
+
+  const preload = /@rustok\/otel\/register/;
+  const nodeOptions = env.NODE_OPTIONS ?? '';
+  const start = typeof manifest.scripts?.start === 'string' ? manifest.scripts.start : '';
+  if (nodeOptions && !preload.test(nodeOptions) && !preload.test(start)) {
+    error(
+      `NODE_OPTIONS is set ("${nodeOptions}") without --import @rustok/otel/register: a NODE_OPTIONS set later replaces the one that loaded the preload. Add it there`,
+    );
+  } else if (!preload.test(nodeOptions) && !preload.test(start)) {
+    warning(
+      'neither NODE_OPTIONS nor the start script loads the preload: start with node --import @rustok/otel/register, or put that in NODE_OPTIONS',
+    );
+  }
+
+  const bundle = bundledEntry(directory, manifest);
+  if (bundle) {
+    warning(
+      `${bundle} looks bundled (webpack, esbuild, ncc): modules inlined into a bundle are never required by name, so their instrumentations cannot patch them. Mark instrumented packages (express, pg, …) external`,
+    );
+  }
+
+  if ((config.serviceName ?? app.name) === undefined) {
+    warning('service.name will be unknown_service:node: set OTEL_SERVICE_NAME, or a name in package.json');
+  }
+
+  // Traces and metrics each have their own protocol and endpoint, so either can be crossed; one line for both.
+  const crossed = [
+    ['traces', config.exporter] as const,
+    ...(config.metrics.exporter === 'otlp' ? [['metrics', config.metrics.otlp] as const] : []),
+  ]
+    .filter(([, { protocol, url }]) => new URL(url).port === (protocol === 'grpc' ? '4318' : '4317'))
+    .map(([signal, { protocol }]) => ({ signal, protocol }));
+  for (const protocol of ['grpc', 'http/protobuf'] as const) {
+    const signals = crossed.filter((entry) => entry.protocol === protocol).map((entry) => entry.signal);
+    if (signals.length === 0) continue;
+    const variable = signals.length === 2 ? 'OTEL_EXPORTER_OTLP_PROTOCOL' : `OTEL_EXPORTER_OTLP_${signals[0]?.toUpperCase()}_PROTOCOL`;
+    const which = signals.length === 2 ? '' : ` (${signals[0]})`;
+    warning(
+      protocol === 'grpc'
+        ? `gRPC to port 4318${which}, which is OTLP over HTTP: use port 4317, or ${variable}=http/protobuf`
+        : `OTLP over HTTP to port 4317${which}, which is gRPC: use port 4318, or ${variable}=grpc`,
+    );
+  }
+  return checks;
+}
+
+/** The entry file, when it looks like a bundler's output. */
+function bundledEntry(directory: string, manifest: Manifest): string | undefined {
+  const start = typeof manifest.scripts?.start === 'string' ? manifest.scripts.start : '';
+  const candidates = [...start.split(/\s+/).filter((word) => /\.[cm]?js$/.test(word)), manifest.main];
+  for (const candidate of candidates.filter((file): file is string => typeof file === 'string')) {
+    try {
+      const file = join(directory, candidate);
+      if (!statSync(file).isFile()) continue;
+      const text = readFileSync(file, 'utf8').slice(0, 2_000_000);
+      if (/__webpack_require__|__nccwpck_require__|__commonJS\(|__toESM\(|parcelRequire/.test(text)) return candidate;
+    } catch {
+      // Missing or unreadable: not something this check can tell about.
+    }
+  }
+  return undefined;
+}
+
+/** One real span, with the app's resource, to the configured endpoint. */
+async function exportTestSpan(config: Config, app: AppPackage): Promise<ExportCheck> {
+  const { protocol } = config.exporter;
+  const url = redactEndpoint(config.exporter.url);
+  const failure = (error: unknown): ExportCheck => ({
+    ok: false,
+    protocol,
+    url,
+    error: reason(error),
+    fix: explain(error, config.exporter),
+  });
+  // A refused port or an unknown host is known in a millisecond; an exporter would retry for seconds.
+  const unreachable = await connectionError(config.exporter);
+  if (unreachable) return failure(unreachable);
+
+  const { BasicTracerProvider }: typeof import('@opentelemetry/sdk-trace-base') = require('@opentelemetry/sdk-trace-base');
+  const ended: ReadableSpan[] = [];
+  const provider = new BasicTracerProvider({
+    resource: createResource({ ...config, resourceDetectors: [] }, app),
+    spanProcessors: [
+      {
+        onStart() {},
+        onEnd: (span) => ended.push(span),
+        forceFlush: async () => {},
+        shutdown: async () => {},
+      },
+    ],
+  });
+  provider
+    .getTracer('@rustok/otel doctor')
+    .startSpan('rustok-otel doctor', { attributes: { 'rustok.doctor': true } })
+    .end();
+
+  let exporter: ReturnType<typeof otlpExporter<ReadableSpan[]>>;
+  try {
+    exporter = otlpExporter<ReadableSpan[]>('spans', config.exporter);
+  } catch (error) {
+    return failure(error);
+  }
+  const started = performance.now();
+  const result = await new Promise<ExportResult>((resolve) => exporter.export(ended, resolve));
+  const roundTripMillis = Math.round(performance.now() - started);
+  await exporter.shutdown().catch(() => {});
+  if (result.code === 0) return { ok: true, protocol, url, roundTripMillis };
+  return failure(result.error ?? new Error('the export failed without a reason'));
+}
+
+/** The report for a person: aligned, short, the fix next to each problem. */
+export function formatReport(report: DoctorReport, colour: boolean): string {
+  const paint = (code: string, text: string) => (colour ? `\u001b[${code}m${text}\u001b[0m` : text);
+  const ok = paint('32', '✓');
+  const bad = paint('31', '✗');
+  const warn = paint('33', '!');
+  const width = Math.max(...report.configuration.map((setting) => setting.setting.length));
+  const valueWidth = Math.min(60, Math.max(...report.configuration.map((setting) => setting.value.length)));
+  const lines = [
+    `rustok-otel doctor in ${report.directory}`,
+    '',
+    Object.entries(report.versions)
+      .map(([name, version]) => `${name} ${version}`)
+      .join(', '),
+    '',
+    'Configuration',
+    ...report.configuration.map(
+      ({ setting, value, source }) => `  ${setting.padEnd(width)}  ${value.padEnd(valueWidth)}  ${paint('2', source)}`,
+    ),
+    '',
+    `Instrumentations that will load (${report.instrumentations.loaded.length}): ${report.instrumentations.loaded.join(', ') || 'none'}`,
+    `Dependencies without one: ${report.instrumentations.uninstrumented.join(', ') || 'none'}`,
+    '',
+    'Checks',
+    ...(report.checks.length === 0 ? [`  ${ok} no known trap`] : []),
+    ...report.checks.map((check) => `  ${check.level === 'error' ? bad : warn} ${check.message}`),
+    '',
+    'Export test',
+    report.export.ok
+      ? `  ${ok} a test span reached ${report.export.protocol} ${report.export.url} in ${report.export.roundTripMillis} ms`
+      : `  ${bad} no test span reached ${report.export.protocol} ${report.export.url}: ${report.export.error}\n    fix: ${report.export.fix}`,
+    '',
+    report.healthy ? paint('32', 'Healthy.') : paint('31', 'Not healthy: fix the ✗ lines above.'),
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,198 @@
+// Runs in the export thread: sends spans or metrics over the one OTLP protocol that is configured,
+// and turns a failing collector into one explained line, not a line per batch and never a crash.
+import { connect } from 'node:net';
+import type { ExportResult } from '@opentelemetry/core';
+import { type ExporterOptions, redactEndpoint } from '../config/parse.js';
+import { reason, say } from '../log.js';
+
+export type Signal = 'spans' | 'metrics';
+
+export interface OtlpExporter<T> {
+  export(items: T, done: (result: ExportResult) => void): void;
+  shutdown(): Promise<void>;
+}
+
+export function otlpExporter<T>(signal: Signal, options: ExporterOptions): OtlpExporter<T> {
+  const { url, headers, timeoutMillis, protocol } = options;
+  // Literal requires, so that the export thread's bundle carries every exporter.
+  const Exporter: new (options: object) => OtlpExporter<T> =
+    signal === 'spans'
+      ? protocol === 'grpc'
+        ? require('@opentelemetry/exporter-trace-otlp-grpc').OTLPTraceExporter
+        : require('@opentelemetry/exporter-trace-otlp-proto').OTLPTraceExporter
+      : protocol === 'grpc'
+        ? require('@opentelemetry/exporter-metrics-otlp-grpc').OTLPMetricExporter
+        : require('@opentelemetry/exporter-metrics-otlp-proto').OTLPMetricExporter;
+  if (protocol === 'http/protobuf') return withoutHeaderVariables(() => new Exporter({ url, headers: { ...headers }, timeoutMillis }));
+  const { Metadata } = require('@grpc/grpc-js');
+  const metadata = new Metadata();
+  for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
+  return withoutHeaderVariables(() => new Exporter({ url, metadata, timeoutMillis }));
+}
+
+/**
+ * The exporters read the header variables as they are built and merge what they find into the
+ * headers they are given, the entries the config reported and set aside included (one malformed gRPC
+ * header fails the whole exporter): they are built without them. What the config does not read
+ * (certificates, compression) they still take from the environment themselves.
+ */
+function withoutHeaderVariables<T>(build: () => T): T {
+  const set = Object.entries(process.env).filter(([name]) => /^OTEL_EXPORTER_OTLP_(\w+_)?HEADERS$/.test(name));
+  for (const [name] of set) delete process.env[name];
+  try {
+    return build();
+  } finally {
+    for (const [name, value] of set) process.env[name] = value;
+  }
+}
+
+/** Why a TCP connection to the collector fails, if it does: a refused port or an unknown host in a millisecond. */
+export function connectionError({ url, timeoutMillis }: ExporterOptions): Promise<Error | undefined> {
+  const { hostname, port, protocol } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname.replace(/^\[|\]$/g, ''), port: Number(port) || (protocol === 'https:' ? 443 : 80) });
+    socket.setTimeout(timeoutMillis, () => socket.destroy(new Error(`connect timed out after ${timeoutMillis} ms`)));
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(undefined);
+    });
+    socket.once('error', resolve);
+  });
+}
+
+/** Why an export failed, in words that point at the fix. */
+export function explain(error: unknown, options: ExporterOptions, signal: Signal = 'spans'): string {
+  const code = (error as { code?: unknown })?.code;
+  const text = `${reason(error)} ${code ?? ''}`;
+  const port = new URL(options.url).port;
+  if (code === 401 || code === 403 || code === 16 || code === 7) {
+    return 'the collector refused the credentials; check the API key in OTEL_EXPORTER_OTLP_HEADERS';
+  }
+  if (code === 404 || code === 12) {
+    const path = signal === 'spans' ? 'traces' : 'metrics';
+    return `nothing serves OTLP ${path} at that URL; OTEL_EXPORTER_OTLP_${path.toUpperCase()}_ENDPOINT is the full URL, ending in /v1/${path}`;
+  }
+  if ((typeof code === 'number' && code >= 400 && code < 500) || code === 3) {
+    return `the collector rejected the ${signal}; its own logs say why`;
+  }
+  // The specific causes first: gRPC wraps every one of them in "No connection established".
+  if (/wrong version number|EPROTO|SSL routines|TLS|handshake/i.test(text)) {
+    return 'TLS failed: if the collector speaks plaintext, use http:// instead of https://';
+  }
+  if (options.protocol === 'grpc' && /Protocol error|RST_STREAM|HTTP status code|Received HTTP/i.test(text)) {
+    return 'the endpoint does not speak gRPC; port 4318 is OTLP over HTTP (set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf) and 4317 gRPC';
+  }
+  if (options.protocol === 'http/protobuf' && /socket hang up|ECONNRESET|Parse Error|HPE_/i.test(text)) {
+    return 'the endpoint does not speak OTLP over HTTP; port 4317 is gRPC (set OTEL_EXPORTER_OTLP_PROTOCOL=grpc) and 4318 HTTP';
+  }
+  if (/ENOTFOUND|EAI_AGAIN|getaddrinfo|Name resolution failed|DNS resolution failed/i.test(text)) {
+    return 'the host name does not resolve; check the endpoint';
+  }
+  if (/ECONNREFUSED|connection refused/i.test(text)) {
+    return `nothing accepts connections on port ${port} there; start the collector or fix the port (OTLP listens on 4317 for gRPC, 4318 for HTTP)`;
+  }
+  if (/timeout|DEADLINE_EXCEEDED|timed out/i.test(text)) {
+    return `no answer within ${options.timeoutMillis} ms; the collector is overloaded or not an OTLP endpoint`;
+  }
+  return 'check that the endpoint is an OTLP collector for this protocol';
+}
+
+/** The exporters failing, by collector host: the first one there says so, for all of them. */
+const failingCollectors = new Map<string, Set<CollectorExporter<unknown>>>();
+
+/**
+ * Exports batches and reports the first failure of a run of failed exports and the recovery after it,
+ * with how many spans (or metric exports) were lost in between; the batches themselves are dropped.
+ */
+export class CollectorExporter<T = import('@opentelemetry/sdk-trace-base').ReadableSpan[]> {
+  private readonly inner: OtlpExporter<T>;
+  private droppedSinceFailure = 0;
+  private failing = false;
+  /** Whether this exporter printed the failure line (another signal to the same collector may have). */
+  private reported = false;
+  private answered = false;
+
+  constructor(
+    private readonly options: ExporterOptions,
+    private readonly signal: Signal = 'spans',
+  ) {
+    this.inner = otlpExporter(signal, options);
+  }
+
+  /**
+   * Whether exporting is worth a try: known to work, or accepting connections. Refused connections
+   * and unknown hosts are found in a millisecond this way, where an export would retry for seconds,
+   * which at exit would hold the app's exit back for nothing.
+   */
+  async reachable(): Promise<boolean> {
+    if (this.answered && !this.failing) return true;
+    const error = await connectionError(this.options);
+    if (error) this.failed(error, 0);
+    return error === undefined;
+  }
+
+  /** Counts what never reached the collector, so the recovery line reports it too. */
+  dropped(count: number): void {
+    this.droppedSinceFailure += count;
+  }
+
+  /** `count`: how many spans (or metric exports) are lost if this fails. */
+  export(items: T, count: number, done: (result: ExportResult) => void): void {
+    this.inner.export(items, (result) => {
+      this.answered = true;
+      if (result.code === 0) this.succeeded();
+      else this.failed(result.error, count);
+      done(result);
+    });
+  }
+
+  private failed(error: unknown, count: number): void {
+    this.droppedSinceFailure += count;
+    if (this.failing) return;
+    this.failing = true;
+    const { protocol, url } = this.options;
+    const host = new URL(url).host;
+    const failingHere = failingCollectors.get(host) ?? new Set();
+    failingCollectors.set(host, failingHere);
+    failingHere.add(this);
+    if (failingHere.size > 1) return;
+    this.reported = true;
+    // An HTTP collector says why in the body; a line of it is worth more than the status text.
+    const body = String((error as { data?: unknown })?.data ?? '')
+      .split('\n')[0]
+      ?.slice(0, 200);
+    const what = body ? `${reason(error)} (${body})` : reason(error);
+    const { signal } = this;
+    say(
+      `cannot export ${signal} to ${protocol} ${redactEndpoint(url)}: ${what}; ${explain(error, this.options, signal)}. The app is unaffected; ${signal} are dropped until the collector answers`,
+    );
+  }
+
+  private succeeded(): void {
+    if (!this.failing) return;
+    const { protocol, url } = this.options;
+    const failingHere = failingCollectors.get(new URL(url).host);
+    failingHere?.delete(this);
+    this.failing = false;
+    if (!this.reported) {
+      this.droppedSinceFailure = 0;
+      return;
+    }
+    this.reported = false;
+    // The others' failures were covered by this one's line; if theirs go on, they now say so themselves.
+    for (const other of failingHere ?? []) other.forgetFailure();
+    failingHere?.clear();
+    const [what, lost] = this.signal === 'spans' ? ['', 'spans'] : ['metrics ', 'metric exports'];
+    say(`exporting ${what}to ${protocol} ${redactEndpoint(url)} again; ${this.droppedSinceFailure} ${lost} were dropped meanwhile`);
+    this.droppedSinceFailure = 0;
+  }
+
+  private forgetFailure(): void {
+    this.failing = false;
+    this.droppedSinceFailure = 0;
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+}

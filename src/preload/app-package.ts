@@ -1,0 +1,100 @@
+// The one answer to "which app is this": its entry script, and the package.json that names it. Every
+// part that needs the app's name, version or dependencies (the resource, the instrumentations,
+// doctor) asks here.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import type { Config } from '../config/parse.js';
+
+export interface AppPackage {
+  readonly name?: string;
+  readonly version?: string;
+  /** Every package it depends on, of any kind. */
+  readonly dependencies: readonly string[];
+  /** Where the name came from: a package.json's path, `npm_package_name`, or undefined when none was found. */
+  readonly source?: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** The script Node was started with, as an absolute path. */
+export function appEntry(argv: readonly string[] = process.argv, cwd = process.cwd()): string {
+  const script = argv[1];
+  if (script && isAbsolute(script)) return script;
+  return join(cwd, script ?? 'index.js');
+}
+
+/**
+ * The app's package. Normally the package.json nearest to the entry script with a name (nameless ones
+ * on the way, `{"type": "module"}` beside a build's output, only set the module format). An entry
+ * inside node_modules is a framework's or a tool's command (`next start`, `fastify start`, a pnpm
+ * shim) rather than the app: then the package npm started (npm_package_json, which npx in a
+ * workspace member sets right where npm_package_name names the root; else npm_package_name), or the
+ * one the process runs in (the nearest with a name from the working directory), and only when none
+ * has a name the entry's own: a service deployed as a package and started from node_modules, unless
+ * the entry is one of that package's commands (`bin`), which makes it a tool.
+ */
+export function findAppPackage(entry: string, cwd = process.cwd(), env: Env = process.env): AppPackage {
+  const own = () => nearestNamed(dirname(entry));
+  if (!entry.split(sep).includes('node_modules')) return own();
+  const started = env.npm_package_json?.trim();
+  const npm = started && existsSync(started) ? nearestNamed(dirname(started)) : undefined;
+  if (npm?.name !== undefined) return npm;
+  const here = nearestNamed(cwd);
+  const name = env.npm_package_name?.trim();
+  if (name) return { ...here, name, version: env.npm_package_version?.trim() || undefined, source: 'npm_package_name' };
+  if (here.name !== undefined) return here;
+  const entryPackage = own();
+  return entryPackage.source !== undefined && isCommandOf(entry, entryPackage.source) ? here : entryPackage;
+}
+
+/** Whether `entry` is one of the commands (`bin`) the package at `manifestFile` declares. */
+function isCommandOf(entry: string, manifestFile: string): boolean {
+  const bin = readManifest(manifestFile)?.bin;
+  const commands = typeof bin === 'string' ? [bin] : typeof bin === 'object' && bin !== null ? Object.values(bin) : [];
+  return commands.some((command) => typeof command === 'string' && resolve(dirname(manifestFile), command) === resolve(entry));
+}
+
+/** The service as every part names it: the variables first, else the app's package, else OpenTelemetry's default. */
+export function serviceIdentity(
+  config: Pick<Config, 'serviceName' | 'serviceVersion'>,
+  app: AppPackage,
+): { name: string; version?: string } {
+  const version = config.serviceVersion ?? app.version;
+  return { name: config.serviceName ?? app.name ?? 'unknown_service:node', ...(version ? { version } : {}) };
+}
+
+function nearestNamed(start: string): AppPackage {
+  for (let dir = start; ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    const top = dirname(dir) === dir;
+    if (existsSync(file)) {
+      const manifest = readManifest(file);
+      if (manifest === undefined) return { dependencies: [] };
+      if (typeof manifest.name === 'string' || top) return describe(manifest, file);
+    }
+    if (top) return { dependencies: [] };
+  }
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a package.json is whatever its author wrote; describe() checks each field.
+function readManifest(file: string): Record<string, any> | undefined {
+  try {
+    const manifest = JSON.parse(readFileSync(file, 'utf8'));
+    return typeof manifest === 'object' && manifest !== null ? manifest : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: see readManifest.
+function describe(manifest: Record<string, any>, file: string): AppPackage {
+  const name = typeof manifest.name === 'string' ? manifest.name : undefined;
+  return {
+    name,
+    version: typeof manifest.version === 'string' ? manifest.version : undefined,
+    dependencies: ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'].flatMap((field) =>
+      typeof manifest[field] === 'object' && manifest[field] !== null ? Object.keys(manifest[field]) : [],
+    ),
+    source: name === undefined ? undefined : file,
+  };
+}

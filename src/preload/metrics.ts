@@ -1,0 +1,140 @@
+// RED metrics from the same preload: the HTTP instrumentations' duration histograms and the runtime's
+// event-loop, heap and GC metrics, pushed over OTLP through the export thread or served for a
+// Prometheus scrape. A file of its own in the build, loaded only when metrics are on.
+import { createServer, type IncomingMessage } from 'node:http';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import type { Resource } from '@opentelemetry/resources';
+import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { type Config, redactEndpoint } from '../config/parse.js';
+import type { ExportThread } from '../export/thread.js';
+import { reason, warn } from '../log.js';
+
+export interface Metrics {
+  readonly meterProvider: import('@opentelemetry/api').MeterProvider;
+  readonly instrumentations: readonly Instrumentation[];
+  /** For the banner: where the metrics go. */
+  readonly destination: string;
+  /** Collects and exports what was measured since the last export, waiting at most `timeoutMillis`. */
+  flush(timeoutMillis: number): Promise<void>;
+  /**
+   * At the event loop's end: collects once more, in promises alone, so that nothing holds the loop
+   * ('beforeExit' would come round again, and the app's listeners with it; even starting the export
+   * thread does that).
+   */
+  collectAtEnd(): void;
+  /** Hands what collectAtEnd() collected to the export thread, from 'exit', which then waits for it; whether there was any. */
+  sendCollected(): boolean;
+  /** Whether an incoming request is Prometheus scraping us: not something to trace or measure. */
+  isScrape(request: IncomingMessage): boolean;
+}
+
+export function startMetrics(config: Config, resource: Resource, thread: () => ExportThread): Metrics {
+  const sdk: typeof import('@opentelemetry/sdk-metrics') = require('@opentelemetry/sdk-metrics');
+  const { metrics } = config;
+  let reader: import('@opentelemetry/sdk-metrics').MetricReader;
+  let destination: string;
+  // A flush at exit has what is left of the shutdown budget, not a whole one.
+  let flushDeadline: number | undefined;
+  const flushTimeout = () => (flushDeadline === undefined ? config.shutdownTimeoutMillis : Math.max(0, flushDeadline - Date.now()));
+  let isScrape: Metrics['isScrape'] = () => false;
+  let collectAtEnd: Metrics['collectAtEnd'] = () => {};
+  let sendCollected: Metrics['sendCollected'] = () => false;
+  if (metrics.exporter === 'prometheus') {
+    const scrape = servePrometheus(metrics.prometheus);
+    reader = scrape.reader;
+    isScrape = scrape.isScrape;
+    destination = `a Prometheus scrape on ${metrics.prometheus.host ?? '*'}:${metrics.prometheus.port}/metrics`;
+  } else {
+    const exporter = new ThreadMetricExporter(thread, flushTimeout);
+    reader = new sdk.PeriodicExportingMetricReader({
+      exporter,
+      exportIntervalMillis: metrics.intervalMillis,
+      exportTimeoutMillis: Math.min(metrics.intervalMillis, config.shutdownTimeoutMillis),
+    });
+    destination = `${metrics.otlp.protocol} ${redactEndpoint(metrics.otlp.url)} every ${metrics.intervalMillis / 1000} s`;
+    const periodic = reader;
+    let collected: ResourceMetrics | undefined;
+    // Without a timeout the collection runs in promises alone, which end before the event loop looks again.
+    collectAtEnd = () => {
+      void periodic.collect().then(
+        (result) => {
+          collected = result.resourceMetrics;
+        },
+        () => {},
+      );
+    };
+    sendCollected = () => {
+      if (!collected) return false;
+      exporter.export(collected, () => {});
+      collected = undefined;
+      return true;
+    };
+  }
+  const meterProvider = new sdk.MeterProvider({ resource, readers: [reader] });
+  const instrumentations: Instrumentation[] = [];
+  if (metrics.runtime) {
+    const { RuntimeNodeInstrumentation } = require('@opentelemetry/instrumentation-runtime-node');
+    instrumentations.push(new RuntimeNodeInstrumentation());
+  }
+  return {
+    meterProvider,
+    instrumentations,
+    destination,
+    async flush(timeoutMillis) {
+      flushDeadline = Date.now() + timeoutMillis;
+      try {
+        await reader.forceFlush({ timeoutMillis });
+      } finally {
+        flushDeadline = undefined;
+      }
+    },
+    isScrape,
+    collectAtEnd,
+    sendCollected,
+  };
+}
+
+/** Hands each collection to the export thread, which owns the connection to the collector. */
+class ThreadMetricExporter implements PushMetricExporter {
+  constructor(
+    private readonly thread: () => ExportThread,
+    private readonly timeoutMillis: () => number,
+  ) {}
+
+  export(metrics: ResourceMetrics, done: (result: { code: number }) => void): void {
+    // The resource went over once already; the rest is plain data a structured clone carries.
+    this.thread().sendMetrics(metrics.scopeMetrics);
+    done({ code: 0 });
+  }
+
+  forceFlush(): Promise<void> {
+    return this.thread().flush(this.timeoutMillis());
+  }
+
+  shutdown(): Promise<void> {
+    return this.forceFlush();
+  }
+}
+
+function servePrometheus({ host, port }: Config['metrics']['prometheus']) {
+  const { PrometheusExporter }: typeof import('@opentelemetry/exporter-prometheus') = require('@opentelemetry/exporter-prometheus');
+  // Our own server, not the exporter's, so we know which requests are scrapes.
+  const reader = new PrometheusExporter({ preventServerStart: true });
+  const server = createServer((request, response) => {
+    if ((request.url ?? '').split('?')[0] === '/metrics') reader.getMetricsRequestHandler(request, response);
+    else response.writeHead(404).end('metrics are at /metrics\n');
+  });
+  server.on('error', (error) => {
+    warn(
+      `cannot serve metrics on ${host ?? '*'}:${port} (${reason(error)}); set OTEL_EXPORTER_PROMETHEUS_PORT to a free port. Traces are unaffected`,
+    );
+  });
+  // A scrape endpoint must not keep a finished app alive, nor must Prometheus' kept-alive connections.
+  server.on('connection', (socket) => socket.unref());
+  server.listen(port, host).unref();
+  const isScrape = (request: IncomingMessage) => {
+    const address = server.address();
+    return typeof address === 'object' && address !== null && request.socket?.localPort === address.port;
+  };
+  return { reader, isScrape };
+}

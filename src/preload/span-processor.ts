@@ -1,0 +1,81 @@
+// The span processor on the app's thread does as little as it can: an ended span becomes a plain
+// record, and records go to the export thread in batches. The thread starts with the first ended
+// span, not with the app, so it never competes with the app's own start-up. The processor also knows
+// which spans are still open, so that a crash can end the interrupted ones with the error on them.
+import type { Span as ApiSpan, Context } from '@opentelemetry/api';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { Config } from '../config/parse.js';
+import type { ExportThread } from '../export/thread.js';
+import { type SpanRecord, toRecord } from '../export/span-record.js';
+
+const SAMPLED = 1;
+/**
+ * Open spans are remembered up to this many, oldest forgotten first: a span that is never ended (an
+ * abandoned stream, an instrumentation bug) must not be kept alive by us for ever.
+ */
+const MAX_OPEN = 4096;
+
+export class ThreadSpanProcessor implements SpanProcessor {
+  private readonly startThread: () => ExportThread;
+  private thread: ExportThread | undefined;
+  private readonly batch: Config['batch'];
+  private readonly timeoutMillis: number;
+  private readonly open = new Set<Span>();
+  private buffer: SpanRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(startThread: () => ExportThread, batch: Config['batch'], timeoutMillis: number) {
+    this.startThread = startThread;
+    this.batch = batch;
+    this.timeoutMillis = timeoutMillis;
+  }
+
+  onStart(span: Span, _context: Context): void {
+    this.open.add(span);
+    if (this.open.size > MAX_OPEN) this.open.delete(this.open.values().next().value as Span);
+  }
+
+  /** Started by the first span or metrics export: an app that never makes one never pays for the thread. */
+  exportThread(): ExportThread {
+    this.thread ??= this.startThread();
+    return this.thread;
+  }
+
+  onEnd(span: ReadableSpan): void {
+    this.open.delete(span as Span);
+    if ((span.spanContext().traceFlags & SAMPLED) === 0) return;
+    this.exportThread();
+    this.buffer.push(toRecord(span));
+    if (this.buffer.length >= this.batch.maxExportBatchSize) this.handOver();
+    else this.timer ??= setTimeout(() => this.handOver(), this.batch.scheduledDelayMillis).unref();
+  }
+
+  /** The open span that `span` is a child of, if it is still open. */
+  openParent(span: ApiSpan): ApiSpan | undefined {
+    const parentId = (span as unknown as ReadableSpan).parentSpanContext?.spanId;
+    for (const candidate of this.open) if (candidate.spanContext().spanId === parentId) return candidate;
+    return undefined;
+  }
+
+  forceFlush(timeoutMillis = this.timeoutMillis): Promise<void> {
+    this.handOver();
+    return this.thread?.flush(timeoutMillis) ?? Promise.resolve();
+  }
+
+  flushSync(timeoutMillis = this.timeoutMillis): void {
+    this.handOver();
+    this.thread?.flushSync(timeoutMillis);
+  }
+
+  shutdown(): Promise<void> {
+    return this.forceFlush();
+  }
+
+  private handOver(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.buffer.length === 0 || !this.thread) return;
+    this.thread.send(this.buffer);
+    this.buffer = [];
+  }
+}

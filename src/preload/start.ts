@@ -1,0 +1,157 @@
+// Starts tracing: builds the tracer provider from its parts (not @opentelemetry/sdk-node, which loads
+// every exporter there is) around a processor that hands spans to the export thread, loads the
+// instrumentations the app can use, and hooks the process's exit.
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { type AppPackage, appEntry, findAppPackage, serviceIdentity } from './app-package.js';
+import { type Config, EXPRESS_LAYERS, parseConfig, redactEndpoint } from '../config/parse.js';
+import { startExportThread } from '../export/thread.js';
+import { applicableInstrumentations, loadInstrumentations, replacesModules } from '../instrument/catalogue.js';
+import { importPatching, patchImports } from '../instrument/module-hooks.js';
+import { diagLogger, hide, reason, warn } from '../log.js';
+import type { Metrics } from './metrics.js';
+import { ThreadSpanProcessor } from './span-processor.js';
+import { createResource } from './resource.js';
+import { installShutdown } from './exit-hooks.js';
+
+const STARTED = Symbol.for('@rustok/otel.started');
+
+/** What the preload calls once OTEL_ENABLED is set: parse, explain, then start unless tracing is off. */
+export function register(env: NodeJS.ProcessEnv): void {
+  const global = globalThis as { [STARTED]?: true };
+  // Preloaded twice, or a second copy of this package: the first one has said and done it all.
+  if (global[STARTED]) return;
+  global[STARTED] = true;
+  const { config, warnings, secrets } = parseConfig(env);
+  // Before the first line: from here on nothing this package prints carries a credential.
+  hide(secrets);
+  for (const warning of warnings) warn(warning);
+  if (config.enabled) start(config);
+}
+
+function start(config: Config): void {
+  try {
+    startTracing(config);
+  } catch (error) {
+    warn(`could not start tracing (${reason(error)}); the app runs untraced`);
+  }
+}
+
+function startTracing(config: Config): void {
+  const api: typeof import('@opentelemetry/api') = require('@opentelemetry/api');
+  const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
+  const core: typeof import('@opentelemetry/core') = require('@opentelemetry/core');
+  const base: typeof import('@opentelemetry/sdk-trace-base') = require('@opentelemetry/sdk-trace-base');
+  const { registerInstrumentations }: typeof import('@opentelemetry/instrumentation') = require('@opentelemetry/instrumentation');
+
+  if (config.logLevel !== 'none') {
+    const level = api.DiagLogLevel[config.logLevel.toUpperCase() as keyof typeof api.DiagLogLevel];
+    api.diag.setLogger(diagLogger(), level);
+  }
+
+  const entry = appEntry();
+  const app = findAppPackage(entry);
+  const resource = createResource(config, app);
+  const processor = new ThreadSpanProcessor(() => startExportThread(config, resource), config.batch, config.shutdownTimeoutMillis);
+  const provider = new base.BasicTracerProvider({ resource, sampler: sampler(base, config.sampler), spanProcessors: [processor] });
+
+  api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  api.propagation.setGlobalPropagator(
+    new core.CompositePropagator({ propagators: [new core.W3CTraceContextPropagator(), new core.W3CBaggagePropagator()] }),
+  );
+  api.trace.setGlobalTracerProvider(provider);
+
+  const metrics = config.metrics.exporter === 'none' ? undefined : startMetrics(config, resource, () => processor.exportThread());
+  const enable = (instrumentations: Instrumentation[]) =>
+    registerInstrumentations({ tracerProvider: provider, meterProvider: metrics?.meterProvider, instrumentations });
+  enable([...(metrics?.instrumentations ?? [])]);
+  const applicable = applicableInstrumentations(config.instrumentations, entry, app.dependencies, process.env);
+  const modules = applicable.flatMap((instrumentation) => instrumentation.modules);
+  const imports = importPatching(modules, entry, replacesModules(applicable));
+  // On demand only where every import passes through require: the hooks' module lists are fixed when they start.
+  const loaded = loadInstrumentations(
+    applicable,
+    imports === 'through require',
+    (name) => instrumentationConfig(name, config, metrics),
+    enable,
+  );
+  for (const failure of loaded.failures) warn(`instrumentation ${failure} could not be loaded; its spans are missing`);
+  try {
+    patchImports(imports, modules, entry);
+  } catch (error) {
+    warn(`the ES module hook could not be registered (${reason(error)}); ES modules are traced only through CommonJS`);
+  }
+
+  installShutdown(
+    {
+      // Spans first: when the collector is down, the line about it names the spans.
+      // While this runs the event loop does too: a second signal is heard, and a launcher's wrapper
+      // (tsx) hears that the signal arrived. flushSync after it has little or nothing left to wait for.
+      flush: async (timeoutMillis) => {
+        const deadline = Date.now() + timeoutMillis;
+        await processor.forceFlush(timeoutMillis);
+        await metrics?.flush(Math.max(0, deadline - Date.now()));
+      },
+      flushSync: (timeoutMillis) => {
+        const deadline = Date.now() + timeoutMillis;
+        processor.flushSync(timeoutMillis);
+        if (metrics?.sendCollected()) processor.flushSync(Math.max(0, deadline - Date.now()));
+      },
+      collectAtEnd: () => metrics?.collectAtEnd(),
+      recordCrash(error, fatal) {
+        const active = api.trace.getActiveSpan();
+        if (!active?.isRecording()) return;
+        const status = { code: api.SpanStatusCode.ERROR, message: reason(error) };
+        active.recordException(error instanceof Error ? error : String(error));
+        active.setStatus(status);
+        if (!fatal) return;
+        // The process dies before the request ends: end its open spans now, so the whole trace arrives.
+        for (let span: typeof active | undefined = active; span; span = processor.openParent(span)) {
+          span.setStatus(status);
+          span.end();
+        }
+      },
+    },
+    config.shutdownTimeoutMillis,
+  );
+
+  const { names } = loaded;
+  warn(
+    `tracing ${serviceLabel(config, app)} (${config.environment ?? 'development unless the app sets NODE_ENV'}) to ${config.exporter.protocol} ${redactEndpoint(config.exporter.url)}, ` +
+      `sampling ${Math.round(config.sampler.ratio * 1000) / 10}%, ${names.length} instrumentations (${names.join(', ')}); ` +
+      (metrics ? `metrics to ${metrics.destination}` : 'no metrics'),
+  );
+}
+
+/** Metrics that cannot start cost the app its metrics, not its traces. */
+function startMetrics(...args: Parameters<typeof import('./metrics.js').startMetrics>): Metrics | undefined {
+  try {
+    // Its own bundle, read only when metrics are on.
+    return require('./metrics.cjs').startMetrics(...args);
+  } catch (error) {
+    warn(`could not start metrics (${reason(error)}); traces are unaffected`);
+    return undefined;
+  }
+}
+
+function serviceLabel(config: Config, app: AppPackage): string {
+  const { name, version } = serviceIdentity(config, app);
+  return version ? `${name}@${version}` : name;
+}
+
+function sampler(base: typeof import('@opentelemetry/sdk-trace-base'), { ratio, parentBased }: Config['sampler']) {
+  const root =
+    ratio >= 1 ? new base.AlwaysOnSampler() : ratio <= 0 ? new base.AlwaysOffSampler() : new base.TraceIdRatioBasedSampler(ratio);
+  return parentBased ? new base.ParentBasedSampler({ root }) : root;
+}
+
+function instrumentationConfig(name: string, config: Config, metrics: Metrics | undefined): object {
+  if (name === 'express') {
+    return { ignoreLayersType: EXPRESS_LAYERS.filter((layer) => !config.expressLayers.includes(layer)) };
+  }
+  if (name !== 'http' || (config.untracedPaths.length === 0 && !metrics)) return {};
+  const untraced = new Set(config.untracedPaths);
+  return {
+    ignoreIncomingRequestHook: (request: import('node:http').IncomingMessage) =>
+      untraced.has((request.url ?? '').split('?')[0] ?? '') || metrics?.isScrape(request) === true,
+  };
+}

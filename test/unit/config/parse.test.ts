@@ -1,0 +1,1280 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { environmentOf, parseConfig, redactEndpoint } from '../../../src/config/parse.js';
+import { INSTRUMENTATIONS } from '../../../src/instrument/catalogue.js';
+
+type Env = Record<string, string | undefined>;
+
+/** parseConfig with tracing switched on, so warnings about the other variables are reported. */
+const enabled = (env: Env) => parseConfig({ OTEL_ENABLED: 'true', ...env });
+
+const DEFAULT_INSTRUMENTATIONS = INSTRUMENTATIONS.map((entry) => entry.name).filter((name) => !['fs', 'dns', 'net'].includes(name));
+
+describe('parseConfig defaults', () => {
+  it('returns the documented defaults and no warnings for an empty environment', () => {
+    const { config, warnings } = parseConfig({});
+    assert.deepEqual(warnings, []);
+    assert.equal(config.enabled, false);
+    assert.equal(config.serviceName, undefined);
+    assert.equal(config.serviceVersion, undefined);
+    assert.equal(config.environment, undefined);
+    assert.equal(environmentOf(config, {}), 'development');
+    assert.deepEqual(config.resourceAttributes, {});
+    assert.deepEqual(config.resourceDetectors, ['env', 'host', 'os', 'process', 'serviceinstance', 'container']);
+    assert.deepEqual(config.exporter, { protocol: 'grpc', url: 'http://localhost:4317', headers: {}, timeoutMillis: 10000 });
+    assert.deepEqual(config.sampler, { ratio: 1, parentBased: true });
+    assert.deepEqual(config.batch, { maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 5000, exportTimeoutMillis: 30000 });
+    assert.deepEqual(config.instrumentations, DEFAULT_INSTRUMENTATIONS);
+    assert.deepEqual(config.untracedPaths, []);
+    assert.equal(config.shutdownTimeoutMillis, 5000);
+    assert.equal(config.logLevel, 'none');
+  });
+
+  it('enables every known instrumentation except fs, dns and net by default', () => {
+    const { instrumentations } = enabled({}).config;
+    for (const noisy of ['fs', 'dns', 'net']) assert.ok(!instrumentations.includes(noisy), `${noisy} is off by default`);
+    for (const name of ['http', 'undici', 'express', 'pg', 'aws-lambda'])
+      assert.ok(instrumentations.includes(name), `${name} is on by default`);
+    assert.equal(instrumentations.length, INSTRUMENTATIONS.length - 3);
+  });
+
+  it('returns the same defaults when tracing is enabled, without warnings', () => {
+    const { config, warnings } = enabled({});
+    assert.deepEqual(warnings, []);
+    assert.deepEqual({ ...parseConfig({}).config, enabled: true }, { ...config });
+  });
+});
+
+describe('OTEL_ENABLED and OTEL_SDK_DISABLED', () => {
+  for (const value of ['true', '1', 'yes', 'on', 'TRUE', 'Yes', ' on ']) {
+    it(`enables tracing when OTEL_ENABLED is "${value}"`, () => {
+      const { config, warnings } = parseConfig({ OTEL_ENABLED: value });
+      assert.equal(config.enabled, true);
+      assert.deepEqual(warnings, []);
+    });
+  }
+
+  for (const value of ['false', '0', 'no', 'off', 'FALSE', 'Off']) {
+    it(`disables tracing silently when OTEL_ENABLED is "${value}"`, () => {
+      const { config, warnings } = parseConfig({ OTEL_ENABLED: value });
+      assert.equal(config.enabled, false);
+      assert.deepEqual(warnings, []);
+    });
+  }
+
+  it('keeps tracing off with one warning naming the variable and the value when OTEL_ENABLED is misspelt', () => {
+    const { config, warnings } = parseConfig({ OTEL_ENABLED: 'ture' });
+    assert.equal(config.enabled, false);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? '', /OTEL_ENABLED/);
+    assert.match(warnings[0] ?? '', /"ture"/);
+    assert.equal(warnings[0], 'OTEL_ENABLED="ture" is not one of true/1/yes/on or false/0/no/off; tracing stays off');
+  });
+
+  it('treats a whitespace-only OTEL_ENABLED as unset: disabled, no warning', () => {
+    const { config, warnings } = parseConfig({ OTEL_ENABLED: '   \t ' });
+    assert.equal(config.enabled, false);
+    assert.deepEqual(warnings, []);
+  });
+
+  it('treats an empty OTEL_ENABLED as unset: disabled, no warning', () => {
+    const { config, warnings } = parseConfig({ OTEL_ENABLED: '' });
+    assert.equal(config.enabled, false);
+    assert.deepEqual(warnings, []);
+  });
+
+  it('lets OTEL_SDK_DISABLED=true win over OTEL_ENABLED=true', () => {
+    assert.equal(parseConfig({ OTEL_ENABLED: 'true', OTEL_SDK_DISABLED: 'true' }).config.enabled, false);
+    assert.equal(parseConfig({ OTEL_ENABLED: 'true', OTEL_SDK_DISABLED: 'TRUE' }).config.enabled, false);
+  });
+
+  it('does not disable tracing when OTEL_SDK_DISABLED is false', () => {
+    const { config, warnings } = parseConfig({ OTEL_ENABLED: 'true', OTEL_SDK_DISABLED: 'false' });
+    assert.equal(config.enabled, true);
+    assert.deepEqual(warnings, []);
+  });
+
+  it('does not enable tracing through OTEL_SDK_DISABLED=false alone', () => {
+    assert.equal(parseConfig({ OTEL_SDK_DISABLED: 'false' }).config.enabled, false);
+  });
+
+  it('warns about an OTEL_SDK_DISABLED that is neither true nor false and then follows OTEL_ENABLED', () => {
+    const on = parseConfig({ OTEL_ENABLED: 'true', OTEL_SDK_DISABLED: 'yes' });
+    assert.equal(on.config.enabled, true);
+    assert.deepEqual(on.warnings, ['OTEL_SDK_DISABLED="yes" is neither true nor false; ignoring it']);
+    const off = parseConfig({ OTEL_SDK_DISABLED: 'maybe' });
+    assert.equal(off.config.enabled, false);
+    assert.deepEqual(off.warnings, ['OTEL_SDK_DISABLED="maybe" is neither true nor false; ignoring it']);
+  });
+});
+
+describe('warnings while tracing is off', () => {
+  it('reports nothing about other variables when OTEL_ENABLED is unset', () => {
+    const { warnings } = parseConfig({
+      OTEL_SAMPLING_RATE: 'abc',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://x',
+      OTEL_BSP_MAX_QUEUE_SIZE: 'lots',
+      OTEL_LOG_LEVEL: 'loud',
+      OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'nope',
+    });
+    assert.deepEqual(warnings, []);
+  });
+
+  it('reports only the OTEL_ENABLED warning when OTEL_ENABLED is invalid and other variables are too', () => {
+    const { warnings } = parseConfig({ OTEL_ENABLED: 'ture', OTEL_SAMPLING_RATE: 'abc', OTEL_LOG_LEVEL: 'loud' });
+    assert.equal(warnings.length, 1);
+    assert.ok(warnings[0]?.startsWith('OTEL_ENABLED="ture"'));
+  });
+
+  it('reports nothing about other variables when OTEL_SDK_DISABLED=true', () => {
+    const { warnings } = parseConfig({ OTEL_ENABLED: 'true', OTEL_SDK_DISABLED: 'true', OTEL_SAMPLING_RATE: 'abc' });
+    assert.deepEqual(warnings, []);
+  });
+
+  it('still parses the other variables while tracing is off', () => {
+    const { config } = parseConfig({ OTEL_SAMPLING_RATE: '0.5', OTEL_SERVICE_NAME: 'shop' });
+    assert.equal(config.sampler.ratio, 0.5);
+    assert.equal(config.serviceName, 'shop');
+  });
+});
+
+describe('OTEL_SAMPLING_RATE', () => {
+  it('uses a ratio between 0 and 1 as the parent-based sampling ratio', () => {
+    const { config, warnings } = enabled({ OTEL_SAMPLING_RATE: '0.25' });
+    assert.deepEqual(config.sampler, { ratio: 0.25, parentBased: true });
+    assert.deepEqual(warnings, []);
+  });
+
+  it('accepts the bounds 0 and 1', () => {
+    assert.equal(enabled({ OTEL_SAMPLING_RATE: '0' }).config.sampler.ratio, 0);
+    assert.equal(enabled({ OTEL_SAMPLING_RATE: '1' }).config.sampler.ratio, 1);
+    assert.equal(enabled({ OTEL_SAMPLING_RATE: ' 0.5 ' }).config.sampler.ratio, 0.5);
+  });
+
+  it('warns that a non-number is not a number and samples everything', () => {
+    const { config, warnings } = enabled({ OTEL_SAMPLING_RATE: 'abc' });
+    assert.equal(config.sampler.ratio, 1);
+    assert.deepEqual(warnings, ['OTEL_SAMPLING_RATE="abc" is not a number; using 1']);
+  });
+
+  for (const value of ['1.5', '-1']) {
+    it(`warns that ${value} is outside 0..1 and samples everything`, () => {
+      const { config, warnings } = enabled({ OTEL_SAMPLING_RATE: value });
+      assert.equal(config.sampler.ratio, 1);
+      assert.deepEqual(warnings, [`OTEL_SAMPLING_RATE="${value}" is outside 0..1; using 1`]);
+    });
+  }
+
+  it('treats Infinity as not a number', () => {
+    const { config, warnings } = enabled({ OTEL_SAMPLING_RATE: 'Infinity' });
+    assert.equal(config.sampler.ratio, 1);
+    assert.deepEqual(warnings, ['OTEL_SAMPLING_RATE="Infinity" is not a number; using 1']);
+  });
+});
+
+describe('OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG', () => {
+  const cases: [string, string | undefined, { ratio: number; parentBased: boolean }][] = [
+    ['always_on', undefined, { ratio: 1, parentBased: false }],
+    ['always_off', undefined, { ratio: 0, parentBased: false }],
+    ['parentbased_always_on', undefined, { ratio: 1, parentBased: true }],
+    ['parentbased_always_off', undefined, { ratio: 0, parentBased: true }],
+    ['parentbased_traceidratio', '0.1', { ratio: 0.1, parentBased: true }],
+    ['traceidratio', '0.3', { ratio: 0.3, parentBased: false }],
+    ['traceidratio', undefined, { ratio: 1, parentBased: false }],
+    ['ALWAYS_OFF', undefined, { ratio: 0, parentBased: false }],
+  ];
+  for (const [sampler, arg, expected] of cases) {
+    it(`maps OTEL_TRACES_SAMPLER=${sampler}${arg === undefined ? '' : ` with argument ${arg}`} to ratio ${expected.ratio}, parentBased ${expected.parentBased}`, () => {
+      const { config, warnings } = enabled({ OTEL_TRACES_SAMPLER: sampler, OTEL_TRACES_SAMPLER_ARG: arg });
+      assert.deepEqual(config.sampler, expected);
+      assert.deepEqual(warnings, []);
+    });
+  }
+
+  it('ignores OTEL_TRACES_SAMPLER_ARG for samplers that take no argument', () => {
+    assert.deepEqual(enabled({ OTEL_TRACES_SAMPLER: 'always_off', OTEL_TRACES_SAMPLER_ARG: '0.5' }).config.sampler, {
+      ratio: 0,
+      parentBased: false,
+    });
+  });
+
+  it('warns about a bad OTEL_TRACES_SAMPLER_ARG and samples everything', () => {
+    const { config, warnings } = enabled({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '2' });
+    assert.deepEqual(config.sampler, { ratio: 1, parentBased: false });
+    assert.deepEqual(warnings, ['OTEL_TRACES_SAMPLER_ARG="2" is outside 0..1; using 1']);
+  });
+
+  it('warns about an unknown sampler name and falls back to OTEL_SAMPLING_RATE', () => {
+    const { config, warnings } = enabled({ OTEL_TRACES_SAMPLER: 'jaeger_remote', OTEL_SAMPLING_RATE: '0.2' });
+    assert.deepEqual(config.sampler, { ratio: 0.2, parentBased: true });
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? '', /^OTEL_TRACES_SAMPLER="jaeger_remote" is not one of .*always_on.*; using OTEL_SAMPLING_RATE$/);
+  });
+
+  it('warns that OTEL_SAMPLING_RATE is ignored when a standard OTEL_TRACES_SAMPLER is also set', () => {
+    const { config, warnings } = enabled({ OTEL_TRACES_SAMPLER: 'always_off', OTEL_SAMPLING_RATE: '0.5' });
+    assert.deepEqual(config.sampler, { ratio: 0, parentBased: false });
+    assert.deepEqual(warnings, ['OTEL_SAMPLING_RATE="0.5" is ignored because OTEL_TRACES_SAMPLER="always_off" is set']);
+  });
+
+  for (const name of ['constructor', '__proto__']) {
+    it(`rejects OTEL_TRACES_SAMPLER=${name}, an Object.prototype member, as an unknown sampler`, () => {
+      const { config, warnings } = enabled({ OTEL_TRACES_SAMPLER: name });
+      assert.deepEqual(config.sampler, { ratio: 1, parentBased: true });
+      assert.equal(warnings.length, 1);
+      assert.ok(warnings[0]?.startsWith(`OTEL_TRACES_SAMPLER="${name}" is not one of`));
+    });
+  }
+});
+
+describe('exporter protocol and endpoint', () => {
+  it('uses http://localhost:4318/v1/traces for http/protobuf by default', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' });
+    assert.equal(config.exporter.protocol, 'http/protobuf');
+    assert.equal(config.exporter.url, 'http://localhost:4318/v1/traces');
+    assert.deepEqual(warnings, []);
+  });
+
+  it('lets OTEL_EXPORTER_OTLP_TRACES_PROTOCOL win over OTEL_EXPORTER_OTLP_PROTOCOL', () => {
+    const { config } = enabled({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' });
+    assert.equal(config.exporter.protocol, 'http/protobuf');
+  });
+
+  it('warns about an unknown protocol and uses grpc', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
+    assert.equal(config.exporter.protocol, 'grpc');
+    assert.equal(config.exporter.url, 'http://localhost:4317');
+    assert.deepEqual(warnings, ['OTEL_EXPORTER_OTLP_PROTOCOL="http/json" is not grpc or http/protobuf; using grpc']);
+  });
+
+  it('names the traces-specific protocol variable when that one is invalid', () => {
+    const { warnings } = enabled({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'udp' });
+    assert.deepEqual(warnings, ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="udp" is not grpc or http/protobuf; using grpc']);
+  });
+
+  it('appends /v1/traces to the OTEL_EXPORTER_OTLP_ENDPOINT base for http/protobuf', () => {
+    const env = { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318' };
+    assert.equal(enabled(env).config.exporter.url, 'https://collector:4318/v1/traces');
+  });
+
+  it('does not double the slash when the http/protobuf base ends with slashes', () => {
+    const one = enabled({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' });
+    assert.equal(one.config.exporter.url, 'http://collector:4318/v1/traces');
+    const prefixed = enabled({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://gw/otlp//' });
+    assert.equal(prefixed.config.exporter.url, 'http://gw/otlp/v1/traces');
+  });
+
+  it('uses OTEL_EXPORTER_OTLP_ENDPOINT as-is for grpc', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4317' });
+    assert.equal(config.exporter.url, 'http://collector:4317');
+    assert.deepEqual(warnings, []);
+  });
+
+  it('uses OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as-is and prefers it over OTEL_EXPORTER_OTLP_ENDPOINT', () => {
+    const { config } = enabled({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://base:4318',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://traces:9999/custom/path',
+    });
+    assert.equal(config.exporter.url, 'http://traces:9999/custom/path');
+  });
+
+  it('warns about an endpoint that is not a URL without echoing it, and uses the default', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' });
+    assert.equal(config.exporter.url, 'http://localhost:4317');
+    assert.deepEqual(warnings, [
+      'OTEL_EXPORTER_OTLP_ENDPOINT (9 characters, not shown) does not parse as a URL; using http://localhost:4317',
+    ]);
+  });
+
+  it('names the http/protobuf default URL in the warning about an invalid endpoint', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://x' });
+    assert.equal(config.exporter.url, 'http://localhost:4318/v1/traces');
+    assert.deepEqual(warnings, [
+      'OTEL_EXPORTER_OTLP_ENDPOINT="ftp://x" is not an http:// or https:// URL; using http://localhost:4318/v1/traces',
+    ]);
+  });
+
+  it('adds http:// to an endpoint without a scheme, with a warning', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317' });
+    assert.equal(config.exporter.url, 'http://collector:4317');
+    assert.deepEqual(warnings, ['OTEL_EXPORTER_OTLP_ENDPOINT="collector:4317" has no scheme; using http://collector:4317']);
+  });
+
+  it('rejects an ftp:// endpoint with a warning and uses the default', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'ftp://x' });
+    assert.equal(config.exporter.url, 'http://localhost:4317');
+    assert.equal(warnings.length, 1);
+    assert.ok(warnings[0]?.startsWith('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="ftp://x" is not an http:// or https:// URL'));
+  });
+
+  it('falls back to OTEL_EXPORTER_OTLP_ENDPOINT when the traces-specific endpoint is invalid', () => {
+    const { config } = enabled({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'ftp://x', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4317' });
+    assert.equal(config.exporter.url, 'http://collector:4317');
+  });
+
+  it('names the URL actually used when an invalid traces-specific endpoint falls back to OTEL_EXPORTER_OTLP_ENDPOINT', () => {
+    const { config, warnings } = enabled({
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'ftp://x',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4317',
+    });
+    assert.equal(config.exporter.url, 'http://collector:4317');
+    assert.equal(warnings.length, 1);
+    assert.ok(!warnings[0]?.includes('localhost'), `the warning claims the default is used: ${warnings[0]}`);
+  });
+});
+
+describe('exporter headers and timeout', () => {
+  it('parses key=value pairs and percent-decodes the values', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'api-key=secret,x=1, authorization = Bearer%20abc%3D%3D ' });
+    assert.deepEqual(config.exporter.headers, { 'api-key': 'secret', x: '1', authorization: 'Bearer abc==' });
+    assert.deepEqual(warnings, []);
+  });
+
+  it('drops a header whose name is not an HTTP token, by position and length, echoing neither name nor value, and lower-cases the rest', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'Api-Key=secret,bad key=hidden' });
+    assert.deepEqual(config.exporter.headers, { 'api-key': 'secret' });
+    assert.deepEqual(warnings, [
+      'OTEL_EXPORTER_OTLP_HEADERS entry 2 (14 characters) is not name=value with a valid HTTP header name (letters, digits, -; no spaces or colons); ignoring it',
+    ]);
+  });
+
+  it('keeps everything after the first = as the value', () => {
+    assert.deepEqual(enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'token=a=b==' }).config.exporter.headers, { token: 'a=b==' });
+  });
+
+  it('keeps a value that is not valid percent-encoding as written', () => {
+    assert.deepEqual(enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'k=100%' }).config.exporter.headers, { k: '100%' });
+  });
+
+  it('skips empty entries silently', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_HEADERS: ',a=1,,b=2,' });
+    assert.deepEqual(config.exporter.headers, { a: '1', b: '2' });
+    assert.deepEqual(warnings, []);
+  });
+
+  it('lets OTEL_EXPORTER_OTLP_TRACES_HEADERS override and add to OTEL_EXPORTER_OTLP_HEADERS', () => {
+    const { config } = enabled({
+      OTEL_EXPORTER_OTLP_HEADERS: 'api-key=general,x=1',
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'api-key=traces,y=2',
+    });
+    assert.deepEqual(config.exporter.headers, { 'api-key': 'traces', x: '1', y: '2' });
+  });
+
+  it('warns about a malformed header entry by position, without echoing its value', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'api-key=ok,sup3rs3cr3t,=alsos3cr3t' });
+    assert.deepEqual(config.exporter.headers, { 'api-key': 'ok' });
+    assert.deepEqual(warnings, [
+      'OTEL_EXPORTER_OTLP_HEADERS entries 2 (11 characters) and 3 (11 characters) are not name=value with a valid HTTP header name (letters, digits, -; no spaces or colons); ignoring them',
+    ]);
+    for (const warning of warnings) {
+      assert.ok(!warning.includes('sup3rs3cr3t'), 'the malformed entry is not echoed');
+      assert.ok(!warning.includes('alsos3cr3t'), 'the malformed entry is not echoed');
+    }
+  });
+
+  it('does not echo a malformed traces-specific header entry either', () => {
+    const { warnings } = enabled({ OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'Bearer t0k3n' });
+    assert.deepEqual(warnings, [
+      'OTEL_EXPORTER_OTLP_TRACES_HEADERS entry 1 (12 characters) is not name=value with a valid HTTP header name (letters, digits, -; no spaces or colons); ignoring it',
+    ]);
+  });
+
+  it('reads the export timeout from OTEL_EXPORTER_OTLP_TRACES_TIMEOUT before OTEL_EXPORTER_OTLP_TIMEOUT', () => {
+    assert.equal(enabled({ OTEL_EXPORTER_OTLP_TIMEOUT: '2000' }).config.exporter.timeoutMillis, 2000);
+    assert.equal(
+      enabled({ OTEL_EXPORTER_OTLP_TIMEOUT: '2000', OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '3000' }).config.exporter.timeoutMillis,
+      3000,
+    );
+  });
+
+  it('warns about a bad timeout, naming the variable that was read', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: 'soon' });
+    assert.equal(config.exporter.timeoutMillis, 10000);
+    assert.deepEqual(warnings, ['OTEL_EXPORTER_OTLP_TRACES_TIMEOUT="soon" is not a whole number ≥ 1; using 10000']);
+  });
+});
+
+describe('resource attributes, service and environment', () => {
+  it('parses OTEL_RESOURCE_ATTRIBUTES into key/value pairs with percent-decoded values', () => {
+    const { config, warnings } = enabled({ OTEL_RESOURCE_ATTRIBUTES: 'team=checkout,region=eu%2Dwest,note=a%20b' });
+    assert.deepEqual(config.resourceAttributes, { team: 'checkout', region: 'eu-west', note: 'a b' });
+    assert.deepEqual(warnings, []);
+  });
+
+  it('warns about a malformed resource attribute, quoting it', () => {
+    const { config, warnings } = enabled({ OTEL_RESOURCE_ATTRIBUTES: 'team=checkout,oops' });
+    assert.deepEqual(config.resourceAttributes, { team: 'checkout' });
+    assert.deepEqual(warnings, ['OTEL_RESOURCE_ATTRIBUTES entry "oops" is not key=value; ignoring it']);
+  });
+
+  it('takes service name, version and environment from OTEL_RESOURCE_ATTRIBUTES when the dedicated variables are unset', () => {
+    const { config } = enabled({
+      OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs,service.version=1.2.3,deployment.environment.name=staging',
+    });
+    assert.equal(config.serviceName, 'from-attrs');
+    assert.equal(config.serviceVersion, '1.2.3');
+    assert.equal(config.environment, 'staging');
+  });
+
+  it('lets the dedicated variables override OTEL_RESOURCE_ATTRIBUTES', () => {
+    const { config } = enabled({
+      OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs,service.version=1.2.3,deployment.environment.name=staging',
+      OTEL_SERVICE_NAME: 'shop',
+      OTEL_SERVICE_VERSION: '9.9.9',
+      NODE_ENV: 'production',
+    });
+    assert.equal(config.serviceName, 'shop');
+    assert.equal(config.serviceVersion, '9.9.9');
+    assert.equal(config.environment, 'production');
+  });
+
+  it('prefers RUST_ENV over NODE_ENV for the environment', () => {
+    assert.equal(enabled({ RUST_ENV: 'prod-eu', NODE_ENV: 'production' }).config.environment, 'prod-eu');
+    assert.equal(enabled({ NODE_ENV: 'test' }).config.environment, 'test');
+  });
+
+  it('trims the service name and ignores a blank one', () => {
+    assert.equal(enabled({ OTEL_SERVICE_NAME: '  shop  ' }).config.serviceName, 'shop');
+    assert.equal(enabled({ OTEL_SERVICE_NAME: '   ' }).config.serviceName, undefined);
+  });
+});
+
+describe('batch span processor variables', () => {
+  it('reads the four OTEL_BSP_* integers', () => {
+    const { config, warnings } = enabled({
+      OTEL_BSP_MAX_QUEUE_SIZE: '4096',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1024',
+      OTEL_BSP_SCHEDULE_DELAY: '250',
+      OTEL_BSP_EXPORT_TIMEOUT: '1000',
+    });
+    assert.deepEqual(config.batch, { maxQueueSize: 4096, maxExportBatchSize: 1024, scheduledDelayMillis: 250, exportTimeoutMillis: 1000 });
+    assert.deepEqual(warnings, []);
+  });
+
+  it('allows a schedule delay of 0 but not a queue size of 0', () => {
+    const { config, warnings } = enabled({ OTEL_BSP_SCHEDULE_DELAY: '0', OTEL_BSP_MAX_QUEUE_SIZE: '0' });
+    assert.equal(config.batch.scheduledDelayMillis, 0);
+    assert.equal(config.batch.maxQueueSize, 2048);
+    assert.deepEqual(warnings, ['OTEL_BSP_MAX_QUEUE_SIZE="0" is not a whole number ≥ 1; using 2048']);
+  });
+
+  for (const value of ['abc', '1.5', '-5', 'Infinity']) {
+    it(`warns about OTEL_BSP_EXPORT_TIMEOUT="${value}" and uses the default`, () => {
+      const { config, warnings } = enabled({ OTEL_BSP_EXPORT_TIMEOUT: value });
+      assert.equal(config.batch.exportTimeoutMillis, 30000);
+      assert.deepEqual(warnings, [`OTEL_BSP_EXPORT_TIMEOUT="${value}" is not a whole number ≥ 1; using 30000`]);
+    });
+  }
+
+  it('warns about a negative schedule delay with the minimum 0', () => {
+    const { warnings } = enabled({ OTEL_BSP_SCHEDULE_DELAY: '-1' });
+    assert.deepEqual(warnings, ['OTEL_BSP_SCHEDULE_DELAY="-1" is not a whole number ≥ 0; using 5000']);
+  });
+
+  it('refuses a number too large for a Node timer instead of letting it fire at once', () => {
+    const { config, warnings } = enabled({ OTEL_SHUTDOWN_TIMEOUT_MS: '1e308' });
+    assert.equal(config.shutdownTimeoutMillis, 5000);
+    assert.deepEqual(warnings, ['OTEL_SHUTDOWN_TIMEOUT_MS="1e308" is larger than 2147483647; using 5000']);
+  });
+
+  it('clamps a batch size larger than the queue to the queue size, with a warning', () => {
+    const { config, warnings } = enabled({ OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '200' });
+    assert.equal(config.batch.maxQueueSize, 100);
+    assert.equal(config.batch.maxExportBatchSize, 100);
+    assert.deepEqual(warnings, ['OTEL_BSP_MAX_EXPORT_BATCH_SIZE="200" is larger than the queue (100); using 100']);
+  });
+
+  it('keeps a batch size equal to the queue size', () => {
+    const { config, warnings } = enabled({ OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '100' });
+    assert.equal(config.batch.maxExportBatchSize, 100);
+    assert.deepEqual(warnings, []);
+  });
+
+  it('clamps the default batch size to a smaller queue', () => {
+    const { config } = enabled({ OTEL_BSP_MAX_QUEUE_SIZE: '100' });
+    assert.equal(config.batch.maxExportBatchSize, 100);
+  });
+
+  it('does not blame the unset OTEL_BSP_MAX_EXPORT_BATCH_SIZE when only the queue size is lowered', () => {
+    const { warnings } = enabled({ OTEL_BSP_MAX_QUEUE_SIZE: '100' });
+    assert.ok(
+      warnings.every((warning) => !warning.startsWith('OTEL_BSP_MAX_EXPORT_BATCH_SIZE="512"')),
+      `a warning quotes a value the user never set: ${warnings.join(' | ')}`,
+    );
+  });
+
+  it('reads OTEL_SHUTDOWN_TIMEOUT_MS and warns about a bad one', () => {
+    assert.equal(enabled({ OTEL_SHUTDOWN_TIMEOUT_MS: '1500' }).config.shutdownTimeoutMillis, 1500);
+    const bad = enabled({ OTEL_SHUTDOWN_TIMEOUT_MS: '1.5s' });
+    assert.equal(bad.config.shutdownTimeoutMillis, 5000);
+    assert.deepEqual(bad.warnings, ['OTEL_SHUTDOWN_TIMEOUT_MS="1.5s" is not a whole number ≥ 1; using 5000']);
+  });
+});
+
+describe('OTEL_NODE_ENABLED_INSTRUMENTATIONS and OTEL_NODE_DISABLED_INSTRUMENTATIONS', () => {
+  it('enables exactly the listed instrumentations, in the given order', () => {
+    const { config, warnings } = enabled({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: ' http , express,pg' });
+    assert.deepEqual(config.instrumentations, ['http', 'express', 'pg']);
+    assert.deepEqual(warnings, []);
+  });
+
+  it('can enable the noisy fs, dns and net instrumentations', () => {
+    assert.deepEqual(enabled({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,fs,dns,net' }).config.instrumentations, [
+      'http',
+      'fs',
+      'dns',
+      'net',
+    ]);
+  });
+
+  it('warns about an unknown name and ignores it', () => {
+    const { config, warnings } = enabled({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,htttp' });
+    assert.deepEqual(config.instrumentations, ['http']);
+    assert.deepEqual(warnings, [
+      'OTEL_NODE_ENABLED_INSTRUMENTATIONS entry "htttp" is not a known instrumentation (see the README for the names); ignoring it',
+    ]);
+  });
+
+  it('explains in one line that runtime-node comes with metrics and host metrics with the Collector', () => {
+    const { config, warnings } = enabled({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,runtime-node,host-metrics' });
+    assert.deepEqual(config.instrumentations, ['http']);
+    assert.deepEqual(warnings, [
+      'OTEL_NODE_ENABLED_INSTRUMENTATIONS entry "runtime-node" is loaded with metrics, not traces (OTEL_METRICS_EXPORTER); ' +
+        'entry "host-metrics" makes host metrics, which are the Collector\'s job (its hostmetrics receiver); ignoring them',
+    ]);
+  });
+
+  it('turns the runtime metrics off when runtime-node is disabled, without a warning', () => {
+    assert.equal(enabled({}).config.metrics.runtime, true);
+    const { config, warnings } = enabled({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'runtime-node' });
+    assert.equal(config.metrics.runtime, false);
+    assert.deepEqual(warnings, []);
+  });
+
+  it('enables nothing when the enabled list has only separators', () => {
+    assert.deepEqual(enabled({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: ' , ,' }).config.instrumentations, []);
+  });
+
+  it('removes the disabled instrumentations from the defaults', () => {
+    const { config, warnings } = enabled({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http,undici' });
+    assert.deepEqual(
+      config.instrumentations,
+      DEFAULT_INSTRUMENTATIONS.filter((name) => name !== 'http' && name !== 'undici'),
+    );
+    assert.deepEqual(warnings, []);
+  });
+
+  it('lets the disabled list win over the enabled list', () => {
+    assert.deepEqual(
+      enabled({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,pg,fs', OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'pg' }).config.instrumentations,
+      ['http', 'fs'],
+    );
+  });
+
+  it('warns about an unknown disabled name, naming the disabled variable', () => {
+    const { warnings } = enabled({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'mystery' });
+    assert.deepEqual(warnings, [
+      'OTEL_NODE_DISABLED_INSTRUMENTATIONS entry "mystery" is not a known instrumentation (see the README for the names); ignoring it',
+    ]);
+  });
+});
+
+describe('OTEL_NODE_RESOURCE_DETECTORS', () => {
+  it('uses every detector, cloud ones included, for all', () => {
+    assert.deepEqual(enabled({ OTEL_NODE_RESOURCE_DETECTORS: 'all' }).config.resourceDetectors, [
+      'env',
+      'host',
+      'os',
+      'process',
+      'serviceinstance',
+      'container',
+      'alibaba',
+      'aws',
+      'azure',
+      'gcp',
+    ]);
+  });
+
+  it('uses no detector for none', () => {
+    assert.deepEqual(enabled({ OTEL_NODE_RESOURCE_DETECTORS: 'none' }).config.resourceDetectors, []);
+  });
+
+  it('uses exactly the listed detectors', () => {
+    const { config, warnings } = enabled({ OTEL_NODE_RESOURCE_DETECTORS: 'env, aws ,host' });
+    assert.deepEqual(config.resourceDetectors, ['env', 'aws', 'host']);
+    assert.deepEqual(warnings, []);
+  });
+
+  it('warns about an unknown detector and ignores it', () => {
+    const { config, warnings } = enabled({ OTEL_NODE_RESOURCE_DETECTORS: 'env,heroku' });
+    assert.deepEqual(config.resourceDetectors, ['env']);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? '', /^OTEL_NODE_RESOURCE_DETECTORS entry "heroku" is not one of .*, all, none; ignoring it$/);
+  });
+});
+
+describe('OTEL_NODE_UNTRACED_PATHS', () => {
+  it('reads a comma-separated list of paths', () => {
+    const { config, warnings } = enabled({ OTEL_NODE_UNTRACED_PATHS: '/health, /metrics ,/ready' });
+    assert.deepEqual(config.untracedPaths, ['/health', '/metrics', '/ready']);
+    assert.deepEqual(warnings, []);
+  });
+
+  it('warns about and ignores an entry that does not start with /', () => {
+    const { config, warnings } = enabled({ OTEL_NODE_UNTRACED_PATHS: '/health,metrics' });
+    assert.deepEqual(config.untracedPaths, ['/health']);
+    assert.deepEqual(warnings, ['OTEL_NODE_UNTRACED_PATHS entry "metrics" does not start with /; ignoring it']);
+  });
+});
+
+describe('OTEL_NODE_EXPRESS_LAYERS', () => {
+  it('gives request handlers a span, not middleware and routers, by default', () => {
+    assert.deepEqual(enabled({}).config.expressLayers, ['request_handler']);
+  });
+
+  it('reads a list of layer types, or all of them', () => {
+    assert.deepEqual(enabled({ OTEL_NODE_EXPRESS_LAYERS: 'middleware, request_handler' }).config.expressLayers, [
+      'middleware',
+      'request_handler',
+    ]);
+    assert.deepEqual(enabled({ OTEL_NODE_EXPRESS_LAYERS: 'all' }).config.expressLayers, ['request_handler', 'router', 'middleware']);
+  });
+
+  it('warns about and ignores an unknown layer type', () => {
+    const { config, warnings } = enabled({ OTEL_NODE_EXPRESS_LAYERS: 'router,handlers' });
+    assert.deepEqual(config.expressLayers, ['router']);
+    assert.deepEqual(warnings, [
+      'OTEL_NODE_EXPRESS_LAYERS entry "handlers" is not one of request_handler, router, middleware, all; ignoring it',
+    ]);
+  });
+});
+
+describe('OTEL_LOG_LEVEL', () => {
+  for (const [raw, expected] of [
+    ['debug', 'debug'],
+    ['DEBUG', 'debug'],
+    ['Warn', 'warn'],
+    ['all', 'all'],
+    ['none', 'none'],
+  ] as const) {
+    it(`reads OTEL_LOG_LEVEL="${raw}" as ${expected}`, () => {
+      const { config, warnings } = enabled({ OTEL_LOG_LEVEL: raw });
+      assert.equal(config.logLevel, expected);
+      assert.deepEqual(warnings, []);
+    });
+  }
+
+  it('warns about an unknown log level and uses none', () => {
+    const { config, warnings } = enabled({ OTEL_LOG_LEVEL: 'loud' });
+    assert.equal(config.logLevel, 'none');
+    assert.deepEqual(warnings, ['OTEL_LOG_LEVEL="loud" is not one of none, error, warn, info, debug, verbose, all; using none']);
+  });
+});
+
+describe('immutability and robustness', () => {
+  const busy: Env = {
+    OTEL_ENABLED: 'true',
+    OTEL_RESOURCE_ATTRIBUTES: 'a=1',
+    OTEL_EXPORTER_OTLP_HEADERS: 'k=v',
+    OTEL_NODE_UNTRACED_PATHS: '/health',
+  };
+
+  it('freezes the result, the config and its nested objects and arrays', () => {
+    const result = parseConfig(busy);
+    const { config } = result;
+    assert.ok(Object.isFrozen(result), 'result');
+    assert.ok(Object.isFrozen(result.warnings), 'warnings');
+    assert.ok(Object.isFrozen(config), 'config');
+    assert.ok(Object.isFrozen(config.resourceAttributes), 'resourceAttributes');
+    assert.ok(Object.isFrozen(config.exporter), 'exporter');
+    assert.ok(Object.isFrozen(config.exporter.headers), 'exporter.headers');
+    assert.ok(Object.isFrozen(config.sampler), 'sampler');
+    assert.ok(Object.isFrozen(config.batch), 'batch');
+    assert.ok(Object.isFrozen(config.instrumentations), 'instrumentations');
+    assert.ok(Object.isFrozen(config.untracedPaths), 'untracedPaths');
+  });
+
+  it('rejects writes to the frozen config', () => {
+    const { config } = parseConfig(busy);
+    assert.throws(() => {
+      (config as { enabled: boolean }).enabled = false;
+    }, TypeError);
+    assert.throws(() => {
+      (config.exporter.headers as Record<string, string>).k = 'changed';
+    }, TypeError);
+  });
+
+  it('freezes the resource detector list too, so one caller cannot change the defaults of the next', () => {
+    const { config } = parseConfig({});
+    assert.ok(Object.isFrozen(config.resourceDetectors), 'resourceDetectors is frozen');
+    assert.ok(Object.isFrozen(parseConfig({ OTEL_NODE_RESOURCE_DETECTORS: 'env' }).config.resourceDetectors), 'a listed one too');
+  });
+
+  it('does not share the instrumentation list between calls', () => {
+    const first = parseConfig({}).config.instrumentations;
+    const second = parseConfig({}).config.instrumentations;
+    assert.notEqual(first, second);
+    assert.deepEqual(first, second);
+  });
+
+  it('does not read process.env', () => {
+    const saved = process.env.OTEL_ENABLED;
+    process.env.OTEL_ENABLED = 'true';
+    try {
+      assert.equal(parseConfig({}).config.enabled, false);
+    } finally {
+      if (saved === undefined) delete process.env.OTEL_ENABLED;
+      else process.env.OTEL_ENABLED = saved;
+    }
+  });
+
+  const weird = [
+    ',,,,,',
+    '====',
+    '=,=,=',
+    'a=,=b,,c',
+    '%',
+    '%E0%A4%A',
+    '%00',
+    'ünïcödé=☃,🚀=🌕',
+    '日本語',
+    '\u0000\u0001\u001f',
+    '__proto__=x',
+    'constructor',
+    '\n\r\t',
+    'x'.repeat(100_000),
+    `${'k=v,'.repeat(10_000)}`,
+    '://',
+    'http://',
+    'http://[::1',
+    '-0',
+    '1e308',
+    'NaN',
+  ];
+  const variables = [
+    'OTEL_ENABLED',
+    'OTEL_SDK_DISABLED',
+    'OTEL_SERVICE_NAME',
+    'OTEL_RESOURCE_ATTRIBUTES',
+    'OTEL_EXPORTER_OTLP_PROTOCOL',
+    'OTEL_EXPORTER_OTLP_ENDPOINT',
+    'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    'OTEL_EXPORTER_OTLP_HEADERS',
+    'OTEL_EXPORTER_OTLP_TIMEOUT',
+    'OTEL_TRACES_SAMPLER',
+    'OTEL_TRACES_SAMPLER_ARG',
+    'OTEL_SAMPLING_RATE',
+    'OTEL_BSP_MAX_QUEUE_SIZE',
+    'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
+    'OTEL_NODE_ENABLED_INSTRUMENTATIONS',
+    'OTEL_NODE_DISABLED_INSTRUMENTATIONS',
+    'OTEL_NODE_RESOURCE_DETECTORS',
+    'OTEL_NODE_UNTRACED_PATHS',
+    'OTEL_LOG_LEVEL',
+  ];
+
+  it('never throws and always returns a usable config for weird values', () => {
+    for (const value of weird) {
+      for (const name of variables) {
+        const env = { OTEL_ENABLED: 'true', [name]: value };
+        const { config, warnings } = parseConfig(env);
+        assert.equal(typeof config.enabled, 'boolean');
+        assert.ok(
+          /^https?:\/\//.test(config.exporter.url),
+          `${name}=${JSON.stringify(value.slice(0, 40))} gave url ${config.exporter.url}`,
+        );
+        assert.ok(config.sampler.ratio >= 0 && config.sampler.ratio <= 1);
+        assert.ok(config.batch.maxExportBatchSize <= config.batch.maxQueueSize);
+        assert.ok(Array.isArray(warnings));
+      }
+      // Every variable at once.
+      assert.doesNotThrow(() => parseConfig(Object.fromEntries(variables.map((name) => [name, value]))));
+    }
+  });
+
+  it('reports each distinct warning once even when it is triggered twice', () => {
+    const { warnings } = enabled({
+      OTEL_NODE_UNTRACED_PATHS: 'health,health,/ok,health',
+      OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'nope,http,nope',
+      OTEL_RESOURCE_ATTRIBUTES: 'bad,a=1,bad',
+    });
+    assert.deepEqual([...warnings].sort(), [
+      'OTEL_NODE_ENABLED_INSTRUMENTATIONS entry "nope" is not a known instrumentation (see the README for the names); ignoring it',
+      'OTEL_NODE_UNTRACED_PATHS entry "health" does not start with /; ignoring it',
+      'OTEL_RESOURCE_ATTRIBUTES entry "bad" is not key=value; ignoring it',
+    ]);
+  });
+});
+
+describe('metrics', () => {
+  it('exports over OTLP to the same collector every 60 s by default, with the runtime metrics', () => {
+    const { config, warnings } = enabled({});
+    assert.deepEqual(config.metrics, {
+      exporter: 'otlp',
+      otlp: { protocol: 'grpc', url: 'http://localhost:4317', headers: {}, timeoutMillis: 10000 },
+      intervalMillis: 60000,
+      prometheus: { host: undefined, port: 9464 },
+      runtime: true,
+    });
+    assert.deepEqual(warnings, []);
+  });
+
+  it('posts to /v1/metrics under the general endpoint over HTTP, with the general headers', () => {
+    const { config } = enabled({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318/',
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=secret',
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-traces-only=1',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '3000',
+    });
+    assert.deepEqual(config.metrics.otlp, {
+      protocol: 'http/protobuf',
+      url: 'https://collector:4318/v1/metrics',
+      headers: { 'x-api-key': 'secret' },
+      timeoutMillis: 3000,
+    });
+    assert.equal(config.exporter.url, 'https://collector:4318/v1/traces');
+  });
+
+  it('takes OTEL_EXPORTER_OTLP_METRICS_ENDPOINT as the full URL, leaving traces alone', () => {
+    const { config } = enabled({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4317',
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://metrics-gateway:4317',
+    });
+    assert.equal(config.metrics.otlp.url, 'http://metrics-gateway:4317');
+    assert.equal(config.exporter.url, 'http://collector:4317');
+  });
+
+  it('reads the exporter choice, the interval and the Prometheus address', () => {
+    const { config, warnings } = enabled({
+      OTEL_METRICS_EXPORTER: 'Prometheus',
+      OTEL_METRIC_EXPORT_INTERVAL: '15000',
+      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+      OTEL_EXPORTER_PROMETHEUS_PORT: '9100',
+    });
+    assert.equal(config.metrics.exporter, 'prometheus');
+    assert.equal(config.metrics.intervalMillis, 15000);
+    assert.deepEqual(config.metrics.prometheus, { host: '127.0.0.1', port: 9100 });
+    assert.deepEqual(warnings, []);
+    assert.equal(enabled({ OTEL_METRICS_EXPORTER: 'none' }).config.metrics.exporter, 'none');
+  });
+
+  it('explains each unusable value once and uses the default', () => {
+    const { config, warnings } = enabled({
+      OTEL_METRICS_EXPORTER: 'otlp,prometheus',
+      OTEL_METRIC_EXPORT_INTERVAL: '1m',
+      OTEL_EXPORTER_PROMETHEUS_PORT: '-1',
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'ftp://x',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://y',
+    });
+    assert.equal(config.metrics.exporter, 'otlp');
+    assert.equal(config.metrics.intervalMillis, 60000);
+    assert.equal(config.metrics.prometheus.port, 9464);
+    assert.equal(config.metrics.otlp.url, 'http://localhost:4317');
+    assert.deepEqual(warnings, [
+      'OTEL_EXPORTER_OTLP_ENDPOINT="ftp://y" is not an http:// or https:// URL; using http://localhost:4317',
+      'OTEL_METRICS_EXPORTER="otlp,prometheus" is not one of otlp, prometheus, none; using otlp',
+      'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT="ftp://x" is not an http:// or https:// URL; using http://localhost:4317',
+      'OTEL_METRIC_EXPORT_INTERVAL="1m" is not a whole number ≥ 1; using 60000',
+      'OTEL_EXPORTER_PROMETHEUS_PORT="-1" is not a whole number ≥ 0; using 9464',
+    ]);
+  });
+
+  it('keeps the Prometheus port within the ports there are', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_PROMETHEUS_PORT: '70000' });
+    assert.equal(config.metrics.prometheus.port, 9464);
+    assert.deepEqual(warnings, ['OTEL_EXPORTER_PROMETHEUS_PORT="70000" is larger than 65535; using 9464']);
+  });
+
+  it('says nothing about metrics variables while tracing is off', () => {
+    assert.deepEqual(parseConfig({ OTEL_METRICS_EXPORTER: 'statsd', OTEL_METRIC_EXPORT_INTERVAL: 'x' }).warnings, []);
+  });
+});
+
+describe('secrets: nothing of a credential in a warning, all of it in `secrets`', () => {
+  // Each way a user really writes a credential into the configuration, and the pieces of it that must never be printed.
+  const cases: [string, Env, string[]][] = [
+    ['a header with ":" instead of "="', { OTEL_EXPORTER_OTLP_HEADERS: 'Authorization: Basic dXNlcjpwYXNz==' }, ['dXNlcjpwYXNz']],
+    ['a header with spaces in its name', { OTEL_EXPORTER_OTLP_HEADERS: 'Api Key=s3cr3tValue,x-ok=fine-value' }, ['s3cr3tValue', 'Api Key']],
+    [
+      'a header name with a bad character',
+      { OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key(s3cr3tName)=s3cr3tValue' },
+      ['s3cr3tName', 's3cr3tValue'],
+    ],
+    [
+      'a value with a comma, split in two entries',
+      { OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer h3adPart,t4ilPart' },
+      ['h3adPart', 't4ilPart'],
+    ],
+    ['a percent-encoding error', { OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=p3rcent%ZZ' }, ['p3rcent']],
+    ['an endpoint with userinfo', { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://us3r:t0ken@collector:4318' }, ['us3r', 't0ken']],
+    ['an endpoint with ?api_key=', { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318/?api_key=qu3ryKey' }, ['qu3ryKey']],
+    ['an endpoint with #frag', { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318/#fr4gment' }, ['fr4gment']],
+    [
+      'an unparseable endpoint',
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://us3r:t0ken@collector:43i8/?key=qu3ryKey' },
+      ['us3r', 't0ken', 'qu3ryKey'],
+    ],
+    [
+      'an ftp:// endpoint with userinfo',
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://us3r:t0ken@collector/?key=qu3ryKey' },
+      ['us3r', 't0ken', 'qu3ryKey'],
+    ],
+    ['an endpoint without a scheme, with userinfo', { OTEL_EXPORTER_OTLP_ENDPOINT: 'us3r:t0ken@collector:4317' }, ['us3r', 't0ken']],
+    ['an endpoint one slash short, with userinfo', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http:/us3r:t0ken@collector:4317' }, ['us3r', 't0ken']],
+    [
+      'the signal-specific endpoints',
+      {
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://tr4ce:p4ss@collector:4318/v1/traces?key=tr4ceKey',
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'not a url m3tricKey',
+      },
+      ['tr4ce', 'p4ss', 'tr4ceKey', 'm3tricKey'],
+    ],
+    [
+      'the signal-specific headers',
+      { OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'Bearer tr4ceToken', OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'Authorization: m3tricToken' },
+      ['tr4ceToken', 'm3tricToken'],
+    ],
+  ];
+  for (const [label, env, secrets] of cases) {
+    it(`never echoes ${label}, and lists it among the secrets`, () => {
+      const result = enabled(env);
+      for (const secret of secrets) {
+        for (const warning of result.warnings) assert.ok(!warning.includes(secret), `"${warning}" echoes ${secret}`);
+        assert.ok(
+          result.secrets.some((listed) => listed.includes(secret)),
+          `${secret} is not in the secrets: ${result.secrets.join(' | ')}`,
+        );
+      }
+    });
+  }
+
+  it('says which header entries are wrong by position and length, in one line per variable', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'Authorization: Basic dXNlcjpwYXNz==,x-api-key=ok,Bearer abc' });
+    assert.deepEqual(config.exporter.headers, { 'x-api-key': 'ok' });
+    assert.deepEqual(warnings, [
+      'OTEL_EXPORTER_OTLP_HEADERS entries 1 (35 characters) and 3 (10 characters) are not name=value with a valid HTTP header name (letters, digits, -; no spaces or colons); ignoring them',
+    ]);
+  });
+
+  it('shows an endpoint whose scheme is wrong with its userinfo and query string hidden', () => {
+    const { warnings } = enabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://us3r:t0ken@collector/x?key=qu3ryKey#fr4g' });
+    assert.deepEqual(warnings, [
+      'OTEL_EXPORTER_OTLP_ENDPOINT="ftp://***@collector/x?***#***" is not an http:// or https:// URL; using http://localhost:4317',
+    ]);
+  });
+
+  it('shows an endpoint without a scheme with its userinfo hidden', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'us3r:t0ken@collector:4317' });
+    assert.equal(config.exporter.url, 'http://us3r:t0ken@collector:4317');
+    assert.deepEqual(warnings, ['OTEL_EXPORTER_OTLP_ENDPOINT="***@collector:4317" has no scheme; using http://***@collector:4317']);
+  });
+
+  it('lists the forms a secret may be printed in: as written, percent-decoded, percent-encoded, lower-cased by nobody', () => {
+    const { secrets } = enabled({
+      OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20abc%2Fdef',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://us%40r:p%20ss@collector:4318',
+    });
+    for (const form of ['Bearer%20abc%2Fdef', 'Bearer abc/def', 'us%40r:p%20ss', 'us@r:p ss']) {
+      assert.ok(secrets.includes(form), `${form} is not in ${secrets.join(' | ')}`);
+    }
+  });
+
+  it('leaves out strings too short to be worth hiding (values such as dd-protocol=otlp), and lists the longest first', () => {
+    const { secrets } = enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'x=1,dd-protocol=otlp,z=abcdefgh,w=abcdefghijkl' });
+    assert.deepEqual(secrets, ['abcdefghijkl', 'abcdefgh']);
+  });
+
+  it('has no secrets without header variables or credentials in the endpoints', () => {
+    assert.deepEqual(enabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318/otlp' }).secrets, []);
+  });
+
+  it('lists the secrets while tracing is off too, frozen', () => {
+    const result = parseConfig({ OTEL_EXPORTER_OTLP_HEADERS: 'api-key=s3cr3tValue' });
+    assert.ok(result.secrets.includes('s3cr3tValue'));
+    assert.ok(Object.isFrozen(result.secrets));
+  });
+});
+
+describe('redactEndpoint', () => {
+  const cases: [string, string][] = [
+    ['http://localhost:4317', 'http://localhost:4317'],
+    ['https://collector:4318/v1/traces', 'https://collector:4318/v1/traces'],
+    ['https://user:token@collector:4318/v1/traces?api_key=k#frag', 'https://***@collector:4318/v1/traces?***#***'],
+    ['https://user:p@ss@collector', 'https://***@collector'],
+    ['http://[::1]:4317/?x', 'http://[::1]:4317/?***'],
+    ['user:token@collector:4317', '***@collector:4317'],
+    ['https://collector/path@with-at', 'https://***@with-at'],
+    ['http:/us3r:p4ss@collector:4318', '***@collector:4318'],
+    ['not a url?token=x', 'not a url?***'],
+    ['', ''],
+  ];
+  for (const [url, shown] of cases) {
+    it(`shows ${JSON.stringify(url)} as ${JSON.stringify(shown)}`, () => {
+      assert.equal(redactEndpoint(url), shown);
+    });
+  }
+});
+
+describe('the metrics exporter variables', () => {
+  it('keeps OTEL_EXPORTER_OTLP_TRACES_PROTOCOL to traces', () => {
+    const { config } = enabled({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' });
+    assert.equal(config.exporter.protocol, 'http/protobuf');
+    assert.equal(config.exporter.url, 'http://localhost:4318/v1/traces');
+    assert.equal(config.metrics.otlp.protocol, 'grpc');
+    assert.equal(config.metrics.otlp.url, 'http://localhost:4317');
+  });
+
+  it('reads the metrics protocol, headers and timeout from their own variables, falling back to the general ones', () => {
+    const { config, warnings, sources } = enabled({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318',
+      OTEL_EXPORTER_OTLP_HEADERS: 'api-key=general,x=1',
+      OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'api-key=metrics',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '2000',
+      OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: '4000',
+    });
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(config.metrics.otlp, {
+      protocol: 'http/protobuf',
+      url: 'https://collector:4318/v1/metrics',
+      headers: { 'api-key': 'metrics', x: '1' },
+      timeoutMillis: 4000,
+    });
+    assert.deepEqual(config.exporter, {
+      protocol: 'grpc',
+      url: 'https://collector:4318',
+      headers: { 'api-key': 'general', x: '1' },
+      timeoutMillis: 2000,
+    });
+    assert.equal(sources['metrics.otlp.protocol'], 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL');
+    assert.equal(sources['metrics.otlp.headers'], 'OTEL_EXPORTER_OTLP_METRICS_HEADERS, OTEL_EXPORTER_OTLP_HEADERS');
+    assert.equal(sources['metrics.otlp.timeoutMillis'], 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT');
+  });
+
+  it('falls back to OTEL_EXPORTER_OTLP_PROTOCOL when the signal-specific protocol is unusable', () => {
+    const { config, warnings } = enabled({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json',
+    });
+    assert.equal(config.metrics.otlp.protocol, 'http/protobuf');
+    assert.deepEqual(warnings, ['OTEL_EXPORTER_OTLP_METRICS_PROTOCOL="http/json" is not grpc or http/protobuf; using http/protobuf']);
+  });
+
+  it('warns about a bad metrics timeout and uses the general one', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_TIMEOUT: '2000', OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: 'soon' });
+    assert.equal(config.metrics.otlp.timeoutMillis, 2000);
+    assert.deepEqual(warnings, ['OTEL_EXPORTER_OTLP_METRICS_TIMEOUT="soon" is not a whole number ≥ 1; using 2000']);
+  });
+
+  it('appends /v1/<signal> to the path, before a query string or fragment', () => {
+    const { config } = enabled({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://gw/otlp/?api_key=k#f',
+    });
+    assert.equal(config.exporter.url, 'https://gw/otlp/v1/traces?api_key=k#f');
+    assert.equal(config.metrics.otlp.url, 'https://gw/otlp/v1/metrics?api_key=k#f');
+  });
+});
+
+describe('one line per variable, however many of its entries are wrong', () => {
+  const cases: [Env, string][] = [
+    [
+      { OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'foo,http,bar,foo' },
+      'OTEL_NODE_DISABLED_INSTRUMENTATIONS entries "foo", "bar" are not known instrumentations (see the README for the names); ignoring them',
+    ],
+    [
+      { OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,nope,host-metrics,nah' },
+      'OTEL_NODE_ENABLED_INSTRUMENTATIONS entries "nope", "nah" are not known instrumentations (see the README for the names); ' +
+        'entry "host-metrics" makes host metrics, which are the Collector\'s job (its hostmetrics receiver); ignoring them',
+    ],
+    [
+      { OTEL_NODE_RESOURCE_DETECTORS: 'env,heroku,fly' },
+      'OTEL_NODE_RESOURCE_DETECTORS entries "heroku", "fly" are not any of env, host, os, process, serviceinstance, container, alibaba, aws, azure, gcp, all, none; ignoring them',
+    ],
+    [
+      { OTEL_NODE_UNTRACED_PATHS: 'health,/ok,ready' },
+      'OTEL_NODE_UNTRACED_PATHS entries "health", "ready" do not start with /; ignoring them',
+    ],
+    [
+      { OTEL_NODE_EXPRESS_LAYERS: 'router,handlers,mw' },
+      'OTEL_NODE_EXPRESS_LAYERS entries "handlers", "mw" are not any of request_handler, router, middleware, all; ignoring them',
+    ],
+    [{ OTEL_RESOURCE_ATTRIBUTES: 'bad,a=1,worse' }, 'OTEL_RESOURCE_ATTRIBUTES entries "bad", "worse" are not key=value; ignoring them'],
+  ];
+  for (const [env, expected] of cases) {
+    const [name] = Object.keys(env);
+    it(`says every bad entry of ${name} in one line`, () => {
+      assert.deepEqual(enabled(env).warnings, [expected]);
+    });
+  }
+});
+
+describe('OTEL_NODE_RESOURCE_COMMAND_ARGS', () => {
+  it('leaves the command line out of the resource by default', () => {
+    const { config, sources } = enabled({});
+    assert.equal(config.resourceCommandArgs, false);
+    assert.equal(sources.resourceCommandArgs, 'default');
+  });
+
+  for (const [raw, expected] of [
+    ['true', true],
+    ['ON', true],
+    ['1', true],
+    ['false', false],
+    ['no', false],
+  ] as const) {
+    it(`reads "${raw}" as ${expected}`, () => {
+      const { config, warnings, sources } = enabled({ OTEL_NODE_RESOURCE_COMMAND_ARGS: raw });
+      assert.equal(config.resourceCommandArgs, expected);
+      assert.equal(sources.resourceCommandArgs, 'OTEL_NODE_RESOURCE_COMMAND_ARGS');
+      assert.deepEqual(warnings, []);
+    });
+  }
+
+  it('warns about a value that is neither and leaves the command line out', () => {
+    const { config, warnings } = enabled({ OTEL_NODE_RESOURCE_COMMAND_ARGS: 'please' });
+    assert.equal(config.resourceCommandArgs, false);
+    assert.deepEqual(warnings, [
+      'OTEL_NODE_RESOURCE_COMMAND_ARGS="please" is not one of true/1/yes/on or false/0/no/off; the command line stays out of the resource',
+    ]);
+  });
+});
+
+describe('sources: where each effective value came from', () => {
+  it('names a source for every setting, `default` for an empty environment', () => {
+    const { sources } = parseConfig({});
+    assert.ok(Object.isFrozen(sources));
+    assert.equal(Object.keys(sources).length, 30);
+    for (const [setting, source] of Object.entries(sources)) assert.equal(source, 'default', setting);
+  });
+
+  it('does not credit OTEL_RESOURCE_ATTRIBUTES with a service name it does not hold', () => {
+    const { sources } = enabled({ OTEL_RESOURCE_ATTRIBUTES: 'team=a' });
+    assert.equal(sources.serviceName, 'default');
+    assert.equal(sources.serviceVersion, 'default');
+    assert.equal(sources.environment, 'default');
+    assert.equal(sources.resourceAttributes, 'OTEL_RESOURCE_ATTRIBUTES');
+  });
+
+  it('credits OTEL_RESOURCE_ATTRIBUTES with what it holds, and the dedicated variables over it', () => {
+    const attributes = 'service.name=a,service.version=1,deployment.environment.name=staging';
+    assert.equal(enabled({ OTEL_RESOURCE_ATTRIBUTES: attributes }).sources.serviceName, 'OTEL_RESOURCE_ATTRIBUTES');
+    const both = enabled({ OTEL_RESOURCE_ATTRIBUTES: attributes, OTEL_SERVICE_NAME: 'b', NODE_ENV: 'production' }).sources;
+    assert.equal(both.serviceName, 'OTEL_SERVICE_NAME');
+    assert.equal(both.serviceVersion, 'OTEL_RESOURCE_ATTRIBUTES');
+    assert.equal(both.environment, 'NODE_ENV');
+    assert.equal(enabled({ RUST_ENV: 'x', NODE_ENV: 'y' }).sources.environment, 'RUST_ENV');
+  });
+
+  it('names the variable a value was used from, and `default` for one it could not use', () => {
+    const { sources } = enabled({
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'ftp://x',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4317',
+      OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '3000',
+      OTEL_SAMPLING_RATE: '2',
+      OTEL_BSP_MAX_QUEUE_SIZE: '100',
+    });
+    assert.equal(sources['exporter.url'], 'OTEL_EXPORTER_OTLP_ENDPOINT');
+    assert.equal(sources['metrics.otlp.url'], 'OTEL_EXPORTER_OTLP_ENDPOINT');
+    assert.equal(sources['exporter.timeoutMillis'], 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT');
+    assert.equal(sources['metrics.otlp.timeoutMillis'], 'default');
+    assert.equal(sources.sampler, 'default');
+    assert.equal(sources['batch.maxQueueSize'], 'OTEL_BSP_MAX_QUEUE_SIZE');
+    assert.equal(sources['batch.maxExportBatchSize'], 'OTEL_BSP_MAX_QUEUE_SIZE', 'clamped to the queue');
+  });
+
+  it('names both header variables when both contribute', () => {
+    const only = enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'a=1' }).sources;
+    assert.equal(only['exporter.headers'], 'OTEL_EXPORTER_OTLP_HEADERS');
+    assert.equal(only['metrics.otlp.headers'], 'OTEL_EXPORTER_OTLP_HEADERS');
+    const both = enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'a=1', OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'b=2' }).sources;
+    assert.equal(both['exporter.headers'], 'OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_HEADERS');
+    assert.equal(enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'malformed' }).sources['exporter.headers'], 'default');
+  });
+
+  it('says what turned tracing on or off', () => {
+    assert.equal(parseConfig({}).sources.enabled, 'default');
+    assert.equal(parseConfig({ OTEL_ENABLED: 'true' }).sources.enabled, 'OTEL_ENABLED');
+    assert.equal(parseConfig({ OTEL_ENABLED: 'off' }).sources.enabled, 'OTEL_ENABLED');
+    assert.equal(parseConfig({ OTEL_ENABLED: 'ture' }).sources.enabled, 'default');
+    assert.equal(parseConfig({ OTEL_ENABLED: 'true', OTEL_SDK_DISABLED: 'true' }).sources.enabled, 'OTEL_SDK_DISABLED');
+  });
+
+  it('names the sampler variables', () => {
+    assert.equal(enabled({ OTEL_SAMPLING_RATE: '0.5' }).sources.sampler, 'OTEL_SAMPLING_RATE');
+    assert.equal(enabled({ OTEL_TRACES_SAMPLER: 'always_off' }).sources.sampler, 'OTEL_TRACES_SAMPLER');
+    assert.equal(
+      enabled({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' }).sources.sampler,
+      'OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG',
+    );
+  });
+
+  it('names the instrumentation lists that shaped the list', () => {
+    assert.equal(enabled({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http' }).sources.instrumentations, 'OTEL_NODE_ENABLED_INSTRUMENTATIONS');
+    assert.equal(enabled({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'pg' }).sources.instrumentations, 'OTEL_NODE_DISABLED_INSTRUMENTATIONS');
+    const runtime = enabled({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'runtime-node' }).sources;
+    assert.equal(runtime.instrumentations, 'default');
+    assert.equal(runtime['metrics.runtime'], 'OTEL_NODE_DISABLED_INSTRUMENTATIONS');
+  });
+});
+
+describe('warnings held back while tracing is off', () => {
+  it('keeps them in `silenced`, for doctor', () => {
+    const { warnings, silenced } = parseConfig({ OTEL_SAMPLING_RATE: '2', OTEL_ENABLED: 'ture' });
+    assert.deepEqual(warnings, ['OTEL_ENABLED="ture" is not one of true/1/yes/on or false/0/no/off; tracing stays off']);
+    assert.deepEqual(silenced, ['OTEL_SAMPLING_RATE="2" is outside 0..1; using 1']);
+  });
+
+  it('holds nothing back while tracing is on', () => {
+    const { warnings, silenced } = enabled({ OTEL_SAMPLING_RATE: '2' });
+    assert.deepEqual(warnings, ['OTEL_SAMPLING_RATE="2" is outside 0..1; using 1']);
+    assert.deepEqual(silenced, []);
+  });
+});
+
+describe('environmentOf', () => {
+  it('is the configured environment, else NODE_ENV as it is now (a framework command may have set it), else development', () => {
+    const unset = parseConfig({}).config;
+    assert.equal(environmentOf(unset, { NODE_ENV: 'production' }), 'production');
+    assert.equal(environmentOf(unset, { NODE_ENV: ' ' }), 'development');
+    assert.equal(environmentOf(parseConfig({ RUST_ENV: 'staging' }).config, { NODE_ENV: 'production' }), 'staging');
+    assert.equal(environmentOf(parseConfig({ NODE_ENV: 'test' }).config, { NODE_ENV: 'production' }), 'test');
+  });
+});
+
+describe('an unusable general endpoint beside a signal-specific one', () => {
+  it('is said once, though the traces endpoint wins', () => {
+    const { config, warnings } = parseConfig({
+      OTEL_ENABLED: 'true',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://localhost:14317',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://collector:4317',
+    });
+    assert.equal(config.exporter.url, 'http://localhost:14317');
+    assert.deepEqual(warnings, [
+      'OTEL_EXPORTER_OTLP_ENDPOINT="ftp://collector:4317" is not an http:// or https:// URL; using http://localhost:14317',
+    ]);
+  });
+});
+
+describe('empty resource attributes', () => {
+  it('leave service.name, service.version and the environment unset, as an empty variable would', () => {
+    const { config } = parseConfig({
+      OTEL_ENABLED: 'true',
+      OTEL_RESOURCE_ATTRIBUTES: 'service.name=,service.version=,deployment.environment.name=',
+    });
+    assert.equal(config.serviceName, undefined);
+    assert.equal(config.serviceVersion, undefined);
+    assert.equal(config.environment, undefined);
+  });
+});
+
+describe('short credentials', () => {
+  it('are hidden under a credential-like header name (a collector may echo them), not under others', () => {
+    const { secrets } = parseConfig({ OTEL_ENABLED: 'true', OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=s3cr3t7,dd-protocol=otlp,x-team=shop' });
+    assert.ok(secrets.includes('s3cr3t7'));
+    assert.ok(!secrets.includes('otlp'));
+  });
+});
