@@ -56,8 +56,8 @@ export function say(message: string): void {
   write(`@rustok/otel: ${scrubHidden(message)}\n`);
 }
 
-/** For configuration problems: each distinct one is said once per process. */
-export function warn(message: string): void {
+/** For problems that can recur (a variable read twice, an instrumentation retried): each distinct line once per process. */
+export function sayOnce(message: string): void {
   if (warned.has(message)) return;
   warned.add(message);
   say(message);

@@ -3,7 +3,7 @@
 import { createRequire, isBuiltin } from 'node:module';
 import { isAbsolute, sep } from 'node:path';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
-import { warn } from '../log.js';
+import { sayOnce } from '../log.js';
 
 export interface InstrumentationEntry {
   /** Short name, as in OTEL_NODE_ENABLED_INSTRUMENTATIONS (`@opentelemetry/instrumentation-<name>`). */
@@ -218,7 +218,7 @@ export function loadInstrumentations(
     loadWithModules(later, (entry) => {
       const instance = load(entry);
       if (instance) enable([instance]);
-      else warn(`instrumentation ${failures.at(-1)} could not be loaded; its spans are missing`);
+      else sayOnce(`instrumentation ${failures.at(-1)} could not be loaded; its spans are missing`);
     });
   }
   const now = entries.filter((entry) => !later.includes(entry)).flatMap((entry) => load(entry) ?? []);

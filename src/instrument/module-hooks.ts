@@ -10,7 +10,7 @@ import { isBuiltin } from 'node:module';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packageName } from './catalogue.js';
-import { warn } from '../log.js';
+import { sayOnce } from '../log.js';
 
 type ModuleInternals = typeof import('node:module') & {
   registerHooks?: unknown;
@@ -98,7 +98,7 @@ function entryIsEsModule(file: string): boolean {
 }
 
 function missedReplacement(file: string): void {
-  warn(
+  sayOnce(
     `${packageName(file) ?? file} is imported as an ES module and its instrumentation replaces the module, which the import cannot see: ` +
       `its spans or log fields are missing. Please report it to @rustok/otel`,
   );

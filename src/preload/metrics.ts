@@ -7,7 +7,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { type Config, redactEndpoint } from '../config/parse.js';
 import type { ExportThread } from '../export/thread.js';
-import { reason, warn } from '../log.js';
+import { reason, sayOnce } from '../log.js';
 
 export interface Metrics {
   readonly meterProvider: import('@opentelemetry/api').MeterProvider;
@@ -125,7 +125,7 @@ function servePrometheus({ host, port }: Config['metrics']['prometheus']) {
     else response.writeHead(404).end('metrics are at /metrics\n');
   });
   server.on('error', (error) => {
-    warn(
+    sayOnce(
       `cannot serve metrics on ${host ?? '*'}:${port} (${reason(error)}); set OTEL_EXPORTER_PROMETHEUS_PORT to a free port. Traces are unaffected`,
     );
   });

@@ -7,7 +7,7 @@ import { type Config, EXPRESS_LAYERS, parseConfig, redactEndpoint } from '../con
 import { startExportThread } from '../export/thread.js';
 import { applicableInstrumentations, loadInstrumentations, replacesModules } from '../instrument/catalogue.js';
 import { importPatching, patchImports } from '../instrument/module-hooks.js';
-import { diagLogger, hide, reason, warn } from '../log.js';
+import { diagLogger, hide, reason, say, sayOnce } from '../log.js';
 import type { Metrics } from './metrics.js';
 import { ThreadSpanProcessor } from './span-processor.js';
 import { createResource } from './resource.js';
@@ -24,7 +24,7 @@ export function register(env: NodeJS.ProcessEnv): void {
   const { config, warnings, secrets } = parseConfig(env);
   // Before the first line: from here on nothing this package prints carries a credential.
   hide(secrets);
-  for (const warning of warnings) warn(warning);
+  for (const warning of warnings) sayOnce(warning);
   if (config.enabled) start(config);
 }
 
@@ -32,7 +32,7 @@ function start(config: Config): void {
   try {
     startTracing(config);
   } catch (error) {
-    warn(`could not start tracing (${reason(error)}); the app runs untraced`);
+    sayOnce(`could not start tracing (${reason(error)}); the app runs untraced`);
   }
 }
 
@@ -74,11 +74,11 @@ function startTracing(config: Config): void {
     (name) => instrumentationConfig(name, config, metrics),
     enable,
   );
-  for (const failure of loaded.failures) warn(`instrumentation ${failure} could not be loaded; its spans are missing`);
+  for (const failure of loaded.failures) sayOnce(`instrumentation ${failure} could not be loaded; its spans are missing`);
   try {
     patchImports(imports, modules, entry);
   } catch (error) {
-    warn(`the ES module hook could not be registered (${reason(error)}); ES modules are traced only through CommonJS`);
+    sayOnce(`the ES module hook could not be registered (${reason(error)}); ES modules are traced only through CommonJS`);
   }
 
   installShutdown(
@@ -115,7 +115,7 @@ function startTracing(config: Config): void {
   );
 
   const { names } = loaded;
-  warn(
+  say(
     `tracing ${serviceLabel(config, app)} (${config.environment ?? 'development unless the app sets NODE_ENV'}) to ${config.exporter.protocol} ${redactEndpoint(config.exporter.url)}, ` +
       `sampling ${Math.round(config.sampler.ratio * 1000) / 10}%, ${names.length} instrumentations (${names.join(', ')}); ` +
       (metrics ? `metrics to ${metrics.destination}` : 'no metrics'),
@@ -128,7 +128,7 @@ function startMetrics(...args: Parameters<typeof import('./metrics.js').startMet
     // Its own bundle, read only when metrics are on.
     return require('./metrics.cjs').startMetrics(...args);
   } catch (error) {
-    warn(`could not start metrics (${reason(error)}); traces are unaffected`);
+    sayOnce(`could not start metrics (${reason(error)}); traces are unaffected`);
     return undefined;
   }
 }
