@@ -1,23 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import type { Plugin } from 'esbuild';
 import { defineConfig } from 'tsup';
+import { installedPackageJson } from './src/package-json.js';
 
 const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
 const autoInstrumentations = createRequire(createRequire(import.meta.url).resolve('@opentelemetry/auto-instrumentations-node'));
 
-/** The package.json of a package as auto-instrumentations-node resolves it (most do not export theirs). */
+/** The package.json of a package as auto-instrumentations-node resolves it. */
 function manifestOf(name: string): { version: string; dependencies: Record<string, string> } {
-  for (let dir = dirname(autoInstrumentations.resolve(name)); dirname(dir) !== dir; dir = dirname(dir)) {
-    try {
-      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-      if (manifest.name === name) return manifest;
-    } catch {
-      // Not the package's root yet.
-    }
-  }
-  throw new Error(`no package.json for ${name}`);
+  const manifest = installedPackageJson(name, autoInstrumentations.resolve);
+  if (!manifest) throw new Error(`no package.json for ${name}`);
+  return manifest as { version: string; dependencies: Record<string, string> };
 }
 
 /** The OpenTelemetry packages every part of the preload uses: one copy of each, in dist/opentelemetry.cjs. */
@@ -73,7 +67,18 @@ const oneCopyEach: Plugin = {
   },
 };
 
-const node = { format: 'cjs', target: 'node20' } as const;
+/** What src/bundle/build-info.ts reads: fixed now, so that no package.json is read at start-up. */
+const buildInfo = {
+  RUSTOK_OTEL_VERSION: JSON.stringify(version),
+  RUSTOK_OTEL_SDK_VERSION: JSON.stringify(manifestOf('@opentelemetry/core').version),
+  RUSTOK_OTEL_INSTRUMENTATIONS_VERSION: JSON.stringify(manifestOf('@opentelemetry/auto-instrumentations-node').version),
+};
+
+// src/ is ES modules; these bundles are CommonJS (the shims give `import.meta.url` its meaning there). A
+// literal `require('…')` in src/ marks code a bundle carries but loads only when needed (the SDK while
+// tracing is off, the exporter of a protocol not in use): esbuild bundles it all the same, and the
+// tests load such files through `require`, as CommonJS, the way they run.
+const node = { format: 'cjs', target: 'node20', shims: true, define: buildInfo } as const;
 
 // The preload's code is CommonJS loaded with synchronous requires, so `--require`, `--import` and
 // NODE_OPTIONS all start tracing before the app's code runs; and it is bundled, because resolving
@@ -90,19 +95,14 @@ export default defineConfig([
   },
   {
     ...node,
-    entry: { opentelemetry: 'src/opentelemetry.ts' },
+    entry: { opentelemetry: 'src/bundle/opentelemetry.ts' },
     noExternal: [/./],
     esbuildPlugins: [oneCopyEach],
   },
   {
     ...node,
     entry: { sdk: 'src/preload/start.ts', metrics: 'src/preload/metrics.ts' },
-    env: {
-      // Inlined at build time, so no package.json is read at start-up.
-      RUSTOK_OTEL_VERSION: version,
-    },
     noExternal: [/./],
-    external: ['./metrics.cjs'],
     esbuildPlugins: [splitOpenTelemetry('./')],
   },
   {
@@ -116,11 +116,6 @@ export default defineConfig([
   {
     ...node,
     entry: { cli: 'src/cli/main.ts' },
-    env: {
-      RUSTOK_OTEL_VERSION: version,
-      RUSTOK_OTEL_SDK_VERSION: manifestOf('@opentelemetry/core').version,
-      RUSTOK_OTEL_INSTRUMENTATIONS_VERSION: manifestOf('@opentelemetry/auto-instrumentations-node').version,
-    },
     banner: { js: '#!/usr/bin/env node' },
     // A command, not a preload: one self-contained file, its start-up cost is no app's.
     noExternal: [/./],

@@ -52,10 +52,9 @@ for (const path of ['/orders/1', '/orders/2', '/checkout']) {
   console.log(`GET ${path} -> ${response.status}`);
 }
 console.log('');
-// SIGTERM: the preload flushes what is left and the service ends as it would have; then the receiver
-// prints what it still holds and ends too.
+// SIGTERM: the preload flushes what is left and the service ends as it would have, once the receiver
+// has stored it (it answers an export after that); then the receiver prints what it still holds and ends too.
 stop(service);
 await once(service, 'exit');
-await new Promise((resolve) => setTimeout(resolve, 500));
 stop(dev);
 await once(dev, 'exit');

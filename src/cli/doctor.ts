@@ -3,15 +3,21 @@
 // known traps, and sends one real test span to the configured collector. It never prints a credential:
 // endpoints are shown redacted, headers only counted, and the whole report goes through the scrubber
 // with the configuration's secrets, the text form and the JSON alike.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import type { ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { type AppPackage, findAppPackage, serviceIdentity } from '../preload/app-package.js';
-import { type Config, type ConfigResult, DEFAULT_SOURCE, parseConfig, redactEndpoint } from '../config/parse.js';
+import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { build } from '../bundle/build-info.js';
+import { parseConfig } from '../config/parse.js';
+import { redactEndpoint } from '../config/secrets.js';
+import { type Config, type ConfigResult, DEFAULT_SOURCE } from '../config/types.js';
 import { connectionError, explain, otlpExporter } from '../export/exporter.js';
 import { applicableInstrumentations } from '../instrument/catalogue.js';
 import { reason, scrubber } from '../log.js';
+import { nodeAtLeast, nodeVersion } from '../node-version.js';
+import { installedPackageJson, readPackageJson } from '../package-json.js';
+import { type AppPackage, findAppPackage, serviceIdentity } from '../preload/app-package.js';
 import { createResource } from '../preload/resource.js';
 
 export interface Setting {
@@ -94,43 +100,29 @@ function scrubbed<T>(secrets: readonly string[], report: T): T {
 }
 
 function readManifest(directory: string): Manifest {
-  try {
-    const manifest = JSON.parse(readFileSync(join(directory, 'package.json'), 'utf8'));
-    return typeof manifest === 'object' && manifest !== null ? manifest : {};
-  } catch {
-    return {};
-  }
+  return (readPackageJson(join(directory, 'package.json')) ?? {}) as Manifest;
 }
 
 function versions(): Record<string, string> {
   return {
-    node: process.versions.node,
-    '@rustok/otel': process.env.RUSTOK_OTEL_VERSION ?? 'source',
+    node: nodeVersion.text,
+    '@rustok/otel': build?.version ?? 'source',
     '@opentelemetry/api': packageVersion('@opentelemetry/api'),
     // The SDK and the instrumentations are bundled into the package: their versions are the build's.
-    '@opentelemetry/core (SDK)': process.env.RUSTOK_OTEL_SDK_VERSION ?? packageVersion('@opentelemetry/core'),
+    '@opentelemetry/core (SDK)': build?.sdkVersion ?? packageVersion('@opentelemetry/core'),
     'instrumentations of @opentelemetry/auto-instrumentations-node':
-      process.env.RUSTOK_OTEL_INSTRUMENTATIONS_VERSION ?? packageVersion('@opentelemetry/auto-instrumentations-node'),
+      build?.instrumentationsVersion ?? packageVersion('@opentelemetry/auto-instrumentations-node'),
   };
 }
 
 function packageVersion(name: string): string {
-  try {
-    for (let dir = dirname(require.resolve(name)); dirname(dir) !== dir; dir = dirname(dir)) {
-      const file = join(dir, 'package.json');
-      if (!existsSync(file)) continue;
-      const manifest = JSON.parse(readFileSync(file, 'utf8'));
-      if (manifest.name === name) return manifest.version;
-    }
-  } catch {
-    // Not installed: said below.
-  }
-  return 'not found';
+  const version = installedPackageJson(name, createRequire(import.meta.url).resolve)?.version;
+  return typeof version === 'string' ? version : 'not found';
 }
 
 /** Each effective setting and where its value came from, as the config module says (the app's package for the name and version it did not set). */
 function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[] {
-  const { exporter, metrics } = config;
+  const { traces, metrics } = config;
   const appSource = app.source ?? DEFAULT_SOURCE;
   const headers = (set: Readonly<Record<string, string>>) => {
     const count = Object.keys(set).length;
@@ -170,14 +162,14 @@ function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[]
       value: config.environment ?? "NODE_ENV as the app's command sets it, else development",
       source: sources.environment,
     },
-    { setting: 'protocol', value: exporter.protocol, source: sources['exporter.protocol'] },
-    { setting: 'traces endpoint', value: redactEndpoint(exporter.url), source: sources['exporter.url'] },
-    { setting: 'headers', value: headers(exporter.headers), source: sources['exporter.headers'] },
-    { setting: 'export timeout', value: `${exporter.timeoutMillis} ms`, source: sources['exporter.timeoutMillis'] },
+    { setting: 'protocol', value: traces.otlp.protocol, source: sources['traces.otlp.protocol'] },
+    { setting: 'traces endpoint', value: redactEndpoint(traces.otlp.url), source: sources['traces.otlp.url'] },
+    { setting: 'headers', value: headers(traces.otlp.headers), source: sources['traces.otlp.headers'] },
+    { setting: 'export timeout', value: `${traces.otlp.timeoutMillis} ms`, source: sources['traces.otlp.timeoutMillis'] },
     {
       setting: 'sampling',
-      value: `${config.sampler.ratio * 100}%${config.sampler.parentBased ? ', following the caller' : ''}`,
-      source: sources.sampler,
+      value: `${traces.sampler.ratio * 100}%${traces.sampler.parentBased ? ', following the caller' : ''}`,
+      source: sources['traces.sampler'],
     },
     {
       setting: 'metrics',
@@ -212,9 +204,8 @@ function traps(env: Env, { config, sources }: ConfigResult, directory: string, m
     error(`OTEL_ENABLED="${env.OTEL_ENABLED}" leaves tracing off; set it to true`);
   }
 
-  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-  if (major < 20 || (major === 20 && minor < 6)) {
-    error(`Node.js ${process.versions.node} is older than 20.6: ES modules cannot be hooked there. Upgrade Node.js`);
+  if (!nodeAtLeast(20, 6)) {
+    error(`Node.js ${nodeVersion.text} is older than 20.6: ES modules cannot be hooked there. Upgrade Node.js`);
   }
 
   const preload = /@rustok\/otel\/register/;
@@ -243,7 +234,7 @@ function traps(env: Env, { config, sources }: ConfigResult, directory: string, m
 
   // Traces and metrics each have their own protocol and endpoint, so either can be crossed; one line for both.
   const crossed = [
-    ['traces', config.exporter] as const,
+    ['traces', config.traces.otlp] as const,
     ...(config.metrics.exporter === 'otlp' ? [['metrics', config.metrics.otlp] as const] : []),
   ]
     .filter(([, { protocol, url }]) => new URL(url).port === (protocol === 'grpc' ? '4318' : '4317'))
@@ -281,20 +272,20 @@ function bundledEntry(directory: string, manifest: Manifest): string | undefined
 
 /** One real span, with the app's resource, to the configured endpoint. */
 async function exportTestSpan(config: Config, app: AppPackage): Promise<ExportCheck> {
-  const { protocol } = config.exporter;
-  const url = redactEndpoint(config.exporter.url);
+  const { otlp } = config.traces;
+  const { protocol } = otlp;
+  const url = redactEndpoint(otlp.url);
   const failure = (error: unknown): ExportCheck => ({
     ok: false,
     protocol,
     url,
     error: reason(error),
-    fix: explain(error, config.exporter),
+    fix: explain(error, otlp),
   });
   // A refused port or an unknown host is known in a millisecond; an exporter would retry for seconds.
-  const unreachable = await connectionError(config.exporter);
+  const unreachable = await connectionError(otlp);
   if (unreachable) return failure(unreachable);
 
-  const { BasicTracerProvider }: typeof import('@opentelemetry/sdk-trace-base') = require('@opentelemetry/sdk-trace-base');
   const ended: ReadableSpan[] = [];
   const provider = new BasicTracerProvider({
     resource: createResource({ ...config, resourceDetectors: [] }, app),
@@ -314,7 +305,7 @@ async function exportTestSpan(config: Config, app: AppPackage): Promise<ExportCh
 
   let exporter: ReturnType<typeof otlpExporter<ReadableSpan[]>>;
   try {
-    exporter = otlpExporter<ReadableSpan[]>('spans', config.exporter);
+    exporter = otlpExporter<ReadableSpan[]>('spans', otlp);
   } catch (error) {
     return failure(error);
   }

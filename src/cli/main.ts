@@ -1,8 +1,8 @@
 // The `rustok-otel` command: `doctor` checks a service's set-up, `dev` shows its traces locally.
 import { parseArgs } from 'node:util';
+import { reason } from '../log.js';
 import { startDev } from './dev.js';
 import { doctor, formatReport } from './doctor.js';
-import { reason } from '../log.js';
 
 const USAGE = `Usage:
   rustok-otel doctor [--json]

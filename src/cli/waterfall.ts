@@ -84,11 +84,12 @@ function oneLine(text: string, max: number): string {
 export class TraceAssembler {
   private readonly pending = new Map<string, { spans: ReceivedSpan[]; lastSeen: number }>();
   private readonly timer: NodeJS.Timeout;
+  private readonly onTrace: (spans: readonly ReceivedSpan[]) => void;
+  private readonly quietMillis: number;
 
-  constructor(
-    private readonly onTrace: (spans: readonly ReceivedSpan[]) => void,
-    private readonly quietMillis = 300,
-  ) {
+  constructor(onTrace: (spans: readonly ReceivedSpan[]) => void, quietMillis = 300) {
+    this.onTrace = onTrace;
+    this.quietMillis = quietMillis;
     this.timer = setInterval(() => this.emit(Date.now() - this.quietMillis), Math.min(100, quietMillis)).unref();
   }
 

@@ -2,7 +2,8 @@
 // and turns a failing collector into one explained line, not a line per batch and never a crash.
 import { connect } from 'node:net';
 import type { ExportResult } from '@opentelemetry/core';
-import { type ExporterOptions, redactEndpoint } from '../config/parse.js';
+import { redactEndpoint } from '../config/secrets.js';
+import type { ExporterOptions } from '../config/types.js';
 import { reason, say } from '../log.js';
 
 export type Signal = 'spans' | 'metrics';
@@ -112,10 +113,12 @@ export class CollectorExporter<T = import('@opentelemetry/sdk-trace-base').Reada
   private reported = false;
   private answered = false;
 
-  constructor(
-    private readonly options: ExporterOptions,
-    private readonly signal: Signal = 'spans',
-  ) {
+  private readonly options: ExporterOptions;
+  private readonly signal: Signal;
+
+  constructor(options: ExporterOptions, signal: Signal = 'spans') {
+    this.options = options;
+    this.signal = signal;
     this.inner = otlpExporter(signal, options);
   }
 

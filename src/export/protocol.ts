@@ -2,13 +2,13 @@
 // the messages it gets, and the shared memory the app's thread can wait on while its event loop cannot
 // run (inside `process.exit()`, the 'exit' event).
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import type { Config } from '../config/parse.js';
+import type { Config } from '../config/types.js';
 import type { SpanRecord } from './span-record.js';
 
 export interface WorkerSetup {
-  readonly exporter: Config['exporter'];
+  readonly traces: Config['traces']['otlp'];
   readonly metrics: Config['metrics']['otlp'];
-  readonly batch: Config['batch'];
+  readonly batch: Config['traces']['batch'];
   /** Int32 slots, at FLUSHED, STOPPED and BEAT. */
   readonly state: SharedArrayBuffer;
   /** What the thread's lines must not show: its log module is not the app thread's. */

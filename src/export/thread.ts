@@ -1,23 +1,13 @@
 // The app's side of the export thread: starts it, hands it batches, and waits for its flush, also
 // synchronously, which is the only way to wait inside `process.exit()` and the 'exit' event. A thread
 // that dies (its heap cap, a crash) is said in one line and started once more; no wait outlasts it.
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Resource } from '@opentelemetry/resources';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import type { Config } from '../config/parse.js';
-import {
-  BEAT,
-  FLUSHED,
-  HEARTBEAT_MILLIS,
-  SILENT_MILLIS,
-  STATE_BYTES,
-  STOPPED,
-  type WorkerMessage,
-  type WorkerSetup,
-} from './protocol.js';
+import type { Config } from '../config/types.js';
 import { hidden, reason, say } from '../log.js';
 import { attributesAsSent } from '../preload/resource.js';
+import { BEAT, FLUSHED, HEARTBEAT_MILLIS, SILENT_MILLIS, STATE_BYTES, STOPPED, type WorkerMessage, type WorkerSetup } from './protocol.js';
 import type { SpanRecord } from './span-record.js';
 
 export interface ExportThread {
@@ -33,9 +23,9 @@ const RESTARTS = 1;
 
 export function startExportThread(config: Config, resource: Resource): ExportThread {
   const setup: WorkerSetup = {
-    exporter: config.exporter,
+    traces: config.traces.otlp,
     metrics: config.metrics.otlp,
-    batch: config.batch,
+    batch: config.traces.batch,
     state: new SharedArrayBuffer(STATE_BYTES),
     secrets: hidden(),
   };
@@ -49,7 +39,7 @@ export function startExportThread(config: Config, resource: Resource): ExportThr
     Atomics.store(state, STOPPED, 0);
     Atomics.store(state, BEAT, 0);
     // No preloads in the export thread: it must not trace itself, nor start the app's tooling twice.
-    const started = new Worker(join(__dirname, 'export-worker.cjs'), {
+    const started = new Worker(new URL('./export-worker.cjs', import.meta.url), {
       workerData: setup,
       execArgv: [],
       stdout: false,

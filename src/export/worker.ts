@@ -2,11 +2,11 @@
 // here, off the app's thread; and because this thread keeps running while the app's thread waits on
 // it, spans can still be exported from inside `process.exit()` and after a crash.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Resource } from '@opentelemetry/resources';
+import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { BEAT, FLUSHED, HEARTBEAT_MILLIS, STOPPED, type WorkerMessage, type WorkerSetup } from './protocol.js';
-import { CollectorExporter } from './exporter.js';
 import { hide, reason, say } from '../log.js';
+import { CollectorExporter } from './exporter.js';
+import { BEAT, FLUSHED, HEARTBEAT_MILLIS, STOPPED, type WorkerMessage, type WorkerSetup } from './protocol.js';
 import { fromRecord, type SpanRecord } from './span-record.js';
 
 const setup = workerData as WorkerSetup;
@@ -32,14 +32,13 @@ let queueFull = false;
 let draining: Promise<void> | undefined;
 
 try {
-  exporter = new CollectorExporter(setup.exporter);
+  exporter = new CollectorExporter(setup.traces);
 } catch (error) {
-  say(`cannot load the ${setup.exporter.protocol} exporter (${reason(error)}); spans are dropped`);
+  say(`cannot load the ${setup.traces.protocol} exporter (${reason(error)}); spans are dropped`);
 }
 
 parentPort?.on('message', (message: WorkerMessage) => {
   if (message.type === 'resource') {
-    const { resourceFromAttributes }: typeof import('@opentelemetry/resources') = require('@opentelemetry/resources');
     resource = resourceFromAttributes(message.attributes as never);
     void drain();
     sendWaitingMetrics();

@@ -1,9 +1,6 @@
-// Which instrumentation packages exist, what module each one patches, and loading them one by one:
-// the auto-instrumentations-node index requires all ~40 at once, which costs hundreds of ms at start.
-import { createRequire, isBuiltin } from 'node:module';
-import { isAbsolute, sep } from 'node:path';
-import type { Instrumentation } from '@opentelemetry/instrumentation';
-import { sayOnce } from '../log.js';
+// Which instrumentation packages exist, what module each one patches, and which of them apply to an
+// app: the ones whose modules it can resolve. Loading them is load.ts's part.
+import { createRequire } from 'node:module';
 
 export interface InstrumentationEntry {
   /** Short name, as in OTEL_NODE_ENABLED_INSTRUMENTATIONS (`@opentelemetry/instrumentation-<name>`). */
@@ -83,53 +80,7 @@ export const REPLACING_INSTRUMENTATIONS: readonly string[] = ['bunyan', 'pino'];
  */
 export const METRICS_ONLY_INSTRUMENTATIONS: readonly string[] = ['host-metrics', 'runtime-node'];
 
-/**
- * Each entry's package exports, by name: a literal require each, so that the build gives every package
- * a file of its own, and apart from the table so that importing the names loads none of them.
- */
-const PACKAGES: Readonly<Record<string, () => Record<string, unknown>>> = {
-  amqplib: () => require('@opentelemetry/instrumentation-amqplib'),
-  'aws-lambda': () => require('@opentelemetry/instrumentation-aws-lambda'),
-  'aws-sdk': () => require('@opentelemetry/instrumentation-aws-sdk'),
-  bunyan: () => require('@opentelemetry/instrumentation-bunyan'),
-  'cassandra-driver': () => require('@opentelemetry/instrumentation-cassandra-driver'),
-  connect: () => require('@opentelemetry/instrumentation-connect'),
-  cucumber: () => require('@opentelemetry/instrumentation-cucumber'),
-  dataloader: () => require('@opentelemetry/instrumentation-dataloader'),
-  dns: () => require('@opentelemetry/instrumentation-dns'),
-  express: () => require('@opentelemetry/instrumentation-express'),
-  fs: () => require('@opentelemetry/instrumentation-fs'),
-  'generic-pool': () => require('@opentelemetry/instrumentation-generic-pool'),
-  graphql: () => require('@opentelemetry/instrumentation-graphql'),
-  grpc: () => require('@opentelemetry/instrumentation-grpc'),
-  hapi: () => require('@opentelemetry/instrumentation-hapi'),
-  http: () => require('@opentelemetry/instrumentation-http'),
-  ioredis: () => require('@opentelemetry/instrumentation-ioredis'),
-  kafkajs: () => require('@opentelemetry/instrumentation-kafkajs'),
-  knex: () => require('@opentelemetry/instrumentation-knex'),
-  koa: () => require('@opentelemetry/instrumentation-koa'),
-  'lru-memoizer': () => require('@opentelemetry/instrumentation-lru-memoizer'),
-  memcached: () => require('@opentelemetry/instrumentation-memcached'),
-  mongodb: () => require('@opentelemetry/instrumentation-mongodb'),
-  mongoose: () => require('@opentelemetry/instrumentation-mongoose'),
-  mysql: () => require('@opentelemetry/instrumentation-mysql'),
-  mysql2: () => require('@opentelemetry/instrumentation-mysql2'),
-  'nestjs-core': () => require('@opentelemetry/instrumentation-nestjs-core'),
-  net: () => require('@opentelemetry/instrumentation-net'),
-  openai: () => require('@opentelemetry/instrumentation-openai'),
-  oracledb: () => require('@opentelemetry/instrumentation-oracledb'),
-  pg: () => require('@opentelemetry/instrumentation-pg'),
-  pino: () => require('@opentelemetry/instrumentation-pino'),
-  redis: () => require('@opentelemetry/instrumentation-redis'),
-  restify: () => require('@opentelemetry/instrumentation-restify'),
-  router: () => require('@opentelemetry/instrumentation-router'),
-  'socket.io': () => require('@opentelemetry/instrumentation-socket.io'),
-  tedious: () => require('@opentelemetry/instrumentation-tedious'),
-  undici: () => require('@opentelemetry/instrumentation-undici'),
-  winston: () => require('@opentelemetry/instrumentation-winston'),
-};
-
-export function packageOf(entry: InstrumentationEntry): string {
+export function packageOf(entry: InstrumentationEntry): `@opentelemetry/instrumentation-${string}` {
   return `@opentelemetry/instrumentation-${entry.name}`;
 }
 
@@ -165,12 +116,6 @@ function undeclared(entry: InstrumentationEntry, declared: readonly string[]): b
   return entry.modules.length > 0 && entry.modules.every((id) => DECLARED_ONLY.includes(id) && !declared.includes(id));
 }
 
-export interface LoadedInstrumentations {
-  /** Every instrumentation that applies, loaded now or armed to load with its module. */
-  readonly names: string[];
-  readonly failures: string[];
-}
-
 /** The named instrumentations that apply to the app at `appEntry`, whose package.json declares `declared`. */
 export function applicableInstrumentations(
   names: readonly string[],
@@ -187,67 +132,4 @@ export function applicableInstrumentations(
 /** Whether one of these is patched by replacing its module (REPLACING_INSTRUMENTATIONS). */
 export function replacesModules(entries: readonly InstrumentationEntry[]): boolean {
   return entries.some((entry) => REPLACING_INSTRUMENTATIONS.includes(entry.name));
-}
-
-/**
- * Constructs the instrumentations that apply and hands them to `enable`. With `onDemand`, one whose
- * modules are packages is loaded only when the app first requires one of them: an app that has pg
- * installed but requires it late, or never, does not pay for its instrumentation at start. The
- * require hook that triggers it sits under the instrumentations' own, so they see that very require.
- */
-export function loadInstrumentations(
-  entries: readonly InstrumentationEntry[],
-  onDemand: boolean,
-  configFor: (name: string) => object,
-  enable: (instances: Instrumentation[]) => void,
-): LoadedInstrumentations {
-  const failures: string[] = [];
-  const failed = new Set<InstrumentationEntry>();
-  const load = (entry: InstrumentationEntry): Instrumentation | undefined => {
-    try {
-      const Constructor = PACKAGES[entry.name]?.()[entry.exportName] as new (config: object) => Instrumentation;
-      return new Constructor(configFor(entry.name));
-    } catch (error) {
-      failed.add(entry);
-      failures.push(`${entry.name} (${(error as Error).message.split('\n')[0]})`);
-      return undefined;
-    }
-  };
-  const later = onDemand ? entries.filter((entry) => entry.modules.length > 0 && !entry.modules.some((id) => isBuiltin(id))) : [];
-  if (later.length > 0) {
-    loadWithModules(later, (entry) => {
-      const instance = load(entry);
-      if (instance) enable([instance]);
-      else sayOnce(`instrumentation ${failures.at(-1)} could not be loaded; its spans are missing`);
-    });
-  }
-  const now = entries.filter((entry) => !later.includes(entry)).flatMap((entry) => load(entry) ?? []);
-  enable(now);
-  const names = entries.filter((entry) => !failed.has(entry)).map((entry) => entry.name);
-  return { names, failures };
-}
-
-/** Calls `load` once per entry, when the app first requires one of its modules (or a file in one). */
-function loadWithModules(entries: readonly InstrumentationEntry[], load: (entry: InstrumentationEntry) => void): void {
-  const waiting = new Map(entries.flatMap((entry) => entry.modules.map((id) => [id, entry] as const)));
-  const Module = require('node:module') as { prototype: { require(id: string): unknown } };
-  const require_ = Module.prototype.require;
-  Module.prototype.require = function (this: unknown, id: string) {
-    const entry = waiting.size > 0 ? (waiting.get(id) ?? waiting.get(packageName(id) ?? '')) : undefined;
-    if (entry) {
-      for (const module of entry.modules) waiting.delete(module);
-      load(entry);
-    }
-    // biome-ignore lint/complexity/noArguments: forwarded as it is
-    return Reflect.apply(require_, this, arguments);
-  };
-}
-
-/** The package a require names: `pg` for `pg/lib/client`, and for a file path inside node_modules. */
-export function packageName(id: string): string | undefined {
-  const marker = `${sep}node_modules${sep}`;
-  const inModules = id.lastIndexOf(marker);
-  const bare = inModules >= 0 ? id.slice(inModules + marker.length) : isAbsolute(id) || id.startsWith('.') ? undefined : id;
-  const [first = '', second = ''] = bare?.split(/[\\/]/) ?? [];
-  return first.startsWith('@') ? `${first}/${second}` : first || undefined;
 }

@@ -1,3 +1,9 @@
+// Every patch this package makes to Node's module loader is here, so their order is visible in one
+// place. Two come from us: a require hook that loads an instrumentation with its module (onFirstRequire)
+// and, where imports are not hooked, a Module._load hook that sends the app's `import`s of CommonJS
+// packages through `require` (routeImportsThroughRequire). The instrumentations add their own require
+// hook (require-in-the-middle) and, for ES modules, the import-in-the-middle hook registered here.
+//
 // ES modules are not patched by require hooks. Where Node runs loader hooks in-thread, the
 // import-in-the-middle hook wraps the modules our instrumentations patch. Where it would run them in a
 // worker (Node 20, early 22), starting that worker costs ~50 ms, so the hook is registered only when
@@ -6,13 +12,15 @@
 // through `require`, where the instrumentations see it. import-in-the-middle is the installed
 // package, never bundled: the hook and the instrumentations must share its one copy.
 import { existsSync, readFileSync } from 'node:fs';
-import { isBuiltin } from 'node:module';
-import { dirname, extname, join, resolve, sep } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { packageName } from './catalogue.js';
+import Module, { createRequire, isBuiltin } from 'node:module';
+import { dirname, extname, isAbsolute, join, resolve, sep } from 'node:path';
 import { sayOnce } from '../log.js';
+import { nodeAtLeast } from '../node-version.js';
+import { packageJsonsAbove, readPackageJson } from '../package-json.js';
 
-type ModuleInternals = typeof import('node:module') & {
+const requireHere = createRequire(import.meta.url);
+
+type ModuleInternals = typeof Module & {
   registerHooks?: unknown;
   _load(request: string, parent: unknown, isMain: boolean): unknown;
   _cache: Record<string, { exports: unknown } | undefined>;
@@ -28,8 +36,10 @@ export type ImportPatching = 'in-thread hook' | 'loader-thread hook' | 'through 
  * expected to import it.
  */
 export function importPatching(modules: readonly string[], appEntry: string, replacesModules: boolean): ImportPatching {
-  const Module = require('node:module') as ModuleInternals;
-  if (typeof Module.registerHooks === 'function' && require('import-in-the-middle/register-hooks.mjs').supportsSyncHooks()) {
+  if (
+    typeof (Module as ModuleInternals).registerHooks === 'function' &&
+    requireHere('import-in-the-middle/register-hooks.mjs').supportsSyncHooks()
+  ) {
     return 'in-thread hook';
   }
   const hookNeeded = !importReachesLoad() || importsEsModuleCode(modules, appEntry) || (replacesModules && entryIsEsModule(appEntry));
@@ -39,25 +49,51 @@ export function importPatching(modules: readonly string[], appEntry: string, rep
 /** Makes the app's `import`s of the instrumented `modules` patched like its `require`s, the way `how` says. */
 export function patchImports(how: ImportPatching, modules: readonly string[], appEntry: string): void {
   const include = [...new Set(modules)];
-  const Module = require('node:module') as ModuleInternals;
   // An ES module's `import { get } from 'node:http'` copies the builtin's exports when it is first
   // imported: patched by now, they are the instrumented ones, whichever way imports are hooked.
-  for (const id of include) if (isBuiltin(id)) require(id);
+  for (const id of include) if (isBuiltin(id)) requireHere(id);
   Module.syncBuiltinESMExports();
   if (how === 'in-thread hook') {
-    require('import-in-the-middle/register-hooks.mjs').register({ include });
+    requireHere('import-in-the-middle/register-hooks.mjs').register({ include });
   } else if (how === 'loader-thread hook') {
-    const hook = pathToFileURL(require.resolve('import-in-the-middle/hook.mjs'));
-    Module.register(hook, pathToFileURL(__filename), { data: { include } });
+    Module.register(requireHere.resolve('import-in-the-middle/hook.mjs'), import.meta.url, { data: { include } });
   } else {
-    routeImportsThroughRequire(Module, appEntry);
+    routeImportsThroughRequire(Module as ModuleInternals, appEntry);
   }
 }
 
 /** Node 20.6.0 loads an imported CommonJS module without Module._load; every later version calls it. */
 function importReachesLoad(): boolean {
-  const [major = 0, minor = 0, patch = 0] = process.versions.node.split('.').map(Number);
-  return major > 20 || minor > 6 || patch > 0;
+  return nodeAtLeast(20, 6, 1);
+}
+
+/**
+ * Calls `load` once per entry, when the app first requires one of its modules (or a file in one).
+ * Whether this hook ends up inside require-in-the-middle's or around it does not matter: that one
+ * looks up which instrumentations patch a module only once the module has loaded, and by then `load`
+ * has registered the new one. (With metrics on, the runtime instrumentation installed theirs first.)
+ */
+export function onFirstRequire<T extends { readonly modules: readonly string[] }>(entries: readonly T[], load: (entry: T) => void): void {
+  const waiting = new Map(entries.flatMap((entry) => entry.modules.map((id) => [id, entry] as const)));
+  const require_ = Module.prototype.require;
+  Module.prototype.require = function (this: NodeJS.Module, id: string) {
+    const entry = waiting.size > 0 ? (waiting.get(id) ?? waiting.get(packageName(id) ?? '')) : undefined;
+    if (entry) {
+      for (const module of entry.modules) waiting.delete(module);
+      load(entry);
+    }
+    // biome-ignore lint/complexity/noArguments: forwarded as it is
+    return Reflect.apply(require_, this, arguments);
+  };
+}
+
+/** The package a require names: `pg` for `pg/lib/client`, and for a file path inside node_modules. */
+export function packageName(id: string): string | undefined {
+  const marker = `${sep}node_modules${sep}`;
+  const inModules = id.lastIndexOf(marker);
+  const bare = inModules >= 0 ? id.slice(inModules + marker.length) : isAbsolute(id) || id.startsWith('.') ? undefined : id;
+  const [first = '', second = ''] = bare?.split(/[\\/]/) ?? [];
+  return first.startsWith('@') ? `${first}/${second}` : first || undefined;
 }
 
 /**
@@ -71,7 +107,7 @@ function routeImportsThroughRequire(Module: ModuleInternals, appEntry: string): 
   const importer: object = Reflect.construct(Module, [appEntry]);
   let main: string | undefined;
   try {
-    main = require.resolve(appEntry);
+    main = requireHere.resolve(appEntry);
   } catch {
     main = appEntry;
   }
@@ -135,7 +171,7 @@ const IMPORT_CONDITIONS = ['node', 'import', 'module-sync', 'default'];
 
 /** The file `import '<package>'` loads, by the package's "exports" (or "main"). */
 function importEntry(dir: string): string | undefined {
-  const manifest = readJson(join(dir, 'package.json'));
+  const manifest = readManifest(join(dir, 'package.json'));
   const { exports } = manifest;
   const root =
     exports && typeof exports === 'object' && !Array.isArray(exports) && Object.keys(exports).some((key) => key.startsWith('.'))
@@ -168,11 +204,8 @@ function isEsModule(file: string): boolean {
   return nearestManifest(file)?.type === 'module';
 }
 
-function nearestManifest(file: string): ReturnType<typeof readJson> | undefined {
-  for (let dir = dirname(file); dirname(dir) !== dir; dir = dirname(dir)) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest)) return readJson(manifest);
-  }
+function nearestManifest(file: string): Manifest | undefined {
+  for (const found of packageJsonsAbove(dirname(file))) return readManifest(found.file, found.manifest);
   return undefined;
 }
 
@@ -186,7 +219,10 @@ function isCommonJsWrapper(file: string): boolean {
   );
 }
 
-function readJson(file: string): { exports?: unknown; main?: string; type?: string } {
-  const parsed = JSON.parse(readFileSync(file, 'utf8'));
-  return parsed && typeof parsed === 'object' ? parsed : {};
+type Manifest = { exports?: unknown; main?: string; type?: string };
+
+/** Throws for a package.json that is no JSON object: the callers count anything unreadable as ES module code. */
+function readManifest(file: string, manifest = readPackageJson(file)): Manifest {
+  if (manifest === undefined) throw new Error(`${file} is unreadable`);
+  return manifest;
 }

@@ -1,9 +1,10 @@
 // The one answer to "which app is this": its entry script, and the package.json that names it. Every
 // part that needs the app's name, version or dependencies (the resource, the instrumentations,
 // doctor) asks here.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
-import type { Config } from '../config/parse.js';
+import type { Config } from '../config/types.js';
+import { type PackageJson, packageJsonsAbove, readPackageJson } from '../package-json.js';
 
 export interface AppPackage {
   readonly name?: string;
@@ -49,7 +50,7 @@ export function findAppPackage(entry: string, cwd = process.cwd(), env: Env = pr
 
 /** Whether `entry` is one of the commands (`bin`) the package at `manifestFile` declares. */
 function isCommandOf(entry: string, manifestFile: string): boolean {
-  const bin = readManifest(manifestFile)?.bin;
+  const bin = readPackageJson(manifestFile)?.bin;
   const commands = typeof bin === 'string' ? [bin] : typeof bin === 'object' && bin !== null ? Object.values(bin) : [];
   return commands.some((command) => typeof command === 'string' && resolve(dirname(manifestFile), command) === resolve(entry));
 }
@@ -63,38 +64,24 @@ export function serviceIdentity(
   return { name: config.serviceName ?? app.name ?? 'unknown_service:node', ...(version ? { version } : {}) };
 }
 
+/** The nearest package.json with a name; an unreadable one on the way ends the search, the root's counts nameless too. */
 function nearestNamed(start: string): AppPackage {
-  for (let dir = start; ; dir = dirname(dir)) {
-    const file = join(dir, 'package.json');
-    const top = dirname(dir) === dir;
-    if (existsSync(file)) {
-      const manifest = readManifest(file);
-      if (manifest === undefined) return { dependencies: [] };
-      if (typeof manifest.name === 'string' || top) return describe(manifest, file);
-    }
-    if (top) return { dependencies: [] };
+  for (const { file, manifest } of packageJsonsAbove(start)) {
+    if (manifest === undefined) return { dependencies: [] };
+    if (typeof manifest.name === 'string' || dirname(dirname(file)) === dirname(file)) return describe(manifest, file);
   }
+  return { dependencies: [] };
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: a package.json is whatever its author wrote; describe() checks each field.
-function readManifest(file: string): Record<string, any> | undefined {
-  try {
-    const manifest = JSON.parse(readFileSync(file, 'utf8'));
-    return typeof manifest === 'object' && manifest !== null ? manifest : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: see readManifest.
-function describe(manifest: Record<string, any>, file: string): AppPackage {
+function describe(manifest: PackageJson, file: string): AppPackage {
   const name = typeof manifest.name === 'string' ? manifest.name : undefined;
   return {
     name,
     version: typeof manifest.version === 'string' ? manifest.version : undefined,
-    dependencies: ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'].flatMap((field) =>
-      typeof manifest[field] === 'object' && manifest[field] !== null ? Object.keys(manifest[field]) : [],
-    ),
+    dependencies: ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'].flatMap((field) => {
+      const listed = manifest[field];
+      return typeof listed === 'object' && listed !== null ? Object.keys(listed) : [];
+    }),
     source: name === undefined ? undefined : file,
   };
 }

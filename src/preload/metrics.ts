@@ -5,7 +5,10 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { Resource } from '@opentelemetry/resources';
 import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { type Config, redactEndpoint } from '../config/parse.js';
+import * as sdk from '@opentelemetry/sdk-metrics';
+import { loadOnDemand } from '../bundle/on-demand.js';
+import { redactEndpoint } from '../config/secrets.js';
+import type { Config } from '../config/types.js';
 import type { ExportThread } from '../export/thread.js';
 import { reason, sayOnce } from '../log.js';
 
@@ -29,13 +32,9 @@ export interface Metrics {
 }
 
 export function startMetrics(config: Config, resource: Resource, thread: () => ExportThread): Metrics {
-  const sdk: typeof import('@opentelemetry/sdk-metrics') = require('@opentelemetry/sdk-metrics');
   const { metrics } = config;
   let reader: import('@opentelemetry/sdk-metrics').MetricReader;
   let destination: string;
-  // A flush at exit has what is left of the shutdown budget, not a whole one.
-  let flushDeadline: number | undefined;
-  const flushTimeout = () => (flushDeadline === undefined ? config.shutdownTimeoutMillis : Math.max(0, flushDeadline - Date.now()));
   let isScrape: Metrics['isScrape'] = () => false;
   let collectAtEnd: Metrics['collectAtEnd'] = () => {};
   let sendCollected: Metrics['sendCollected'] = () => false;
@@ -45,7 +44,7 @@ export function startMetrics(config: Config, resource: Resource, thread: () => E
     isScrape = scrape.isScrape;
     destination = `a Prometheus scrape on ${metrics.prometheus.host ?? '*'}:${metrics.prometheus.port}/metrics`;
   } else {
-    const exporter = new ThreadMetricExporter(thread, flushTimeout);
+    const exporter = new ThreadMetricExporter(thread);
     reader = new sdk.PeriodicExportingMetricReader({
       exporter,
       exportIntervalMillis: metrics.intervalMillis,
@@ -73,7 +72,9 @@ export function startMetrics(config: Config, resource: Resource, thread: () => E
   const meterProvider = new sdk.MeterProvider({ resource, readers: [reader] });
   const instrumentations: Instrumentation[] = [];
   if (metrics.runtime) {
-    const { RuntimeNodeInstrumentation } = require('@opentelemetry/instrumentation-runtime-node');
+    const { RuntimeNodeInstrumentation } = loadOnDemand('@opentelemetry/instrumentation-runtime-node') as {
+      RuntimeNodeInstrumentation: new () => Instrumentation;
+    };
     instrumentations.push(new RuntimeNodeInstrumentation());
   }
   return {
@@ -81,12 +82,10 @@ export function startMetrics(config: Config, resource: Resource, thread: () => E
     instrumentations,
     destination,
     async flush(timeoutMillis) {
-      flushDeadline = Date.now() + timeoutMillis;
-      try {
-        await reader.forceFlush({ timeoutMillis });
-      } finally {
-        flushDeadline = undefined;
-      }
+      const deadline = Date.now() + timeoutMillis;
+      // Collects, and hands the collection to the export thread when metrics are pushed.
+      await reader.forceFlush({ timeoutMillis });
+      if (metrics.exporter === 'otlp') await thread().flush(Math.max(0, deadline - Date.now()));
     },
     isScrape,
     collectAtEnd,
@@ -94,25 +93,29 @@ export function startMetrics(config: Config, resource: Resource, thread: () => E
   };
 }
 
-/** Hands each collection to the export thread, which owns the connection to the collector. */
+/**
+ * Hands each collection to the export thread, which owns the connection to the collector. Waiting for
+ * the thread to send it is the caller's (Metrics.flush), which knows how long it may wait.
+ */
 class ThreadMetricExporter implements PushMetricExporter {
-  constructor(
-    private readonly thread: () => ExportThread,
-    private readonly timeoutMillis: () => number,
-  ) {}
+  readonly #thread: () => ExportThread;
+
+  constructor(thread: () => ExportThread) {
+    this.#thread = thread;
+  }
 
   export(metrics: ResourceMetrics, done: (result: { code: number }) => void): void {
     // The resource went over once already; the rest is plain data a structured clone carries.
-    this.thread().sendMetrics(metrics.scopeMetrics);
+    this.#thread().sendMetrics(metrics.scopeMetrics);
     done({ code: 0 });
   }
 
   forceFlush(): Promise<void> {
-    return this.thread().flush(this.timeoutMillis());
+    return Promise.resolve();
   }
 
   shutdown(): Promise<void> {
-    return this.forceFlush();
+    return Promise.resolve();
   }
 }
 

@@ -3,8 +3,11 @@
 // so is the command line, which rides on every span and in Prometheus' target_info and often carries
 // secrets (`--db-password=…`): OTEL_NODE_RESOURCE_COMMAND_ARGS=true.
 import type { Resource, ResourceDetectionConfig, ResourceDetector } from '@opentelemetry/resources';
+import { build } from '../bundle/build-info.js';
+import { loadOnDemand } from '../bundle/on-demand.js';
+import { environmentOf } from '../config/parse.js';
+import type { Config } from '../config/types.js';
 import { type AppPackage, serviceIdentity } from './app-package.js';
-import { type Config, environmentOf } from '../config/parse.js';
 
 /** The processDetector's attributes without `process.command_args`; `process.command` and `process.executable.*` stay. */
 class ProcessDetector implements ResourceDetector {
@@ -22,28 +25,28 @@ class ProcessDetector implements ResourceDetector {
 
 function detectorsFor(names: readonly string[], commandArgs: boolean): ResourceDetector[] {
   const resources: typeof import('@opentelemetry/resources') = require('@opentelemetry/resources');
-  // A literal require each, so that the build gives every detector package a file of its own.
-  const cloud = (detectors: Record<string, ResourceDetector>, ...exports: string[]): ResourceDetector[] =>
-    exports.map((name) => detectors[name] as ResourceDetector);
+  const cloud = (name: `@opentelemetry/${string}`, ...exports: string[]): ResourceDetector[] => {
+    const detectors = loadOnDemand(name);
+    return exports.map((name) => detectors[name] as ResourceDetector);
+  };
   const byName: Record<string, () => ResourceDetector[]> = {
     host: () => [resources.hostDetector],
     os: () => [resources.osDetector],
     process: () => [commandArgs ? resources.processDetector : new ProcessDetector(resources.processDetector)],
     serviceinstance: () => [resources.serviceInstanceIdDetector],
-    container: () => cloud(require('@opentelemetry/resource-detector-container'), 'containerDetector'),
-    alibaba: () => cloud(require('@opentelemetry/resource-detector-alibaba-cloud'), 'alibabaCloudEcsDetector'),
+    container: () => cloud('@opentelemetry/resource-detector-container', 'containerDetector'),
+    alibaba: () => cloud('@opentelemetry/resource-detector-alibaba-cloud', 'alibabaCloudEcsDetector'),
     aws: () =>
       cloud(
-        require('@opentelemetry/resource-detector-aws'),
+        '@opentelemetry/resource-detector-aws',
         'awsEc2Detector',
         'awsEcsDetector',
         'awsEksDetector',
         'awsBeanstalkDetector',
         'awsLambdaDetector',
       ),
-    azure: () =>
-      cloud(require('@opentelemetry/resource-detector-azure'), 'azureAppServiceDetector', 'azureFunctionsDetector', 'azureVmDetector'),
-    gcp: () => cloud(require('@opentelemetry/resource-detector-gcp'), 'gcpDetector'),
+    azure: () => cloud('@opentelemetry/resource-detector-azure', 'azureAppServiceDetector', 'azureFunctionsDetector', 'azureVmDetector'),
+    gcp: () => cloud('@opentelemetry/resource-detector-gcp', 'gcpDetector'),
   };
   return names.flatMap((name) => byName[name]?.() ?? []);
 }
@@ -65,7 +68,7 @@ export function createResource(config: Config, app: AppPackage): Resource {
         ...(service.version ? { 'service.version': service.version } : {}),
         'deployment.environment.name': environmentOf(config),
         'telemetry.distro.name': '@rustok/otel',
-        'telemetry.distro.version': process.env.RUSTOK_OTEL_VERSION ?? '0.0.0',
+        'telemetry.distro.version': build?.version ?? '0.0.0',
       }),
     );
 }

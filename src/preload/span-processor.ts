@@ -4,9 +4,9 @@
 // which spans are still open, so that a crash can end the interrupted ones with the error on them.
 import type { Span as ApiSpan, Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { Config } from '../config/parse.js';
-import type { ExportThread } from '../export/thread.js';
+import type { Config } from '../config/types.js';
 import { type SpanRecord, toRecord } from '../export/span-record.js';
+import type { ExportThread } from '../export/thread.js';
 
 const SAMPLED = 1;
 /**
@@ -18,13 +18,13 @@ const MAX_OPEN = 4096;
 export class ThreadSpanProcessor implements SpanProcessor {
   private readonly startThread: () => ExportThread;
   private thread: ExportThread | undefined;
-  private readonly batch: Config['batch'];
+  private readonly batch: Config['traces']['batch'];
   private readonly timeoutMillis: number;
   private readonly open = new Set<Span>();
   private buffer: SpanRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(startThread: () => ExportThread, batch: Config['batch'], timeoutMillis: number) {
+  constructor(startThread: () => ExportThread, batch: Config['traces']['batch'], timeoutMillis: number) {
     this.startThread = startThread;
     this.batch = batch;
     this.timeoutMillis = timeoutMillis;

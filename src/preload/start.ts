@@ -1,17 +1,21 @@
 // Starts tracing: builds the tracer provider from its parts (not @opentelemetry/sdk-node, which loads
 // every exporter there is) around a processor that hands spans to the export thread, loads the
 // instrumentations the app can use, and hooks the process's exit.
+import { createRequire } from 'node:module';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
-import { type AppPackage, appEntry, findAppPackage, serviceIdentity } from './app-package.js';
-import { type Config, EXPRESS_LAYERS, parseConfig, redactEndpoint } from '../config/parse.js';
+import { parseConfig } from '../config/parse.js';
+import { redactEndpoint } from '../config/secrets.js';
+import { type Config, EXPRESS_LAYERS } from '../config/types.js';
 import { startExportThread } from '../export/thread.js';
-import { applicableInstrumentations, loadInstrumentations, replacesModules } from '../instrument/catalogue.js';
+import { applicableInstrumentations, replacesModules } from '../instrument/catalogue.js';
+import { loadInstrumentations } from '../instrument/load.js';
 import { importPatching, patchImports } from '../instrument/module-hooks.js';
 import { diagLogger, hide, reason, say, sayOnce } from '../log.js';
-import type { Metrics } from './metrics.js';
-import { ThreadSpanProcessor } from './span-processor.js';
-import { createResource } from './resource.js';
+import { type AppPackage, appEntry, findAppPackage, serviceIdentity } from './app-package.js';
 import { installShutdown } from './exit-hooks.js';
+import type { Metrics } from './metrics.js';
+import { createResource } from './resource.js';
+import { ThreadSpanProcessor } from './span-processor.js';
 
 const STARTED = Symbol.for('@rustok/otel.started');
 
@@ -51,8 +55,8 @@ function startTracing(config: Config): void {
   const entry = appEntry();
   const app = findAppPackage(entry);
   const resource = createResource(config, app);
-  const processor = new ThreadSpanProcessor(() => startExportThread(config, resource), config.batch, config.shutdownTimeoutMillis);
-  const provider = new base.BasicTracerProvider({ resource, sampler: sampler(base, config.sampler), spanProcessors: [processor] });
+  const processor = new ThreadSpanProcessor(() => startExportThread(config, resource), config.traces.batch, config.shutdownTimeoutMillis);
+  const provider = new base.BasicTracerProvider({ resource, sampler: sampler(base, config.traces.sampler), spanProcessors: [processor] });
 
   api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   api.propagation.setGlobalPropagator(
@@ -116,8 +120,8 @@ function startTracing(config: Config): void {
 
   const { names } = loaded;
   say(
-    `tracing ${serviceLabel(config, app)} (${config.environment ?? 'development unless the app sets NODE_ENV'}) to ${config.exporter.protocol} ${redactEndpoint(config.exporter.url)}, ` +
-      `sampling ${Math.round(config.sampler.ratio * 1000) / 10}%, ${names.length} instrumentations (${names.join(', ')}); ` +
+    `tracing ${serviceLabel(config, app)} (${config.environment ?? 'development unless the app sets NODE_ENV'}) to ${config.traces.otlp.protocol} ${redactEndpoint(config.traces.otlp.url)}, ` +
+      `sampling ${Math.round(config.traces.sampler.ratio * 1000) / 10}%, ${names.length} instrumentations (${names.join(', ')}); ` +
       (metrics ? `metrics to ${metrics.destination}` : 'no metrics'),
   );
 }
@@ -125,8 +129,8 @@ function startTracing(config: Config): void {
 /** Metrics that cannot start cost the app its metrics, not its traces. */
 function startMetrics(...args: Parameters<typeof import('./metrics.js').startMetrics>): Metrics | undefined {
   try {
-    // Its own bundle, read only when metrics are on.
-    return require('./metrics.cjs').startMetrics(...args);
+    // Its own bundle beside this one, read only when metrics are on.
+    return createRequire(import.meta.url)('./metrics.cjs').startMetrics(...args);
   } catch (error) {
     sayOnce(`could not start metrics (${reason(error)}); traces are unaffected`);
     return undefined;
@@ -138,7 +142,7 @@ function serviceLabel(config: Config, app: AppPackage): string {
   return version ? `${name}@${version}` : name;
 }
 
-function sampler(base: typeof import('@opentelemetry/sdk-trace-base'), { ratio, parentBased }: Config['sampler']) {
+function sampler(base: typeof import('@opentelemetry/sdk-trace-base'), { ratio, parentBased }: Config['traces']['sampler']) {
   const root =
     ratio >= 1 ? new base.AlwaysOnSampler() : ratio <= 0 ? new base.AlwaysOffSampler() : new base.TraceIdRatioBasedSampler(ratio);
   return parentBased ? new base.ParentBasedSampler({ root }) : root;

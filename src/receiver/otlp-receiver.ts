@@ -56,6 +56,10 @@ export interface Receiver {
    * gRPC UNAVAILABLE, which they retry), `hang` never answers. `undefined` is back to normal.
    */
   setFault(fault: Fault | undefined): void;
+  /** How many exports a `reject` or `unavailable` fault has answered so far: proof that a failure the test arranged happened. */
+  refusedExports(): number;
+  /** Resolves once refusedExports() is at least `atLeast`; rejects after `timeoutMs`. */
+  waitForRefused(atLeast: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -78,6 +82,12 @@ export async function startReceiver({
   const spans: ReceivedSpan[] = [];
   const metrics: ReceivedMetric[] = [];
   let fault: Fault | undefined;
+  let refused = 0;
+  const refusedListeners: (() => void)[] = [];
+  const refuse = () => {
+    refused++;
+    for (const listener of [...refusedListeners]) listener();
+  };
   const listeners: ((batch: readonly ReceivedSpan[]) => void)[] = [];
   const metricListeners: (() => void)[] = [];
   const signals = {
@@ -129,8 +139,14 @@ export async function startReceiver({
       {
         Export: (call: grpc.ServerUnaryCall<Buffer, unknown>, callback: grpc.sendUnaryData<unknown>) => {
           if (fault === 'hang') return;
-          if (fault === 'reject') return callback({ code: grpc.status.INVALID_ARGUMENT, details: 'rejected by the test' });
-          if (fault === 'unavailable') return callback({ code: grpc.status.UNAVAILABLE, details: 'overloaded, says the test' });
+          if (fault === 'reject' || fault === 'unavailable') {
+            refuse();
+            return callback(
+              fault === 'reject'
+                ? { code: grpc.status.INVALID_ARGUMENT, details: 'rejected by the test' }
+                : { code: grpc.status.UNAVAILABLE, details: 'overloaded, says the test' },
+            );
+          }
           const invalid = tryAccept(() => accept(call.request, 'grpc'));
           if (invalid) return callback({ code: grpc.status.INVALID_ARGUMENT, details: invalid });
           callback(null, {});
@@ -155,6 +171,7 @@ export async function startReceiver({
       }
       if (fault === 'hang') return;
       if (fault === 'reject' || fault === 'unavailable') {
+        refuse();
         response.writeHead(fault === 'reject' ? 400 : 503).end(fault === 'reject' ? 'rejected by the test' : 'overloaded, says the test');
         return;
       }
@@ -186,6 +203,15 @@ export async function startReceiver({
     onSpans: (listener) => listeners.push(listener),
     setFault: (next) => {
       fault = next;
+    },
+    refusedExports: () => refused,
+    waitForRefused(atLeast, timeoutMs = 15_000) {
+      return until(
+        refusedListeners,
+        () => refused >= atLeast,
+        timeoutMs,
+        () => `${refused} refused exports, not ${atLeast}`,
+      );
     },
     waitFor(predicate, timeoutMs = 15_000) {
       const got = () => spans.map((span) => span.name).join(', ') || 'no spans';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { DoctorReport } from '../../src/cli/doctor.js';
-import { APP_DIR, startApp } from '../helpers/app.js';
+import { APP_DIR, startApp, WAIT_MS } from '../helpers/app.js';
 import { useFixture } from '../helpers/fixture.js';
 import { closedPort } from '../helpers/target.js';
 
@@ -306,7 +306,12 @@ describe('rustok-otel dev', () => {
     const dev = rustokOtel(['dev', '--grpc-port', '0', '--http-port', '0', '--json-file', '/nonexistent/dir/t.jsonl']);
     const [, httpUrl] = await dev.waitForStdout(/HTTP on (http:\/\/127\.0\.0\.1:\d+);/);
     for (const body of ['garbage', '{"resourceSpans":[]}']) {
-      const response = await fetch(`${httpUrl}/v1/traces`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+      const response = await fetch(`${httpUrl}/v1/traces`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+        signal: AbortSignal.timeout(WAIT_MS),
+      });
       assert.equal(response.status, 400);
       assert.match(await response.text(), /^not an OTLP protobuf request/);
     }

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { type App, FIXTURE_NODE, fixtureDir, ourLines, ROOT, startCommand } from '../helpers/app.js';
+import { type App, FIXTURE_NODE, fixtureDir, ourLines, ROOT, startCommand, WAIT_MS } from '../helpers/app.js';
 import { useFixture } from '../helpers/fixture.js';
 import type { ReceivedSpan } from '../helpers/receiver.js';
 
@@ -262,7 +262,7 @@ async function run(row: Row, preload: 'none' | 'node-options'): Promise<Run> {
   const servingPids = new Set<number>();
   const responses = [];
   for (const path of row.paths) {
-    const response = await fetch(`http://127.0.0.1:${port}${path}`);
+    const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(WAIT_MS) });
     const body = await response.text();
     for (const match of body.matchAll(/"pid":(\d+)/g)) servingPids.add(Number(match[1]));
     responses.push({

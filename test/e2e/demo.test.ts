@@ -1,16 +1,21 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { it } from 'node:test';
-import { promisify } from 'node:util';
-import { ROOT } from '../helpers/app.js';
+import { afterEach, it } from 'node:test';
+import { ROOT, startCommand, stopApps } from '../helpers/app.js';
+
+// The demo starts `rustok-otel dev` and the service itself: in a process group of their own with it, all three
+// are killed when the test ends, pass or fail (a timeout of its own would stop the demo, not what it started).
+afterEach(stopApps);
 
 it('npm run demo prints each request of the demo service as a waterfall, through rustok-otel dev', async () => {
-  const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'examples/demo/run.ts')], {
+  const demo = startCommand(process.execPath, ['--import', 'tsx', join(ROOT, 'examples/demo/run.ts')], {
+    preload: 'none',
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, FORCE_COLOR: '0' },
-    timeout: 60_000,
+    // PATH, HOME and FORCE_COLOR=0 only, as a user's shell would have.
+    env: { OTEL_ENABLED: undefined, OTEL_BSP_SCHEDULE_DELAY: undefined },
   });
+  assert.deepEqual(await demo.exitedWithin(60_000), { code: 0, signal: null }, demo.stderr());
+  const [stdout, stderr] = [demo.stdout(), demo.stderr()];
   assert.match(stdout, /^rustok-otel dev: OTLP gRPC on http:\/\/127\.0\.0\.1:\d+, HTTP on http:\/\/127\.0\.0\.1:\d+/m);
   assert.match(
     stderr,

@@ -7,7 +7,11 @@ import { ROOT } from '../helpers/app.js';
 
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const guide = readFileSync(join(ROOT, 'docs/OPENTELEMETRY_INTEGRATION.md'), 'utf8');
-const source = readFileSync(join(ROOT, 'src/config/parse.ts'), 'utf8');
+// The config module is every file of src/config: parse.ts reads the variables, secrets.ts some of them again.
+const source = readdirSync(join(ROOT, 'src/config'))
+  .filter((file) => file.endsWith('.ts'))
+  .map((file) => readFileSync(join(ROOT, 'src/config', file), 'utf8'))
+  .join('\n');
 const read = new Set(source.match(/(?<=')(OTEL_[A-Z_]+|RUST_ENV|NODE_ENV)(?=')/g));
 const tableRows = (text: string) => new Set(text.match(/(?<=^\| `)[A-Z_]+(?=` \|)/gm));
 

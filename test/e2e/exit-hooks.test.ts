@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { type App, type Exit, fixtureDir, type Preload, ROOT, startApp } from '../helpers/app.js';
+import { type App, type Exit, fixtureDir, type Preload, ROOT, startApp, within } from '../helpers/app.js';
 import { useFixture } from '../helpers/fixture.js';
 
 type Signal = 'SIGTERM' | 'SIGINT';
@@ -157,14 +157,6 @@ function expectedExit(ending: Ending, signal: Signal): Exit {
   if (ending === 'exit 0') return { code: 0, signal: null };
   if (ending === 'exit 128+n') return { code: 128 + constants.signals[signal], signal: null };
   return { code: null, signal: 'SIGKILL' };
-}
-
-function within<T>(promise: Promise<T>, millis: number, what: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what()}: not within ${millis} ms`)), millis);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 /** What an app printed, but for the port it listens on and the preload's own lines. */

@@ -7,16 +7,22 @@ import { closedPort } from '../helpers/target.js';
 
 const fixture = useFixture();
 
+/** The exporter module as the export thread runs it: CommonJS, where each protocol's exporter is loaded with `require` when chosen. */
+function exporterModule(): typeof import('../../src/export/exporter.js') {
+  return createRequire(import.meta.url)('../../src/export/exporter.ts');
+}
+
 describe('when the collector is unreachable', () => {
   it('keeps serving, says so once, and still exits by the signal', async () => {
     const port = await closedPort();
     const app = startApp('server.cjs', {
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, NODE_OPTIONS: '--unhandled-rejections=strict' },
     });
-    for (let i = 0; i < 5; i++) {
-      assert.equal((await app.get('/hello')).status, 200);
-      await new Promise((resolve) => setTimeout(resolve, 150));
-    }
+    assert.equal((await app.get('/hello')).status, 200);
+    await app.waitForStderr(/cannot export spans/);
+    // Failing from here: the spans of these are tried at the latest by the flush the signal starts, so the
+    // end of the process, not a pause, proves that their failures went unsaid.
+    for (let i = 0; i < 4; i++) assert.equal((await app.get('/hello')).status, 200);
     process.kill(app.pid, 'SIGTERM');
     assert.deepEqual(await app.exited, { code: null, signal: 'SIGTERM' });
     const lines = ourLines(app.stderr());
@@ -42,11 +48,23 @@ describe('when the collector is unreachable', () => {
       fixture.receiver.setFault('reject');
       after(() => fixture.receiver.setFault(undefined));
       const service = `recovers-${protocol}`;
-      const app = startApp('server.cjs', { receiver: fixture.receiver, protocol, env: { OTEL_SERVICE_NAME: service } });
+      const refusedBefore = fixture.receiver.refusedExports();
+      // One export per request, its three spans handed over as the last one ends (and no metrics export):
+      // the receiver's count of failed exports proves the second was rejected before the fault is lifted.
+      const app = startApp('server.cjs', {
+        receiver: fixture.receiver,
+        protocol,
+        env: {
+          OTEL_SERVICE_NAME: service,
+          OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '3',
+          OTEL_BSP_SCHEDULE_DELAY: '600000',
+          OTEL_METRICS_EXPORTER: 'none',
+        },
+      });
       await app.get('/hello');
       await app.waitForStderr(/cannot export spans/);
       await app.get('/hello');
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      await fixture.receiver.waitForRefused(refusedBefore + 2);
       fixture.receiver.setFault(undefined);
       await app.get('/hello');
       await fixture.receiver.waitFor((spans) => spans.some((span) => span.resource['service.name'] === service));
@@ -148,9 +166,7 @@ describe('one line per collector, whichever signals fail there', () => {
   it('reports a failure hidden behind another signal’s once that signal recovers', { timeout: 30_000 }, async () => {
     const { BasicTracerProvider } = await import('@opentelemetry/sdk-trace-base');
     const { resourceFromAttributes } = await import('@opentelemetry/resources');
-    // src/ is built to CommonJS, where the exporters are loaded with `require`; this test runs it as ESM.
-    (globalThis as { require?: NodeJS.Require }).require ??= createRequire(import.meta.url);
-    const { CollectorExporter } = await import('../../src/export/exporter.js');
+    const { CollectorExporter } = exporterModule();
     const ended: import('@opentelemetry/sdk-trace-base').ReadableSpan[] = [];
     const provider = new BasicTracerProvider({
       spanProcessors: [{ onStart() {}, onEnd: (span) => ended.push(span), forceFlush: async () => {}, shutdown: async () => {} }],
@@ -190,8 +206,7 @@ describe('one line per collector, whichever signals fail there', () => {
 
 describe('the endpoint in its lines', () => {
   it('is shown without its userinfo, query string and fragment, by the exporter itself', async () => {
-    (globalThis as { require?: NodeJS.Require }).require ??= createRequire(import.meta.url);
-    const { CollectorExporter } = await import('../../src/export/exporter.js');
+    const { CollectorExporter } = exporterModule();
     const port = await closedPort();
     const exporter = new CollectorExporter({
       protocol: 'http/protobuf',

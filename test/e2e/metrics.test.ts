@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { Agent, get } from 'node:http';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
-import { ourLines, startApp } from '../helpers/app.js';
+import { ourLines, startApp, WAIT_MS } from '../helpers/app.js';
 import { useFixture } from '../helpers/fixture.js';
 import type { ReceivedMetric } from '../helpers/receiver.js';
 import { closedPort } from '../helpers/target.js';
@@ -85,7 +85,7 @@ describe('metrics for a Prometheus scrape', () => {
     });
     await app.get('/hello');
     const scrape = async () => {
-      const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+      const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(WAIT_MS) });
       assert.equal(response.status, 200);
       return response.text();
     };
@@ -100,6 +100,9 @@ describe('metrics for a Prometheus scrape', () => {
     assert.match(text, /^nodejs_eventloop_delay_p99\{[^}]*\} [0-9.e-]+$/m);
     assert.match(text, /^target_info\{[^}]*service_name="metrics-scraped"/m);
     assert.match(ourLines(app.stderr())[0] ?? '', new RegExp(`; metrics to a Prometheus scrape on 127\\.0\\.0\\.1:${port}/metrics$`));
+    // Its end flushes what it holds: a span for a scrape, or metrics pushed over OTLP, would have arrived by then.
+    process.kill(app.pid, 'SIGTERM');
+    assert.deepEqual(await app.exited, { code: null, signal: 'SIGTERM' });
     await fixture.receiver.waitFor((spans) => spans.filter((span) => span.resource['service.name'] === 'metrics-scraped').length >= 3);
     const paths = fixture.receiver.spans
       .filter((span) => span.resource['service.name'] === 'metrics-scraped')
@@ -117,19 +120,25 @@ describe('metrics for a Prometheus scrape', () => {
     });
     // One kept-alive connection, scraped twice a second, as Prometheus does at a short interval.
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    // It ends 1.5 s after its start; one the open connection keeps alive fails this wait, and the scraping stops.
+    const exited = app.exitedWithin(10_000);
     let ended = false;
-    void app.exited.then(() => {
-      ended = true;
-    });
+    void exited
+      .finally(() => {
+        ended = true;
+      })
+      .catch(() => {});
     while (!ended) {
       await new Promise<void>((resolve) => {
         const request = get({ host: '127.0.0.1', port, path: '/metrics', agent }, (response) => response.resume().on('end', resolve));
+        request.setTimeout(5_000, () => request.destroy());
         request.on('error', () => resolve());
       });
+      // The scrape interval: the traffic under test, not a wait for something to happen.
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     agent.destroy();
-    assert.deepEqual(await app.exited, { code: 0, signal: null });
+    assert.deepEqual(await exited, { code: 0, signal: null });
     assert.equal(app.stdout().trim(), 'done');
   });
 
@@ -163,7 +172,8 @@ describe('metrics for a Prometheus scrape', () => {
 describe('metrics off', () => {
   it('loads no metrics code with OTEL_METRICS_EXPORTER=none', async () => {
     const probe = startApp(
-      'setTimeout(() => console.log(JSON.stringify(Object.keys(require.cache).filter((f) => /otel.dist.metrics|sdk-metrics|instrumentation-runtime-node|exporter-prometheus/.test(f)))), 100)',
+      // At the process's end, not after a pause: whatever the preload loads, at its start or later, is loaded by then.
+      'process.on("exit", () => console.log(JSON.stringify(Object.keys(require.cache).filter((f) => /otel.dist.metrics|sdk-metrics|instrumentation-runtime-node|exporter-prometheus/.test(f)))))',
       { preload: 'none', env: { OTEL_METRICS_EXPORTER: 'none' }, nodeArgs: ['--require=@rustok/otel/register', '-e'] },
     );
     assert.deepEqual(await probe.exited, { code: 0, signal: null });

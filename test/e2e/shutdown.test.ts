@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { ourLines, startApp } from '../helpers/app.js';
+import { ourLines, startApp, within } from '../helpers/app.js';
 import { useFixture } from '../helpers/fixture.js';
 import { closedPort } from '../helpers/target.js';
 
@@ -186,7 +186,7 @@ describe('exit when the collector is down', () => {
         });
         await app.get('/hello');
         process.kill(app.pid, 'SIGTERM');
-        await connected;
+        await within(connected, 10_000, () => `the flush the first SIGTERM starts, connecting to the collector\nstderr: ${app.stderr()}`);
         const second = Date.now();
         process.kill(app.pid, 'SIGTERM');
         assert.deepEqual(await app.exited, { code: null, signal: 'SIGTERM' });

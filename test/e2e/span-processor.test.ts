@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { type Span as ApiSpan, context, trace } from '@opentelemetry/api';
 import {
@@ -12,15 +11,20 @@ import {
   type Sampler,
   SamplingDecision,
 } from '@opentelemetry/sdk-trace-base';
-import type { Config } from '../../src/config/parse.js';
+import type { Config } from '../../src/config/types.js';
+import { type SpanRecord, toRecord } from '../../src/export/span-record.js';
 import type { ExportThread } from '../../src/export/thread.js';
 import { ThreadSpanProcessor } from '../../src/preload/span-processor.js';
-import { type SpanRecord, toRecord } from '../../src/export/span-record.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TIMEOUT = 1234;
 /** Big enough that nothing is handed over by size or by time unless a test asks for it. */
-const BATCH: Config['batch'] = { maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 60_000, exportTimeoutMillis: 30_000 };
+const BATCH: Config['traces']['batch'] = {
+  maxQueueSize: 2048,
+  maxExportBatchSize: 512,
+  scheduledDelayMillis: 60_000,
+  exportTimeoutMillis: 30_000,
+};
 
 type Call =
   | { readonly method: 'send'; readonly records: readonly SpanRecord[] }
@@ -29,10 +33,13 @@ type Call =
 /** An export thread that only records what it is asked to do. */
 function fakeThread() {
   const calls: Call[] = [];
+  const sent = () => calls.filter((call) => call.method === 'send').length;
+  const onSend: (() => void)[] = [];
   let starts = 0;
   const thread: ExportThread = {
     send(records) {
       calls.push({ method: 'send', records: [...records] });
+      for (const wake of [...onSend]) wake();
     },
     sendMetrics() {
       assert.fail('the span processor sends no metrics');
@@ -57,6 +64,23 @@ function fakeThread() {
     get sends(): (readonly SpanRecord[])[] {
       return calls.flatMap((call) => (call.method === 'send' ? [call.records] : []));
     },
+    /** Resolves once `count` batches have been handed over; rejects after `timeoutMs`, saying how many were. */
+    handedOver(count: number, timeoutMs = 5_000): Promise<void> {
+      if (sent() >= count) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const wake = () => {
+          if (sent() < count) return;
+          clearTimeout(timer);
+          onSend.splice(onSend.indexOf(wake), 1);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          onSend.splice(onSend.indexOf(wake), 1);
+          reject(new Error(`${count} batches handed over within ${timeoutMs} ms expected; there were ${sent()}`));
+        }, timeoutMs);
+        onSend.push(wake);
+      });
+    },
   };
 }
 
@@ -66,7 +90,7 @@ const recordOnlySampler: Sampler = {
   toString: () => 'RecordOnlySampler',
 };
 
-function setup(batch: Partial<Config['batch']> = {}, sampler: Sampler = new AlwaysOnSampler()) {
+function setup(batch: Partial<Config['traces']['batch']> = {}, sampler: Sampler = new AlwaysOnSampler()) {
   const thread = fakeThread();
   const processor = new ThreadSpanProcessor(thread.start, { ...BATCH, ...batch }, TIMEOUT);
   const provider = new BasicTracerProvider({ sampler, spanProcessors: [processor] });
@@ -150,7 +174,8 @@ describe('ThreadSpanProcessor: handing spans over', () => {
     tracer.startSpan('one').end();
     tracer.startSpan('two').end();
     assert.equal(thread.sends.length, 0, 'nothing is handed over before the delay');
-    await sleep(60);
+    // Nothing else hands them over: the delay's timer does, whenever the machine lets it run.
+    await thread.handedOver(1);
     assert.deepEqual(
       thread.sends.map((records) => records.map((record) => record.name)),
       [['one', 'two']],
@@ -174,7 +199,14 @@ describe('ThreadSpanProcessor: handing spans over', () => {
         process.execPath,
         ['--import', 'tsx', '--input-type=module', '--eval', script],
         { cwd: ROOT, timeout: 10_000 },
-        (error, stdout, stderr) => (error ? reject(Object.assign(error, { stderr })) : resolve({ stdout })),
+        (error, stdout, stderr) =>
+          error?.killed
+            ? reject(
+                new Error(`the child did not exit within 10 s: the processor's timer keeps it alive\nstdout: ${stdout}\nstderr: ${stderr}`),
+              )
+            : error
+              ? reject(Object.assign(error, { stderr }))
+              : resolve({ stdout }),
       ),
     );
     assert.equal(stdout.trim(), 'ended', 'the span was buffered and never handed over');
@@ -191,8 +223,14 @@ describe('ThreadSpanProcessor: flushing', () => {
       { method: 'send', records: [toRecord(readable(span))] },
       { method: 'flushSync', timeoutMillis: TIMEOUT },
     ]);
-    await sleep(60);
-    assert.equal(thread.sends.length, 1, 'the pending delay does not hand the spans over again');
+    // A span ended after the flush goes out by the delay's timer: once it has, the flushed span's pending delay has passed too.
+    tracer.startSpan('after').end();
+    await thread.handedOver(2);
+    assert.deepEqual(
+      thread.sends.map((records) => records.map((record) => record.name)),
+      [['buffered'], ['after']],
+      'the pending delay does not hand the spans over again',
+    );
   });
 
   it('flushSync with an empty buffer only waits for the thread', () => {

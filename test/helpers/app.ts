@@ -1,7 +1,8 @@
 // Starts a fixture app the way a user would (preloading the installed package by its public name)
-// and stops every app it started by PID when the test ends, pass or fail.
+// and stops every app it started by PID when the test ends, pass or fail. Every wait on an app (a
+// line, its port, an answer, its end) fails within a bound, saying what it waited for.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,12 @@ export const fixtureDir = (name: string) => join(WORK_DIR, name);
 
 /** The Node.js binary the apps run on: FIXTURE_NODE lets CI run them on the engines floor (20.6.0). */
 export const FIXTURE_NODE = process.env.FIXTURE_NODE ?? 'node';
+
+/**
+ * How long a wait on an app may take unless the caller says otherwise: many times what any of them
+ * takes, yet far below the 180 s --test-timeout, which would end a hung test without saying on what.
+ */
+export const WAIT_MS = 20_000;
 
 export type Preload = 'import' | 'require' | 'node-options' | 'none';
 
@@ -44,17 +51,23 @@ export interface App {
   readonly pid: number;
   readonly stdout: () => string;
   readonly stderr: () => string;
+  /** How the app ended; rejects if it has not within WAIT_MS of this read. */
   readonly exited: Promise<Exit>;
-  /** Resolves with the port the app printed as `listening <port>`. */
+  exitedWithin(timeoutMs: number): Promise<Exit>;
+  /** Resolves with the port the app printed as `listening <port>`; rejects if it has not within WAIT_MS of its start. */
   readonly listening: Promise<number>;
-  waitForStdout(pattern: RegExp): Promise<RegExpMatchArray>;
-  waitForStderr(pattern: RegExp): Promise<RegExpMatchArray>;
-  get(path: string): Promise<{ status: number; body: string }>;
+  /** Rejects when the app ends without printing it, or has not printed it within `timeoutMs`. */
+  waitForStdout(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Rejects if the app has not answered within WAIT_MS. */
+  get(path: string, headers?: Readonly<Record<string, string>>): Promise<{ status: number; body: string }>;
 }
 
 const running = new Set<ChildProcess>();
 /** Those started in a process group of their own (startCommand): stopped with every process in it. */
 const groups = new WeakSet<ChildProcess>();
+// A test process that ends without its afterEach (an uncaught error, a file without useFixture) must not leave apps behind.
+process.on('exit', () => stopApps());
 
 export function startApp(script: string, options: AppOptions = {}): App {
   const { preload = 'import', nodeArgs = [], args: scriptArgs = [] } = options;
@@ -117,50 +130,101 @@ function launch(
   });
   running.add(child);
   if (group) groups.add(child);
+  const shown = [command, ...args].join(' ');
+  const which = `${shown.length > 200 ? `${shown.slice(0, 200)}…` : shown} (pid ${child.pid})`;
   let stdout = '';
   let stderr = '';
+  const output = () => `\nstdout: ${stdout.slice(-4000)}\nstderr: ${stderr.slice(-4000)}`;
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk;
   });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
   });
-  const exited = new Promise<Exit>((resolve) =>
+  const closed = new Promise<Exit>((resolve) =>
     child.on('close', (code, signal) => {
       // A group stays listed: what its leader started may outlive it, and stopApps ends the group.
       if (!group) running.delete(child);
       resolve({ code, signal });
     }),
   );
-  const waitFor = (stream: NodeJS.ReadableStream, text: () => string) => (pattern: RegExp) =>
-    new Promise<RegExpMatchArray>((resolve, reject) => {
-      const check = () => {
-        const match = text().match(pattern);
-        if (!match) return;
-        stream.off('data', check);
-        resolve(match);
-      };
-      stream.on('data', check);
-      check();
-      void exited.then(() => reject(new Error(`app exited before printing ${pattern}\nstdout: ${stdout}\nstderr: ${stderr}`)));
-    });
-  const waitForStdout = waitFor(child.stdout, () => stdout);
-  const waitForStderr = waitFor(child.stderr, () => stderr);
+  const exitedWithin = (timeoutMs: number) =>
+    within(closed, timeoutMs, () =>
+      // 'close' waits for the pipes as well, which a process it started may still hold.
+      child.exitCode === null && child.signalCode === null
+        ? `the end of ${which}, still running${output()}`
+        : `the end of ${which}: it ended (${child.exitCode ?? child.signalCode}), but a process it started still holds its stdout or stderr${output()}`,
+    );
+  const waitFor =
+    (name: 'stdout' | 'stderr', stream: NodeJS.ReadableStream, text: () => string) =>
+    (pattern: RegExp, timeoutMs = WAIT_MS) => {
+      let check = () => {};
+      const printed = new Promise<RegExpMatchArray>((resolve, reject) => {
+        check = () => {
+          const match = text().match(pattern);
+          if (match) resolve(match);
+        };
+        stream.on('data', check);
+        check();
+        void closed.then((exit) =>
+          reject(new Error(`${which} ended (${exit.code ?? exit.signal}) before printing ${pattern} on ${name}${output()}`)),
+        );
+      });
+      return within(printed, timeoutMs, () => `${pattern} on the ${name} of ${which}${output()}`).finally(() => stream.off('data', check));
+    };
+  const waitForStdout = waitFor('stdout', child.stdout, () => stdout);
+  const waitForStderr = waitFor('stderr', child.stderr, () => stderr);
   const listening = waitForStdout(listeningOn).then((match) => Number(match[1]));
   listening.catch(() => {});
   return {
     pid: child.pid ?? -1,
     stdout: () => stdout,
     stderr: () => stderr,
-    exited,
+    get exited() {
+      return exitedWithin(WAIT_MS);
+    },
+    exitedWithin,
     listening,
     waitForStdout,
     waitForStderr,
-    async get(path) {
-      const response = await fetch(`http://127.0.0.1:${await listening}${path}`);
-      return { status: response.status, body: await response.text() };
+    async get(path, headers = {}) {
+      const url = `http://127.0.0.1:${await listening}${path}`;
+      try {
+        const response = await fetch(url, { headers, signal: AbortSignal.timeout(WAIT_MS) });
+        return { status: response.status, body: await response.text() };
+      } catch (error) {
+        if ((error as Error).name !== 'TimeoutError') throw error;
+        throw new Error(`no answer from ${which} to GET ${path} within ${WAIT_MS} ms${output()}`);
+      }
     },
   };
+}
+
+/** `promise`, or a rejection after `millis` that names what it waited for (`what()`, asked then, so it can show the output so far). */
+export function within<T>(promise: Promise<T>, millis: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not within ${millis} ms: ${what()}`)), millis);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Before asserting that a span did NOT arrive: a GET of `path` in a trace the test names, waited for until
+ * the receiver has its server span. The app exports one batch at a time, in the order its spans end, so
+ * by then every span it ended before this request has arrived, or never will. Its caller sampled it, so
+ * it is traced whatever OTEL_SAMPLING_RATE says. Returns its trace ID, to leave its own spans out.
+ */
+export async function sentinel(app: App, receiver: Receiver, path = '/sentinel', timeoutMs = 15_000): Promise<string> {
+  const traceId = randomBytes(16).toString('hex');
+  await app.get(path, { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` });
+  const SERVER = 2;
+  await receiver
+    .waitFor((spans) => spans.some((span) => span.traceId === traceId && span.kind === SERVER), timeoutMs)
+    .catch((error: Error) => {
+      throw new Error(`the sentinel request GET ${path} (trace ${traceId}) never arrived: ${error.message}\nstderr: ${app.stderr()}`);
+    });
+  return traceId;
 }
 
 /** For `afterEach`: every app still running is killed by its PID, and every group startCommand made with all in it. */

@@ -253,7 +253,7 @@ describe('against a real Prometheus scraping an example service', () => {
   it('Prometheus loads the alert rules and evaluates them without error', async () => {
     type Rule = { name: string; type: string; query: string; health: string; lastError?: string; state: string; alerts: unknown[] };
     const rules = async () => {
-      const response = await fetch(`${prometheus.url}/api/v1/rules`);
+      const response = await fetch(`${prometheus.url}/api/v1/rules`, { signal: AbortSignal.timeout(10_000) });
       const body = (await response.json()) as { status: string; data: { groups: { rules: Rule[] }[] } };
       assert.equal(body.status, 'success');
       return body.data.groups.flatMap((group) => group.rules);

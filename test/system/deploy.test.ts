@@ -37,8 +37,8 @@ describe('the Collector configuration', () => {
   });
 
   it('listens for OTLP where the package exports by default, over both protocols', () => {
-    const grpc = parseConfig({ OTEL_ENABLED: 'true' }).config.exporter;
-    const http = parseConfig({ OTEL_ENABLED: 'true', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }).config.exporter;
+    const grpc = parseConfig({ OTEL_ENABLED: 'true' }).config.traces.otlp;
+    const http = parseConfig({ OTEL_ENABLED: 'true', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }).config.traces.otlp;
     assert.equal(port(collector.receivers.otlp.protocols.grpc.endpoint), Number(new URL(grpc.url).port));
     assert.equal(port(collector.receivers.otlp.protocols.http.endpoint), Number(new URL(http.url).port));
     // And the compose file publishes them on the same host ports, so the default endpoint reaches it.
@@ -86,8 +86,13 @@ it('Prometheus accepts the configuration and its rules (promtool)', () => {
   try {
     copyFileSync(join(DEPLOY, 'prometheus.yml'), join(dir, 'prometheus.yml'));
     copyFileSync(join(ROOT, 'dashboards/rustok-alerts.yml'), join(dir, 'rustok-alerts.yml'));
-    const result = spawnSync(PROMTOOL, ['check', 'config', join(dir, 'prometheus.yml')], { encoding: 'utf8' });
-    assert.equal(result.status, 0, `${result.stdout}${result.stderr}`);
+    // Synchronous, so no test timeout could end a promtool that hangs: its own bound kills it.
+    const result = spawnSync(PROMTOOL, ['check', 'config', join(dir, 'prometheus.yml')], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(
+      result.status,
+      0,
+      `promtool exited ${result.status ?? result.signal ?? result.error?.message}:\n${result.stdout}${result.stderr}`,
+    );
     assert.match(result.stdout, /SUCCESS: 3 rules found/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // tsx, under the installed preload, against a real PostgreSQL and Redis, asserted from the wire.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { type App, EXAMPLES_DIR, startApp, stopApps } from '../helpers/app.js';
+import { type App, EXAMPLES_DIR, startApp, stopApps, WAIT_MS } from '../helpers/app.js';
 import { type ReceivedSpan, type Receiver, startReceiver } from '../helpers/receiver.js';
 import { type Server, startPostgres, startRedis, stopServers } from '../helpers/services.js';
 
@@ -195,20 +195,27 @@ describe('outbox', () => {
   it('shows the request, the outbox row, the relay and the consumer as one trace', async () => {
     const { app, spans } = example('outbox.ts');
     const port = await app.listening;
-    const response = await fetch(`http://127.0.0.1:${port}/orders`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ customer: 'c-7', totalCents: 4200 }),
-    });
-    assert.equal(response.status, 201);
-    const { event } = (await response.json()) as { event: string };
+    const order = async (customer: string, totalCents: number) => {
+      const response = await fetch(`http://127.0.0.1:${port}/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ customer, totalCents }),
+        signal: AbortSignal.timeout(WAIT_MS),
+      });
+      assert.equal(response.status, 201);
+      return ((await response.json()) as { event: string }).event;
+    };
+    const event = await order('c-7', 4200);
 
     const consumed = () => spans().filter((span) => span.kind === CONSUMER && span.attributes['messaging.system'] === 'event_bus');
+    const consumerOf = (id: string) => consumed().find((span) => span.attributes['messaging.message.id'] === id);
     const audited = () => spans().some((span) => /order_audit/.test(String(span.attributes['db.query.text'])));
-    await receiver.waitFor(() => consumed().length > 0 && audited(), 15_000);
-    // Let the relay poll a few more times: its polling must add no trace.
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const all = spans();
+    await receiver.waitFor(() => consumerOf(event) !== undefined && audited(), 15_000);
+    // The relay's polling must add no trace, nor pass the row on twice. A second order goes through a later
+    // poll: once its consumer's span is in, the spans of every poll before it are in as well. Its trace is left out.
+    const later = await order('c-8', 100);
+    await receiver.waitFor(() => consumerOf(later) !== undefined, 15_000);
+    const all = spans().filter((span) => span.traceId !== consumerOf(later)?.traceId);
     const request = one(all, 'POST /orders');
     const inTrace = all.filter((span) => span.traceId === request.traceId);
     assert.equal(inTrace.length, all.length, `every span is in the request's trace: ${all.map((span) => span.name).join(', ')}`);
@@ -217,7 +224,7 @@ describe('outbox', () => {
     const relays = all.filter((span) => span.kind === CONSUMER && span.attributes['messaging.system'] === 'postgresql');
     assert.equal(relays.length, 1, 'the relay handled the row once');
     const relay = relays[0]!;
-    const consumer = consumed()[0]!;
+    const consumer = consumerOf(event)!;
     assert.ok(
       inTrace.some((span) => toOutbox!.parentSpanId === span.spanId),
       'the outbox publish is inside the request',

@@ -1,0 +1,115 @@
+// The configuration's shape, apart from how it is read: what parseConfig returns and the rest of the
+// package reads, with where each value came from (`sources`) and which strings are credentials (`secrets`).
+export type Protocol = 'grpc' | 'http/protobuf';
+export type MetricsExporter = 'otlp' | 'prometheus' | 'none';
+
+/** Where one signal goes over OTLP. */
+export interface ExporterOptions {
+  readonly protocol: Protocol;
+  /** For grpc the collector's address, for http/protobuf the full URL the signal is POSTed to. May hold credentials: print it through redactEndpoint. */
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly timeoutMillis: number;
+}
+export type LogLevel = 'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' | 'all';
+export type ExpressLayer = 'request_handler' | 'router' | 'middleware';
+export const EXPRESS_LAYERS: readonly ExpressLayer[] = ['request_handler', 'router', 'middleware'];
+
+export interface Config {
+  readonly enabled: boolean;
+  /** Undefined: taken from the app's package.json when the SDK starts. */
+  readonly serviceName: string | undefined;
+  readonly serviceVersion: string | undefined;
+  /**
+   * Undefined: none was set when the process started. Framework commands set NODE_ENV in their own code
+   * (`next start` sets production), so it is read again as late as it can be: see environmentOf.
+   */
+  readonly environment: string | undefined;
+  /** OTEL_RESOURCE_ATTRIBUTES, which the values above override. */
+  readonly resourceAttributes: Readonly<Record<string, string>>;
+  readonly resourceDetectors: readonly string[];
+  /** `process.command_args` in the resource: command lines carry secrets (`--db-password=…`), so only on request. */
+  readonly resourceCommandArgs: boolean;
+  readonly traces: {
+    readonly otlp: ExporterOptions;
+    /** Ratio 1 samples everything, 0 nothing; parentBased follows an incoming decision. */
+    readonly sampler: { readonly ratio: number; readonly parentBased: boolean };
+    readonly batch: {
+      readonly maxQueueSize: number;
+      readonly maxExportBatchSize: number;
+      readonly scheduledDelayMillis: number;
+      readonly exportTimeoutMillis: number;
+    };
+  };
+  readonly metrics: {
+    /** `none` loads no metrics code at all. */
+    readonly exporter: MetricsExporter;
+    readonly otlp: ExporterOptions;
+    readonly intervalMillis: number;
+    /** The scrape endpoint; host undefined listens on every interface, as a scrape from another pod needs. */
+    readonly prometheus: { readonly host: string | undefined; readonly port: number };
+    /** Event-loop delay, heap and GC metrics (the runtime-node instrumentation). */
+    readonly runtime: boolean;
+  };
+  readonly instrumentations: readonly string[];
+  readonly untracedPaths: readonly string[];
+  /** The Express layers that get a span of their own; the route is on the server span either way. */
+  readonly expressLayers: readonly ExpressLayer[];
+  readonly shutdownTimeoutMillis: number;
+  readonly logLevel: LogLevel;
+}
+
+/** The settings `sources` names a variable for: the fields of Config, nested ones by their path. */
+export type ConfigSetting =
+  | 'enabled'
+  | 'serviceName'
+  | 'serviceVersion'
+  | 'environment'
+  | 'resourceAttributes'
+  | 'resourceDetectors'
+  | 'resourceCommandArgs'
+  | 'traces.otlp.protocol'
+  | 'traces.otlp.url'
+  | 'traces.otlp.headers'
+  | 'traces.otlp.timeoutMillis'
+  | 'traces.sampler'
+  | 'traces.batch.maxQueueSize'
+  | 'traces.batch.maxExportBatchSize'
+  | 'traces.batch.scheduledDelayMillis'
+  | 'traces.batch.exportTimeoutMillis'
+  | 'metrics.exporter'
+  | 'metrics.otlp.protocol'
+  | 'metrics.otlp.url'
+  | 'metrics.otlp.headers'
+  | 'metrics.otlp.timeoutMillis'
+  | 'metrics.intervalMillis'
+  | 'metrics.prometheus.host'
+  | 'metrics.prometheus.port'
+  | 'metrics.runtime'
+  | 'instrumentations'
+  | 'untracedPaths'
+  | 'expressLayers'
+  | 'shutdownTimeoutMillis'
+  | 'logLevel';
+
+/** The source of a value no variable gave. */
+export const DEFAULT_SOURCE = 'default';
+
+export interface ConfigResult {
+  readonly config: Config;
+  /** What the preload prints. While tracing is off, only those about turning it on. */
+  readonly warnings: readonly string[];
+  /** The other warnings, held back while tracing is off (other tools share the OTEL_ namespace); doctor shows them. */
+  readonly silenced: readonly string[];
+  /**
+   * Every string of the configuration that is or may hold a credential, in the forms it could be
+   * printed in: header values (raw and percent-decoded), malformed header entries and names, URL
+   * userinfo, query strings and fragments. Anything that prints text derived from the configuration
+   * replaces these with `***` (log.ts `hide`, doctor). Strings shorter than SECRET_MIN_LENGTH are left
+   * out: they are never echoed anyway, and replacing them everywhere garbles the output, for values that
+   * are no credential (`dd-protocol=otlp`, a Honeycomb dataset named like the service) most of all.
+   */
+  readonly secrets: readonly string[];
+  /** The variable each effective value came from (or two, joined by `, `, when both contribute), or `default` (DEFAULT_SOURCE). */
+  readonly sources: Readonly<Record<ConfigSetting, string>>;
+}

@@ -1,0 +1,46 @@
+// Every part that reads a package.json (the app's identity, the ES module checks, doctor, the build)
+// reads it here: whatever a file holds, the caller gets an object or nothing, never an exception.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+/** A package.json as its author wrote it: each caller checks the fields it uses. */
+export type PackageJson = Readonly<Record<string, unknown>>;
+
+export interface FoundPackageJson {
+  readonly file: string;
+  /** Undefined when the file is no JSON object. */
+  readonly manifest: PackageJson | undefined;
+}
+
+export function readPackageJson(file: string): PackageJson | undefined {
+  try {
+    const manifest: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    return typeof manifest === 'object' && manifest !== null && !Array.isArray(manifest) ? (manifest as PackageJson) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Each package.json from the directory `start` up to the filesystem root, nearest first. */
+export function* packageJsonsAbove(start: string): Generator<FoundPackageJson> {
+  for (let dir = start; ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) yield { file, manifest: readPackageJson(file) };
+    if (dirname(dir) === dir) return;
+  }
+}
+
+/**
+ * The package.json of the package `name` as `resolve` finds it: from the file it resolves to, upwards,
+ * since most packages do not export theirs. Undefined when it is not installed.
+ */
+export function installedPackageJson(name: string, resolve: (id: string) => string): PackageJson | undefined {
+  let entry: string;
+  try {
+    entry = resolve(name);
+  } catch {
+    return undefined;
+  }
+  for (const { manifest } of packageJsonsAbove(dirname(entry))) if (manifest?.name === name) return manifest;
+  return undefined;
+}
