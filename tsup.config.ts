@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'esbuild';
 import { defineConfig } from 'tsup';
 import { installedPackageJson } from './src/package-json.js';
@@ -34,6 +35,7 @@ const onDemandPackages = Object.keys(manifestOf('@opentelemetry/auto-instrumenta
 /**
  * Rewrites the imports of one bundle so that it carries no copy of what another file has: a SHARED
  * package becomes a property of dist/opentelemetry.cjs, an ON_DEMAND one a require of its own file,
+ * winston's base class the app's own (src/instrument/winston-transport.ts),
  * import-in-the-middle stays the installed package (its loader hook and the instrumentations must
  * use one copy). `dist` is the way from the bundle's file to dist/.
  */
@@ -42,6 +44,12 @@ function splitOpenTelemetry(dist: string): Plugin {
   return {
     name: 'split-opentelemetry',
     setup(build) {
+      build.onResolve({ filter: /^winston-transport$/ }, () => ({ path: 'winston-transport', namespace: 'app-winston-transport' }));
+      build.onLoad({ filter: /.*/, namespace: 'app-winston-transport' }, () => ({
+        contents: `module.exports = require(${JSON.stringify(WINSTON_TRANSPORT)}).appWinstonTransport();`,
+        loader: 'js',
+        resolveDir: '.',
+      }));
       build.onResolve({ filter: /^import-in-the-middle(\/|$)/ }, () => ({ external: true }));
       build.onResolve({ filter: /opentelemetry\.cjs$/, namespace: 'shared' }, ({ path }) => ({ path, external: true }));
       build.onResolve({ filter: /^@opentelemetry\// }, ({ path }) => {
@@ -56,6 +64,9 @@ function splitOpenTelemetry(dist: string): Plugin {
     },
   };
 }
+
+/** @opentelemetry/winston-transport's base class, which must be the app's: see the file. */
+const WINSTON_TRANSPORT = fileURLToPath(new URL('src/instrument/winston-transport.ts', import.meta.url));
 
 /** In dist/opentelemetry.cjs itself: each SHARED package from the top of node_modules, wherever it is imported from. */
 const oneCopyEach: Plugin = {
@@ -74,11 +85,13 @@ const buildInfo = {
   RUSTOK_OTEL_INSTRUMENTATIONS_VERSION: JSON.stringify(manifestOf('@opentelemetry/auto-instrumentations-node').version),
 };
 
-// src/ is ES modules; these bundles are CommonJS (the shims give `import.meta.url` its meaning there). A
-// literal `require('…')` in src/ marks code a bundle carries but loads only when needed (the SDK while
-// tracing is off, the exporter of a protocol not in use): esbuild bundles it all the same, and the
-// tests load such files through `require`, as CommonJS, the way they run.
-const node = { format: 'cjs', target: 'node20', shims: true, define: buildInfo } as const;
+// src/ is ES modules; these bundles are CommonJS, where src/bundle/import-meta-url.ts gives
+// `import.meta.url` its meaning. A literal `require('…')` in src/ marks code a bundle carries but loads
+// only when needed (the SDK while tracing is off, the exporter of a protocol not in use): esbuild
+// bundles it all the same, and the tests load such files through `require`, as CommonJS, the way they run.
+const IMPORT_META_URL = 'src/bundle/import-meta-url.ts';
+const commonJs = { inject: [IMPORT_META_URL], define: { ...buildInfo, 'import.meta.url': 'importMetaUrl' } };
+const node = { format: 'cjs', target: 'node20', ...commonJs } as const;
 
 // The preload's code is CommonJS loaded with synchronous requires, so `--require`, `--import` and
 // NODE_OPTIONS all start tracing before the app's code runs; and it is bundled, because resolving
@@ -88,7 +101,9 @@ export default defineConfig([
     entry: { index: 'src/index.ts', register: 'register.ts' },
     format: ['esm', 'cjs'],
     dts: true,
-    shims: true,
+    esbuildOptions(options, { format }) {
+      if (format === 'cjs') Object.assign(options, { inject: [IMPORT_META_URL], define: { 'import.meta.url': 'importMetaUrl' } });
+    },
     // One file per entry: a shared chunk is one more module to resolve and load at start.
     splitting: false,
     target: 'node20',

@@ -36,6 +36,8 @@ interface Variant {
   readonly tracing: boolean;
   /** Only in the throughput tables. */
   readonly loadOnly?: true;
+  /** Only in the logs tables. */
+  readonly logsOnly?: true;
 }
 
 const OFFICIAL = ['--require', '@opentelemetry/auto-instrumentations-node/register'];
@@ -60,7 +62,12 @@ const VARIANTS: Record<string, Variant> = {
     loadOnly: true,
   },
   EDOT: { preload: ['--import', '@elastic/opentelemetry-node'], env: {}, tracing: true },
+  'ours, with logs': { preload: OURS, env: { OTEL_ENABLED: 'true', OTEL_LOGS_EXPORTER: 'otlp' }, tracing: true, logsOnly: true },
+  'official, with logs': { preload: OFFICIAL, env: { OTEL_LOGS_EXPORTER: 'otlp' }, tracing: true, logsOnly: true },
 };
+/** The variants of the general tables; the logs tables name theirs. */
+const GENERAL = Object.keys(VARIANTS).filter((name) => !VARIANTS[name]?.logsOnly);
+const LOGS = ['bare node', 'ours', 'ours, with logs', 'official', 'official, with logs'];
 
 function environment(name: string, variant: Variant, ratio: number): Record<string, string> {
   const tracing = variant.tracing && {
@@ -123,12 +130,17 @@ const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 const table = (head: string[], rows: string[][]) =>
   [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
 
+/** The app's CPU time in µs, every thread's; undefined for an app that does not report it. */
+async function cpu(port: number): Promise<number | undefined> {
+  const response = await fetch(`http://127.0.0.1:${port}/__cpu`);
+  return response.ok ? Number(await response.text()) : undefined;
+}
+
 async function rss(port: number): Promise<number> {
   return Number(await (await fetch(`http://127.0.0.1:${port}/__rss`)).text());
 }
 
-async function startup(app: string, path: string) {
-  const names = Object.keys(VARIANTS).filter((name) => !VARIANTS[name]?.loadOnly);
+async function startup(app: string, path: string, names = GENERAL.filter((name) => !VARIANTS[name]?.loadOnly)) {
   const times: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
   const memory: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
   for (let i = 0; i < STARTUP_RUNS; i++) {
@@ -162,20 +174,34 @@ async function startup(app: string, path: string) {
   );
 }
 
-async function load(names: readonly string[], sampling: number) {
-  const runs = Object.fromEntries(
-    names.map((name) => [name, { rps: [] as number[], p99: [] as number[], perRequest: [] as number[], growth: [] as number[] }]),
+interface LoadRuns {
+  readonly rps: number[];
+  readonly p99: number[];
+  readonly perRequest: number[];
+  readonly growth: number[];
+  /** Log records received per request. */
+  readonly logsPerRequest: number[];
+  /** CPU µs per request, all threads, where the app reports it (`/__cpu`). */
+  readonly cpu: number[];
+}
+
+/** Each variant under autocannon, alternated round by round: req/s, p99, spans received per request, RSS growth. */
+async function throughput(names: readonly string[], sampling: number, app = 'express.cjs', extra: Record<string, string> = {}) {
+  const runs: Record<string, LoadRuns> = Object.fromEntries(
+    names.map((name) => [name, { rps: [], p99: [], perRequest: [], growth: [], logsPerRequest: [], cpu: [] }]),
   );
   for (let round = 0; round < LOAD_ROUNDS; round++) {
     for (const name of names) {
-      const running = run('express.cjs', name, sampling);
+      const running = run(app, name, sampling, extra);
       const port = await running.port;
       const url = `http://127.0.0.1:${port}/users/42`;
       const before = await rss(port);
       await autocannon({ url, connections: 10, amount: 20_000 });
       const after = await rss(port);
       const from = BigInt(Date.now()) * 1_000_000n;
+      const cpuBefore = await cpu(port);
       const result = await autocannon({ url, connections: 10, duration: LOAD_SECONDS });
+      const cpuAfter = await cpu(port);
       const to = BigInt(Date.now()) * 1_000_000n;
       // Spans that started during the measured run, counted once every variant has flushed at SIGTERM.
       await running.stop('SIGTERM');
@@ -187,9 +213,19 @@ async function load(names: readonly string[], sampling: number) {
       measured.p99.push(result.latency.p99);
       measured.perRequest.push(spans / result.requests.total);
       measured.growth.push(after - before);
+      const logs = receiver.logs.filter(
+        (log) => log.resource['service.name'] === name && log.timeNanos >= from && log.timeNanos <= to,
+      ).length;
+      measured.logsPerRequest.push(logs / result.requests.total);
+      if (cpuBefore !== undefined && cpuAfter !== undefined) measured.cpu.push((cpuAfter - cpuBefore) / result.requests.total);
     }
   }
-  const bare = runs['bare node'] as (typeof runs)[string];
+  return runs;
+}
+
+async function load(names: readonly string[], sampling: number) {
+  const runs = await throughput(names, sampling);
+  const bare = runs['bare node'] as LoadRuns;
   return table(
     ['variant', 'req/s', 'min–max', 'vs bare', 'p99', 'vs bare', 'spans/request received', 'RSS growth over 20k requests'],
     names.map((name) => {
@@ -211,7 +247,7 @@ async function load(names: readonly string[], sampling: number) {
 }
 
 async function script() {
-  const names = Object.keys(VARIANTS).filter((name) => !VARIANTS[name]?.loadOnly);
+  const names = GENERAL.filter((name) => !VARIANTS[name]?.loadOnly);
   const times: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
   const delivered: Record<string, number> = Object.fromEntries(names.map((name) => [name, 0]));
   for (let i = 0; i < STARTUP_RUNS; i++) {
@@ -256,8 +292,83 @@ async function capacity() {
   return table(['spans/s offered', 'ended', 'received', 'dropped'], rows);
 }
 
+/**
+ * What log sending costs per record: an Express route logging 0 and then 20 pino records per request,
+ * the CPU time per request of every thread of the process compared between the two (the export
+ * thread's work included, and none of the load generator's); with how many records reached the
+ * receiver. And the throughput of a service logging 2 records per request.
+ */
+async function logCost() {
+  const [none, twenty, two] = [
+    await throughput(LOGS, 1, 'pino.cjs', { LINES: '0' }),
+    await throughput(LOGS, 1, 'pino.cjs', { LINES: '20' }),
+    await throughput(LOGS, 1, 'pino.cjs', { LINES: '2' }),
+  ];
+  const rps = (runs: Record<string, LoadRuns>, name: string) => median((runs[name] as LoadRuns).rps);
+  const cpuOf = (runs: Record<string, LoadRuns>, name: string) => median((runs[name] as LoadRuns).cpu);
+  const perRecord = (name: string) => (cpuOf(twenty, name) - cpuOf(none, name)) / 20;
+  const bare = perRecord('bare node');
+  const cost = table(
+    [
+      'variant',
+      'CPU µs/request, 0 records',
+      'CPU µs/request, 20 records',
+      'CPU µs per record',
+      'added per record vs bare',
+      'records received of 20',
+    ],
+    LOGS.map((name) => [
+      name,
+      cpuOf(none, name).toFixed(0),
+      cpuOf(twenty, name).toFixed(0),
+      perRecord(name).toFixed(1),
+      name === 'bare node' ? '–' : `+${(perRecord(name) - bare).toFixed(1)} µs`,
+      VARIANTS[name]?.env.OTEL_LOGS_EXPORTER === 'otlp' ? median((twenty[name] as LoadRuns).logsPerRequest).toFixed(1) : '–',
+    ]),
+  );
+  const withTwo = table(
+    ['variant', 'req/s', 'min–max', 'vs bare', 'vs the same without logs'],
+    LOGS.map((name) => {
+      const without = name.replace(', with logs', '');
+      return [
+        name,
+        rps(two, name).toFixed(0),
+        range((two[name] as LoadRuns).rps),
+        ratio(rps(two, name), rps(two, 'bare node')),
+        name === without ? '–' : ratio(rps(two, name), rps(two, without)),
+      ];
+    }),
+  );
+  return { cost, withTwo };
+}
+
+/** The highest rate of pino records that all arrive at the receiver, doubling until some do not. */
+async function logCapacity() {
+  const rows: string[][] = [];
+  for (let rate = 5_000; rate <= 160_000; rate *= 2) {
+    const name = `log-capacity-${rate}`;
+    const seconds = 5;
+    const child = spawn(process.execPath, [...OURS, join(BENCH, 'apps/logs.cjs')], {
+      cwd: BENCH,
+      env: {
+        ...environment(name, VARIANTS['ours, with logs'] as Variant, 1),
+        OTEL_ENABLED: 'true',
+        RATE: String(rate),
+        SECONDS: String(seconds),
+      },
+      stdio: 'ignore',
+    });
+    await once(child, 'exit');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const received = receiver.logs.filter((log) => log.resource['service.name'] === name && log.body === 'synthetic').length;
+    rows.push([`${rate}`, `${rate * seconds}`, `${received}`, received === rate * seconds ? 'none' : `${rate * seconds - received}`]);
+    if (received < rate * seconds) break;
+  }
+  return table(['records/s offered', 'logged', 'received', 'dropped'], rows);
+}
+
 // SECTIONS=capacity (or any comma-separated subset) runs part of the benchmark.
-const sections = new Set((process.env.SECTIONS ?? 'startup,load,script,capacity').split(','));
+const sections = new Set((process.env.SECTIONS ?? 'startup,load,script,capacity,logs').split(','));
 console.log(
   `# @rustok/otel benchmark\n\nNode ${process.versions.node}, ${cpus().length} × ${cpus()[0]?.model}, ${new Date().toISOString()}\n`,
 );
@@ -278,5 +389,14 @@ if (sections.has('load')) {
 if (sections.has('script')) console.log(`## A 3-request CommonJS script, wall time\n\n${await script()}\n`);
 if (sections.has('capacity')) {
   console.log(`## Export capacity of @rustok/otel (synthetic spans, default queue and batch)\n\n${await capacity()}\n`);
+}
+if (sections.has('logs')) {
+  console.log(
+    `## Start-up with logs, Express app logging with pino (${STARTUP_RUNS} alternated runs)\n\n${await startup('pino.cjs', '/users/1', LOGS)}\n`,
+  );
+  const { cost, withTwo } = await logCost();
+  console.log(`## CPU per pino record (autocannon, 10 connections, ${LOAD_SECONDS} s, ${LOAD_ROUNDS} alternated rounds)\n\n${cost}\n`);
+  console.log(`## Express throughput, 2 pino records per request\n\n${withTwo}\n`);
+  console.log(`## Export capacity of @rustok/otel for logs (pino records, default queue and batch)\n\n${await logCapacity()}\n`);
 }
 await Promise.all([receiver.close(), target.close()]);

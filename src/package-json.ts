@@ -8,17 +8,19 @@ export type PackageJson = Readonly<Record<string, unknown>>;
 
 export interface FoundPackageJson {
   readonly file: string;
-  /** Undefined when the file is no JSON object. */
+  /** Undefined when the file cannot be read or is no JSON. */
   readonly manifest: PackageJson | undefined;
 }
 
+/** Undefined when the file cannot be read or is no JSON; JSON that is no object (`null`, `[]`) has no fields. */
 export function readPackageJson(file: string): PackageJson | undefined {
+  let manifest: unknown;
   try {
-    const manifest: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    return typeof manifest === 'object' && manifest !== null && !Array.isArray(manifest) ? (manifest as PackageJson) : undefined;
+    manifest = JSON.parse(readFileSync(file, 'utf8'));
   } catch {
     return undefined;
   }
+  return typeof manifest === 'object' && manifest !== null && !Array.isArray(manifest) ? (manifest as PackageJson) : {};
 }
 
 /** Each package.json from the directory `start` up to the filesystem root, nearest first. */

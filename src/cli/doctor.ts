@@ -6,18 +6,19 @@
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type { ExportResult } from '@opentelemetry/core';
+import { type ExportResult, millisToHrTime } from '@opentelemetry/core';
 import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { build } from '../bundle/build-info.js';
 import { parseConfig } from '../config/parse.js';
 import { redactEndpoint } from '../config/secrets.js';
-import { type Config, type ConfigResult, DEFAULT_SOURCE } from '../config/types.js';
-import { connectionError, explain, otlpExporter } from '../export/exporter.js';
+import type { Config, ConfigResult, ExporterOptions } from '../config/types.js';
+import { connectionError, explain, otlpExporter, type Signal } from '../export/exporter.js';
+import { fromLogData, ScopeTable } from '../export/log-record.js';
 import { applicableInstrumentations } from '../instrument/catalogue.js';
 import { reason, scrubber } from '../log.js';
 import { nodeAtLeast, nodeVersion } from '../node-version.js';
 import { installedPackageJson, readPackageJson } from '../package-json.js';
-import { type AppPackage, findAppPackage, serviceIdentity } from '../preload/app-package.js';
+import { type AppPackage, findAppPackage, serviceIdentity, serviceIdentitySources } from '../preload/app-package.js';
 import { createResource } from '../preload/resource.js';
 
 export interface Setting {
@@ -43,7 +44,10 @@ export interface DoctorReport {
   readonly configuration: readonly Setting[];
   readonly instrumentations: { readonly loaded: readonly string[]; readonly uninstrumented: readonly string[] };
   readonly checks: readonly Check[];
+  /** The test span. */
   readonly export: ExportCheck;
+  /** The test log record, in the test span's trace; absent when logs are off. */
+  readonly logsExport?: ExportCheck;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -69,9 +73,9 @@ export async function doctor(env: Env, directory: string): Promise<DoctorReport>
     // Those the preload keeps to itself while tracing is off too: they are what it would say once on.
     ...[...warnings, ...silenced].map((message) => ({ level: 'warning' as const, message })),
   ];
-  const exported = await exportTestSpan(config, app);
+  const { exported, logsExported } = await exportTest(config, app);
   return scrubbed(parsed.secrets, {
-    healthy: exported.ok && checks.every((check) => check.level !== 'error'),
+    healthy: exported.ok && (logsExported?.ok ?? true) && checks.every((check) => check.level !== 'error'),
     directory,
     versions: versions(),
     configuration: settings(parsed, app),
@@ -83,6 +87,7 @@ export async function doctor(env: Env, directory: string): Promise<DoctorReport>
     },
     checks,
     export: exported,
+    ...(logsExported ? { logsExport: logsExported } : {}),
   });
 }
 
@@ -122,8 +127,9 @@ function packageVersion(name: string): string {
 
 /** Each effective setting and where its value came from, as the config module says (the app's package for the name and version it did not set). */
 function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[] {
-  const { traces, metrics } = config;
-  const appSource = app.source ?? DEFAULT_SOURCE;
+  const { traces, metrics, logs } = config;
+  const service = serviceIdentity(config, app);
+  const serviceSources = serviceIdentitySources(config, app, sources);
   const headers = (set: Readonly<Record<string, string>>) => {
     const count = Object.keys(set).length;
     return count === 0 ? '(none)' : `${count} header${count === 1 ? '' : 's'} (hidden)`;
@@ -138,25 +144,19 @@ function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[]
           { setting: 'metrics export timeout', value: `${metrics.otlp.timeoutMillis} ms`, source: sources['metrics.otlp.timeoutMillis'] },
           { setting: 'metrics interval', value: `${metrics.intervalMillis / 1000} s`, source: sources['metrics.intervalMillis'] },
         ];
+  const otlpLogs: Setting[] =
+    logs.exporter !== 'otlp'
+      ? []
+      : [
+          { setting: 'logs protocol', value: logs.otlp.protocol, source: sources['logs.otlp.protocol'] },
+          { setting: 'logs endpoint', value: redactEndpoint(logs.otlp.url), source: sources['logs.otlp.url'] },
+          { setting: 'logs headers', value: headers(logs.otlp.headers), source: sources['logs.otlp.headers'] },
+          { setting: 'logs export timeout', value: `${logs.otlp.timeoutMillis} ms`, source: sources['logs.otlp.timeoutMillis'] },
+        ];
   return [
     { setting: 'tracing', value: config.enabled ? 'on' : 'off', source: sources.enabled },
-    {
-      setting: 'service.name',
-      value: serviceIdentity(config, app).name,
-      source: config.serviceName !== undefined ? sources.serviceName : app.name !== undefined ? appSource : DEFAULT_SOURCE,
-    },
-    {
-      setting: 'service.version',
-      value: serviceIdentity(config, app).version ?? '(none)',
-      source:
-        config.serviceVersion !== undefined
-          ? sources.serviceVersion
-          : app.version === undefined
-            ? DEFAULT_SOURCE
-            : appSource === 'npm_package_name'
-              ? 'npm_package_version'
-              : appSource,
-    },
+    { setting: 'service.name', value: service.name, source: serviceSources.name },
+    { setting: 'service.version', value: service.version ?? '(none)', source: serviceSources.version },
     {
       setting: 'deployment.environment.name',
       value: config.environment ?? "NODE_ENV as the app's command sets it, else development",
@@ -180,6 +180,8 @@ function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[]
       source: sources['metrics.exporter'],
     },
     ...otlpMetrics,
+    { setting: 'logs', value: logs.exporter, source: sources['logs.exporter'] },
+    ...otlpLogs,
     {
       setting: 'command line in the resource',
       value: config.resourceCommandArgs ? 'yes (process.command_args)' : 'no',
@@ -232,22 +234,29 @@ function traps(env: Env, { config, sources }: ConfigResult, directory: string, m
     warning('service.name will be unknown_service:node: set OTEL_SERVICE_NAME, or a name in package.json');
   }
 
-  // Traces and metrics each have their own protocol and endpoint, so either can be crossed; one line for both.
-  const crossed = [
+  // Each signal sent over OTLP has its own protocol and endpoint, so any can be crossed: one line per
+  // protocol, naming the general variable when every signal sent is crossed, else each signal's own.
+  const sent = [
     ['traces', config.traces.otlp] as const,
     ...(config.metrics.exporter === 'otlp' ? [['metrics', config.metrics.otlp] as const] : []),
-  ]
+    ...(config.logs.exporter === 'otlp' ? [['logs', config.logs.otlp] as const] : []),
+  ];
+  const crossed = sent
     .filter(([, { protocol, url }]) => new URL(url).port === (protocol === 'grpc' ? '4318' : '4317'))
     .map(([signal, { protocol }]) => ({ signal, protocol }));
   for (const protocol of ['grpc', 'http/protobuf'] as const) {
     const signals = crossed.filter((entry) => entry.protocol === protocol).map((entry) => entry.signal);
     if (signals.length === 0) continue;
-    const variable = signals.length === 2 ? 'OTEL_EXPORTER_OTLP_PROTOCOL' : `OTEL_EXPORTER_OTLP_${signals[0]?.toUpperCase()}_PROTOCOL`;
-    const which = signals.length === 2 ? '' : ` (${signals[0]})`;
+    const all = signals.length > 1 && signals.length === sent.length;
+    const other = protocol === 'grpc' ? 'http/protobuf' : 'grpc';
+    const fix = (all ? ['OTEL_EXPORTER_OTLP_PROTOCOL'] : signals.map((signal) => `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_PROTOCOL`))
+      .map((variable) => `${variable}=${other}`)
+      .join(' and ');
+    const which = all ? '' : ` (${signals.join(' and ')})`;
     warning(
       protocol === 'grpc'
-        ? `gRPC to port 4318${which}, which is OTLP over HTTP: use port 4317, or ${variable}=http/protobuf`
-        : `OTLP over HTTP to port 4317${which}, which is gRPC: use port 4318, or ${variable}=grpc`,
+        ? `gRPC to port 4318${which}, which is OTLP over HTTP: use port 4317, or ${fix}`
+        : `OTLP over HTTP to port 4317${which}, which is gRPC: use port 4318, or ${fix}`,
     );
   }
   return checks;
@@ -270,25 +279,12 @@ function bundledEntry(directory: string, manifest: Manifest): string | undefined
   return undefined;
 }
 
-/** One real span, with the app's resource, to the configured endpoint. */
-async function exportTestSpan(config: Config, app: AppPackage): Promise<ExportCheck> {
-  const { otlp } = config.traces;
-  const { protocol } = otlp;
-  const url = redactEndpoint(otlp.url);
-  const failure = (error: unknown): ExportCheck => ({
-    ok: false,
-    protocol,
-    url,
-    error: reason(error),
-    fix: explain(error, otlp),
-  });
-  // A refused port or an unknown host is known in a millisecond; an exporter would retry for seconds.
-  const unreachable = await connectionError(otlp);
-  if (unreachable) return failure(unreachable);
-
+/** One real span, and one log record in its trace when logs are on, with the app's resource, to the configured endpoints. */
+async function exportTest(config: Config, app: AppPackage): Promise<{ exported: ExportCheck; logsExported?: ExportCheck }> {
   const ended: ReadableSpan[] = [];
+  const resource = createResource({ ...config, resourceDetectors: [] }, app);
   const provider = new BasicTracerProvider({
-    resource: createResource({ ...config, resourceDetectors: [] }, app),
+    resource,
     spanProcessors: [
       {
         onStart() {},
@@ -298,19 +294,46 @@ async function exportTestSpan(config: Config, app: AppPackage): Promise<ExportCh
       },
     ],
   });
-  provider
-    .getTracer('@rustok/otel doctor')
-    .startSpan('rustok-otel doctor', { attributes: { 'rustok.doctor': true } })
-    .end();
+  const span = provider.getTracer('@rustok/otel doctor').startSpan('rustok-otel doctor', { attributes: { 'rustok.doctor': true } });
+  span.end();
+  const exported = await exportOne('spans', config.traces.otlp, ended);
+  if (config.logs.exporter === 'none') return { exported };
+  const now = millisToHrTime(Date.now());
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  const record = fromLogData(
+    {
+      kind: 'record',
+      time: now,
+      observed: now,
+      severityNumber: 9,
+      severityText: 'INFO',
+      body: 'rustok-otel doctor: a test log record',
+      attributes: { 'rustok.doctor': true },
+      droppedAttributes: 0,
+      span: { traceId, spanId, traceFlags },
+      scope: { name: '@rustok/otel doctor' },
+    },
+    resource,
+    new ScopeTable(),
+  );
+  return { exported, logsExported: await exportOne('logs', config.logs.otlp, [record]) };
+}
 
-  let exporter: ReturnType<typeof otlpExporter<ReadableSpan[]>>;
+async function exportOne<T>(signal: Signal, otlp: ExporterOptions, items: T): Promise<ExportCheck> {
+  const { protocol } = otlp;
+  const url = redactEndpoint(otlp.url);
+  const failure = (error: unknown): ExportCheck => ({ ok: false, protocol, url, error: reason(error), fix: explain(error, otlp, signal) });
+  // A refused port or an unknown host is known in a millisecond; an exporter would retry for seconds.
+  const unreachable = await connectionError(otlp);
+  if (unreachable) return failure(unreachable);
+  let exporter: ReturnType<typeof otlpExporter<T>>;
   try {
-    exporter = otlpExporter<ReadableSpan[]>('spans', otlp);
+    exporter = otlpExporter<T>(signal, otlp);
   } catch (error) {
     return failure(error);
   }
   const started = performance.now();
-  const result = await new Promise<ExportResult>((resolve) => exporter.export(ended, resolve));
+  const result = await new Promise<ExportResult>((resolve) => exporter.export(items, resolve));
   const roundTripMillis = Math.round(performance.now() - started);
   await exporter.shutdown().catch(() => {});
   if (result.code === 0) return { ok: true, protocol, url, roundTripMillis };
@@ -322,6 +345,10 @@ export function formatReport(report: DoctorReport, colour: boolean): string {
   const paint = (code: string, text: string) => (colour ? `\u001b[${code}m${text}\u001b[0m` : text);
   const ok = paint('32', '✓');
   const bad = paint('31', '✗');
+  const exportLine = (what: string, check: ExportCheck) =>
+    check.ok
+      ? `  ${ok} a ${what} reached ${check.protocol} ${check.url} in ${check.roundTripMillis} ms`
+      : `  ${bad} no ${what} reached ${check.protocol} ${check.url}: ${check.error}\n    fix: ${check.fix}`;
   const warn = paint('33', '!');
   const width = Math.max(...report.configuration.map((setting) => setting.setting.length));
   const valueWidth = Math.min(60, Math.max(...report.configuration.map((setting) => setting.value.length)));
@@ -345,9 +372,8 @@ export function formatReport(report: DoctorReport, colour: boolean): string {
     ...report.checks.map((check) => `  ${check.level === 'error' ? bad : warn} ${check.message}`),
     '',
     'Export test',
-    report.export.ok
-      ? `  ${ok} a test span reached ${report.export.protocol} ${report.export.url} in ${report.export.roundTripMillis} ms`
-      : `  ${bad} no test span reached ${report.export.protocol} ${report.export.url}: ${report.export.error}\n    fix: ${report.export.fix}`,
+    exportLine('test span', report.export),
+    ...(report.logsExport ? [exportLine('test log record', report.logsExport)] : []),
     '',
     report.healthy ? paint('32', 'Healthy.') : paint('31', 'Not healthy: fix the ✗ lines above.'),
   ];

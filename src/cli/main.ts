@@ -10,8 +10,8 @@ const USAGE = `Usage:
       value came from, the instrumentations that will load, known traps, and sends one test span.
       Exits 0 when healthy, 1 otherwise.
   rustok-otel dev [--grpc-port 4317] [--http-port 4318] [--json-file traces.jsonl]
-      A local OTLP receiver that prints each trace as a waterfall. Point the app at it with
-      OTEL_ENABLED=true node --import @rustok/otel/register app.js
+      A local OTLP receiver that prints each trace as a waterfall, with its log records. Point the
+      app at it with OTEL_ENABLED=true node --import @rustok/otel/register app.js
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -39,7 +39,7 @@ async function main(argv: readonly string[]): Promise<number> {
       print: (text) => process.stdout.write(`${text}\n`),
     });
     process.stdout.write(
-      `rustok-otel dev: OTLP gRPC on ${server.grpcUrl}, HTTP on ${server.httpUrl}; each trace is printed when it is complete.\n` +
+      `rustok-otel dev: OTLP gRPC on ${server.grpcUrl}, HTTP on ${server.httpUrl}; each trace is printed, with its logs, when it is complete.\n` +
         `Run the app with OTEL_ENABLED=true OTEL_EXPORTER_OTLP_ENDPOINT=${server.grpcUrl} node --import @rustok/otel/register app.js\n\n`,
     );
     await new Promise<void>((resolve) => {

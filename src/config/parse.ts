@@ -25,6 +25,7 @@ import {
   EXPRESS_LAYERS,
   type ExpressLayer,
   type LogLevel,
+  type LogsExporter,
   type MetricsExporter,
   type Protocol,
 } from './types.js';
@@ -70,11 +71,18 @@ export function parseConfig(env: Env): ConfigResult {
 
   const protocol = readProtocol(read, warn, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL');
   const metricsProtocol = readProtocol(read, warn, 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL');
+  const logsProtocol = readProtocol(read, warn, 'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL');
   const batchQueue = readInteger(read, warn, 'OTEL_BSP_MAX_QUEUE_SIZE', [2048, DEFAULT_SOURCE]);
   const batchSize = readInteger(read, warn, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', [512, DEFAULT_SOURCE]);
+  const logsQueue = readInteger(read, warn, 'OTEL_BLRP_MAX_QUEUE_SIZE', [2048, DEFAULT_SOURCE]);
+  const logsBatchSize = readInteger(read, warn, 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', [512, DEFAULT_SOURCE]);
   const generalHeaders = readHeaders(read, 'OTEL_EXPORTER_OTLP_HEADERS', warn);
   const generalTimeout = readInteger(read, warn, 'OTEL_EXPORTER_OTLP_TIMEOUT', [10000, DEFAULT_SOURCE]);
   const disabledInstrumentations = readList(read, 'OTEL_NODE_DISABLED_INSTRUMENTATIONS') ?? [];
+  // A bad general endpoint was explained for traces already.
+  const warnAfterTraces: Warn = (message) => {
+    if (!message.startsWith('OTEL_EXPORTER_OTLP_ENDPOINT')) warn(message);
+  };
 
   const config: Config = {
     enabled,
@@ -103,7 +111,7 @@ export function parseConfig(env: Env): ConfigResult {
         maxQueueSize: from('traces.batch.maxQueueSize', batchQueue),
         maxExportBatchSize: from(
           'traces.batch.maxExportBatchSize',
-          batchSize[0] > batchQueue[0] ? clampBatch(read, warn, batchSize[0], batchQueue) : batchSize,
+          batchSize[0] > batchQueue[0] ? clampBatch(read, warn, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', batchSize[0], batchQueue) : batchSize,
         ),
         scheduledDelayMillis: from(
           'traces.batch.scheduledDelayMillis',
@@ -119,16 +127,7 @@ export function parseConfig(env: Env): ConfigResult {
       exporter: from('metrics.exporter', readMetricsExporter(read, warn)),
       otlp: Object.freeze({
         protocol: from('metrics.otlp.protocol', metricsProtocol),
-        // A bad general endpoint was explained for traces already.
-        url: from(
-          'metrics.otlp.url',
-          readEndpoint(
-            read,
-            (message) => message.startsWith('OTEL_EXPORTER_OTLP_ENDPOINT') || warn(message),
-            metricsProtocol[0],
-            'metrics',
-          ),
-        ),
+        url: from('metrics.otlp.url', readEndpoint(read, warnAfterTraces, metricsProtocol[0], 'metrics')),
         headers: Object.freeze(
           from('metrics.otlp.headers', mergeHeaders(generalHeaders, readHeaders(read, 'OTEL_EXPORTER_OTLP_METRICS_HEADERS', warn))),
         ),
@@ -143,6 +142,34 @@ export function parseConfig(env: Env): ConfigResult {
         'metrics.runtime',
         disabledInstrumentations.includes('runtime-node') ? [false, 'OTEL_NODE_DISABLED_INSTRUMENTATIONS'] : [true, DEFAULT_SOURCE],
       ),
+    }),
+    logs: Object.freeze({
+      exporter: from('logs.exporter', readLogsExporter(read, warn)),
+      otlp: Object.freeze({
+        protocol: from('logs.otlp.protocol', logsProtocol),
+        url: from('logs.otlp.url', readEndpoint(read, warnAfterTraces, logsProtocol[0], 'logs')),
+        headers: Object.freeze(
+          from('logs.otlp.headers', mergeHeaders(generalHeaders, readHeaders(read, 'OTEL_EXPORTER_OTLP_LOGS_HEADERS', warn))),
+        ),
+        timeoutMillis: from('logs.otlp.timeoutMillis', readInteger(read, warn, 'OTEL_EXPORTER_OTLP_LOGS_TIMEOUT', generalTimeout)),
+      }),
+      batch: Object.freeze({
+        maxQueueSize: from('logs.batch.maxQueueSize', logsQueue),
+        maxExportBatchSize: from(
+          'logs.batch.maxExportBatchSize',
+          logsBatchSize[0] > logsQueue[0]
+            ? clampBatch(read, warn, 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', logsBatchSize[0], logsQueue)
+            : logsBatchSize,
+        ),
+        scheduledDelayMillis: from(
+          'logs.batch.scheduledDelayMillis',
+          readInteger(read, warn, 'OTEL_BLRP_SCHEDULE_DELAY', [1000, DEFAULT_SOURCE], 0),
+        ),
+        exportTimeoutMillis: from(
+          'logs.batch.exportTimeoutMillis',
+          readInteger(read, warn, 'OTEL_BLRP_EXPORT_TIMEOUT', [30000, DEFAULT_SOURCE]),
+        ),
+      }),
     }),
     instrumentations: Object.freeze(from('instrumentations', readInstrumentations(read, warn))),
     untracedPaths: Object.freeze(from('untracedPaths', readUntracedPaths(read, warn))),
@@ -200,9 +227,34 @@ function readMetricsExporter(read: Read, warn: Warn): Sourced<MetricsExporter> {
   return ['otlp', DEFAULT_SOURCE];
 }
 
-const SIGNAL_ENDPOINT = { traces: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', metrics: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT' } as const;
+/**
+ * A list, as the spec allows: `none` anywhere sends nothing (as sdk-node has it). otlp is the only
+ * exporter there is, so anything else (`console`, a typo) is said and otlp used.
+ */
+function readLogsExporter(read: Read, warn: Warn): Sourced<LogsExporter> {
+  const name = 'OTEL_LOGS_EXPORTER';
+  const raw = read(name);
+  if (raw === undefined) return ['otlp', DEFAULT_SOURCE];
+  const list = readList(read, name) ?? [];
+  const is = (value: string) => (item: string) => item.toLowerCase() === value;
+  if (list.some(is('none'))) return ['none', name];
+  const unknown = [...new Set(list.filter((item) => !is('otlp')(item)))];
+  if (list.length === 0 || (list.length === 1 && unknown.length === 1)) {
+    warn(`${name}="${raw}" is not one of otlp, none; using otlp`);
+  } else if (unknown.length > 0) {
+    const which = unknown.length === 1 ? 'which is not one' : 'which are not any';
+    warn(`${name}="${raw}" has ${unknown.join(', ')}, ${which} of otlp, none; using otlp`);
+  }
+  return list.some(is('otlp')) ? ['otlp', name] : ['otlp', DEFAULT_SOURCE];
+}
 
-function readEndpoint(read: Read, warn: Warn, protocol: Protocol, signal: 'traces' | 'metrics'): Sourced<string> {
+const SIGNAL_ENDPOINT = {
+  traces: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  metrics: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
+  logs: 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT',
+} as const;
+
+function readEndpoint(read: Read, warn: Warn, protocol: Protocol, signal: keyof typeof SIGNAL_ENDPOINT): Sourced<string> {
   // The path goes before a query string or fragment, which stay as written.
   const withPath = (base: string) => {
     if (protocol === 'grpc') return base;
@@ -243,10 +295,10 @@ function mergeHeaders(general: Headers, specific: Headers): Sourced<Record<strin
   return [{ ...general.headers, ...specific.headers }, contributing.join(', ') || DEFAULT_SOURCE];
 }
 
-function clampBatch(read: Read, warn: Warn, batchSize: number, queue: Sourced<number>): Sourced<number> {
+function clampBatch(read: Read, warn: Warn, name: string, batchSize: number, queue: Sourced<number>): Sourced<number> {
   const [queueSize, queueSource] = queue;
-  if (read('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') !== undefined) {
-    warn(`OTEL_BSP_MAX_EXPORT_BATCH_SIZE="${batchSize}" is larger than the queue (${queueSize}); using ${queueSize}`);
+  if (read(name) !== undefined) {
+    warn(`${name}="${batchSize}" is larger than the queue (${queueSize}); using ${queueSize}`);
   }
   return [queueSize, queueSource];
 }

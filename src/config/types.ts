@@ -2,6 +2,7 @@
 // package reads, with where each value came from (`sources`) and which strings are credentials (`secrets`).
 export type Protocol = 'grpc' | 'http/protobuf';
 export type MetricsExporter = 'otlp' | 'prometheus' | 'none';
+export type LogsExporter = 'otlp' | 'none';
 
 /** Where one signal goes over OTLP. */
 export interface ExporterOptions {
@@ -51,6 +52,17 @@ export interface Config {
     /** Event-loop delay, heap and GC metrics (the runtime-node instrumentation). */
     readonly runtime: boolean;
   };
+  readonly logs: {
+    /** `none` sends no logs: the logging instrumentations still put trace ids on the app's lines. */
+    readonly exporter: LogsExporter;
+    readonly otlp: ExporterOptions;
+    readonly batch: {
+      readonly maxQueueSize: number;
+      readonly maxExportBatchSize: number;
+      readonly scheduledDelayMillis: number;
+      readonly exportTimeoutMillis: number;
+    };
+  };
   readonly instrumentations: readonly string[];
   readonly untracedPaths: readonly string[];
   /** The Express layers that get a span of their own; the route is on the server span either way. */
@@ -86,6 +98,15 @@ export type ConfigSetting =
   | 'metrics.prometheus.host'
   | 'metrics.prometheus.port'
   | 'metrics.runtime'
+  | 'logs.exporter'
+  | 'logs.otlp.protocol'
+  | 'logs.otlp.url'
+  | 'logs.otlp.headers'
+  | 'logs.otlp.timeoutMillis'
+  | 'logs.batch.maxQueueSize'
+  | 'logs.batch.maxExportBatchSize'
+  | 'logs.batch.scheduledDelayMillis'
+  | 'logs.batch.exportTimeoutMillis'
   | 'instrumentations'
   | 'untracedPaths'
   | 'expressLayers'

@@ -1,4 +1,4 @@
-// Runs in the export thread: sends spans or metrics over the one OTLP protocol that is configured,
+// Runs in the export thread: sends spans, metrics or logs over the OTLP protocol configured for each,
 // and turns a failing collector into one explained line, not a line per batch and never a crash.
 import { connect } from 'node:net';
 import type { ExportResult } from '@opentelemetry/core';
@@ -6,7 +6,7 @@ import { redactEndpoint } from '../config/secrets.js';
 import type { ExporterOptions } from '../config/types.js';
 import { reason, say } from '../log.js';
 
-export type Signal = 'spans' | 'metrics';
+export type Signal = 'spans' | 'metrics' | 'logs';
 
 export interface OtlpExporter<T> {
   export(items: T, done: (result: ExportResult) => void): void;
@@ -15,15 +15,22 @@ export interface OtlpExporter<T> {
 
 export function otlpExporter<T>(signal: Signal, options: ExporterOptions): OtlpExporter<T> {
   const { url, headers, timeoutMillis, protocol } = options;
-  // Literal requires, so that the export thread's bundle carries every exporter.
-  const Exporter: new (options: object) => OtlpExporter<T> =
-    signal === 'spans'
-      ? protocol === 'grpc'
-        ? require('@opentelemetry/exporter-trace-otlp-grpc').OTLPTraceExporter
-        : require('@opentelemetry/exporter-trace-otlp-proto').OTLPTraceExporter
-      : protocol === 'grpc'
-        ? require('@opentelemetry/exporter-metrics-otlp-grpc').OTLPMetricExporter
-        : require('@opentelemetry/exporter-metrics-otlp-proto').OTLPMetricExporter;
+  // Literal requires: the export thread's bundle carries every exporter, and loads the ones in use.
+  const exporters: Record<Signal, Record<ExporterOptions['protocol'], () => new (options: object) => OtlpExporter<T>>> = {
+    spans: {
+      grpc: () => require('@opentelemetry/exporter-trace-otlp-grpc').OTLPTraceExporter,
+      'http/protobuf': () => require('@opentelemetry/exporter-trace-otlp-proto').OTLPTraceExporter,
+    },
+    metrics: {
+      grpc: () => require('@opentelemetry/exporter-metrics-otlp-grpc').OTLPMetricExporter,
+      'http/protobuf': () => require('@opentelemetry/exporter-metrics-otlp-proto').OTLPMetricExporter,
+    },
+    logs: {
+      grpc: () => require('@opentelemetry/exporter-logs-otlp-grpc').OTLPLogExporter,
+      'http/protobuf': () => require('@opentelemetry/exporter-logs-otlp-proto').OTLPLogExporter,
+    },
+  };
+  const Exporter = exporters[signal][protocol]();
   if (protocol === 'http/protobuf') return withoutHeaderVariables(() => new Exporter({ url, headers: { ...headers }, timeoutMillis }));
   const { Metadata } = require('@grpc/grpc-js');
   const metadata = new Metadata();
@@ -70,7 +77,7 @@ export function explain(error: unknown, options: ExporterOptions, signal: Signal
     return 'the collector refused the credentials; check the API key in OTEL_EXPORTER_OTLP_HEADERS';
   }
   if (code === 404 || code === 12) {
-    const path = signal === 'spans' ? 'traces' : 'metrics';
+    const path = signal === 'spans' ? 'traces' : signal;
     return `nothing serves OTLP ${path} at that URL; OTEL_EXPORTER_OTLP_${path.toUpperCase()}_ENDPOINT is the full URL, ending in /v1/${path}`;
   }
   if ((typeof code === 'number' && code >= 400 && code < 500) || code === 3) {
@@ -103,7 +110,7 @@ const failingCollectors = new Map<string, Set<CollectorExporter<unknown>>>();
 
 /**
  * Exports batches and reports the first failure of a run of failed exports and the recovery after it,
- * with how many spans (or metric exports) were lost in between; the batches themselves are dropped.
+ * with how many spans (log records, metric exports) were lost in between; the batches themselves are dropped.
  */
 export class CollectorExporter<T = import('@opentelemetry/sdk-trace-base').ReadableSpan[]> {
   private readonly inner: OtlpExporter<T>;
@@ -139,7 +146,7 @@ export class CollectorExporter<T = import('@opentelemetry/sdk-trace-base').Reada
     this.droppedSinceFailure += count;
   }
 
-  /** `count`: how many spans (or metric exports) are lost if this fails. */
+  /** `count`: how many spans (log records, metric exports) are lost if this fails. */
   export(items: T, count: number, done: (result: ExportResult) => void): void {
     this.inner.export(items, (result) => {
       this.answered = true;
@@ -185,8 +192,13 @@ export class CollectorExporter<T = import('@opentelemetry/sdk-trace-base').Reada
     // The others' failures were covered by this one's line; if theirs go on, they now say so themselves.
     for (const other of failingHere ?? []) other.forgetFailure();
     failingHere?.clear();
-    const [what, lost] = this.signal === 'spans' ? ['', 'spans'] : ['metrics ', 'metric exports'];
-    say(`exporting ${what}to ${protocol} ${redactEndpoint(url)} again; ${this.droppedSinceFailure} ${lost} were dropped meanwhile`);
+    const [what, one, many] = {
+      spans: ['', 'span was', 'spans were'],
+      metrics: ['metrics ', 'metric export was', 'metric exports were'],
+      logs: ['logs ', 'log record was', 'log records were'],
+    }[this.signal];
+    const lost = this.droppedSinceFailure;
+    say(`exporting ${what}to ${protocol} ${redactEndpoint(url)} again; ${lost} ${lost === 1 ? one : many} dropped meanwhile`);
     this.droppedSinceFailure = 0;
   }
 

@@ -3,12 +3,14 @@
 // run (inside `process.exit()`, the 'exit' event).
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Config } from '../config/types.js';
+import type { LogData } from './log-record.js';
 import type { SpanRecord } from './span-record.js';
 
 export interface WorkerSetup {
-  readonly traces: Config['traces']['otlp'];
+  readonly traces: Pick<Config['traces'], 'otlp' | 'batch'>;
   readonly metrics: Config['metrics']['otlp'];
-  readonly batch: Config['traces']['batch'];
+  /** Absent when logs are off (OTEL_LOGS_EXPORTER=none). */
+  readonly logs?: Pick<Config['logs'], 'otlp' | 'batch'>;
   /** Int32 slots, at FLUSHED, STOPPED and BEAT. */
   readonly state: SharedArrayBuffer;
   /** What the thread's lines must not show: its log module is not the app thread's. */
@@ -32,5 +34,6 @@ export const SILENT_MILLIS = 2000;
 export type WorkerMessage =
   | { readonly type: 'resource'; readonly attributes: Record<string, unknown> }
   | { readonly type: 'spans'; readonly records: readonly SpanRecord[] }
+  | { readonly type: 'logs'; readonly records: readonly LogData[] }
   | { readonly type: 'metrics'; readonly scopeMetrics: ResourceMetrics['scopeMetrics'] }
   | { readonly type: 'flush'; readonly id: number };

@@ -7,11 +7,13 @@ import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Config } from '../config/types.js';
 import { hidden, reason, say } from '../log.js';
 import { attributesAsSent } from '../preload/resource.js';
+import type { LogData } from './log-record.js';
 import { BEAT, FLUSHED, HEARTBEAT_MILLIS, SILENT_MILLIS, STATE_BYTES, STOPPED, type WorkerMessage, type WorkerSetup } from './protocol.js';
 import type { SpanRecord } from './span-record.js';
 
 export interface ExportThread {
   send(records: readonly SpanRecord[]): void;
+  sendLogs(records: readonly LogData[]): void;
   sendMetrics(scopeMetrics: ResourceMetrics['scopeMetrics']): void;
   /** Waits until everything sent so far is exported or given up on, for at most `timeoutMillis`. */
   flushSync(timeoutMillis: number): void;
@@ -23,9 +25,9 @@ const RESTARTS = 1;
 
 export function startExportThread(config: Config, resource: Resource): ExportThread {
   const setup: WorkerSetup = {
-    traces: config.traces.otlp,
+    traces: { otlp: config.traces.otlp, batch: config.traces.batch },
     metrics: config.metrics.otlp,
-    batch: config.traces.batch,
+    ...(config.logs.exporter === 'none' ? {} : { logs: { otlp: config.logs.otlp, batch: config.logs.batch } }),
     state: new SharedArrayBuffer(STATE_BYTES),
     secrets: hidden(),
   };
@@ -44,8 +46,8 @@ export function startExportThread(config: Config, resource: Resource): ExportThr
       execArgv: [],
       stdout: false,
       stderr: false,
-      // It holds at most the span queue and one metrics collection; small heaps keep it from growing the app's RSS while it idles.
-      resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 4 },
+      // It holds at most the span and log queues and one metrics collection; small heaps keep it from growing the app's RSS while it idles.
+      resourceLimits: { maxOldGenerationSizeMb: config.logs.exporter === 'none' ? 48 : 64, maxYoungGenerationSizeMb: 4 },
     });
     started.unref();
     started.on('error', (error) => stopped(started, reason(error)));
@@ -59,7 +61,7 @@ export function startExportThread(config: Config, resource: Resource): ExportThr
     if (which !== worker) return;
     worker = undefined;
     if (restarts >= RESTARTS) {
-      say(`the export thread stopped again (${why}); spans and metrics are dropped from now on`);
+      say(`the export thread stopped again (${why}); spans, logs and metrics are dropped from now on`);
       return;
     }
     restarts++;
@@ -86,6 +88,9 @@ export function startExportThread(config: Config, resource: Resource): ExportThr
   return {
     send(records) {
       post({ type: 'spans', records });
+    },
+    sendLogs(records) {
+      post({ type: 'logs', records });
     },
     sendMetrics(scopeMetrics) {
       post({ type: 'metrics', scopeMetrics });

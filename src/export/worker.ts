@@ -1,12 +1,17 @@
-// The export thread. Serialising spans to protobuf and talking gRPC or HTTP to the collector happen
-// here, off the app's thread; and because this thread keeps running while the app's thread waits on
-// it, spans can still be exported from inside `process.exit()` and after a crash.
+// The export thread. Serialising spans, log records and metrics to protobuf and talking gRPC or HTTP
+// to the collector happen here, off the app's thread; and because this thread keeps running while the
+// app's thread waits on it, they can still be exported from inside `process.exit()` and after a crash.
 import { parentPort, workerData } from 'node:worker_threads';
 import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ExporterOptions } from '../config/types.js';
 import { hide, reason, say } from '../log.js';
-import { CollectorExporter } from './exporter.js';
+import { CollectorExporter, type Signal } from './exporter.js';
+import { fromLogData, type LogData, ScopeTable } from './log-record.js';
 import { BEAT, FLUSHED, HEARTBEAT_MILLIS, STOPPED, type WorkerMessage, type WorkerSetup } from './protocol.js';
+import { ExportQueue } from './queue.js';
 import { fromRecord, type SpanRecord } from './span-record.js';
 
 const setup = workerData as WorkerSetup;
@@ -20,30 +25,49 @@ process.on('exit', () => {
 // The first beat says the thread is up; from then on, its silence means it is gone.
 Atomics.add(state, BEAT, 1);
 setInterval(() => Atomics.add(state, BEAT, 1), HEARTBEAT_MILLIS).unref();
-// Batches are timed on the app's thread; here spans queue only while the collector is slow or down.
-const { maxQueueSize, maxExportBatchSize, exportTimeoutMillis } = setup.batch;
-const queue: SpanRecord[] = [];
 let resource: Resource | undefined;
-let exporter: CollectorExporter | undefined;
 let metricsExporter: CollectorExporter<ResourceMetrics> | undefined;
 let waitingMetrics: ResourceMetrics['scopeMetrics'] | undefined;
 let metricsSending: Promise<void> | undefined;
-let queueFull = false;
-let draining: Promise<void> | undefined;
 
-try {
-  exporter = new CollectorExporter(setup.traces);
-} catch (error) {
-  say(`cannot load the ${setup.traces.protocol} exporter (${reason(error)}); spans are dropped`);
+const spans = new ExportQueue<SpanRecord, ReadableSpan>({
+  batch: setup.traces.batch,
+  exporter: exporterFor(setup.traces.otlp, 'spans'),
+  convert: (records, resource) => records.map((record) => fromRecord(record, resource)),
+  fullLine: `the export queue is full (OTEL_BSP_MAX_QUEUE_SIZE=${setup.traces.batch.maxQueueSize}); spans are dropped until it drains. Raise it, or sample less`,
+});
+const scopes = new ScopeTable();
+let logs: ExportQueue<LogData, ReadableLogRecord> | undefined;
+/** Made with the first records: an app that logs nothing through its logging library loads no log exporter. */
+function logQueue(settings: NonNullable<WorkerSetup['logs']>): ExportQueue<LogData, ReadableLogRecord> {
+  logs ??= new ExportQueue<LogData, ReadableLogRecord>({
+    batch: settings.batch,
+    exporter: exporterFor(settings.otlp, 'logs'),
+    convert: (records, resource) => records.map((record) => fromLogData(record, resource, scopes)),
+    fullLine: `the log queue is full (OTEL_BLRP_MAX_QUEUE_SIZE=${settings.batch.maxQueueSize}); log records are dropped until it drains. Raise it, or log less`,
+  });
+  return logs;
+}
+
+function exporterFor<T>(options: ExporterOptions, signal: Signal): CollectorExporter<T> | undefined {
+  try {
+    return new CollectorExporter<T>(options, signal);
+  } catch (error) {
+    say(`cannot load the ${options.protocol} ${signal === 'spans' ? '' : `${signal} `}exporter (${reason(error)}); ${signal} are dropped`);
+    return undefined;
+  }
 }
 
 parentPort?.on('message', (message: WorkerMessage) => {
   if (message.type === 'resource') {
     resource = resourceFromAttributes(message.attributes as never);
-    void drain();
+    void spans.drain(resource);
+    void logs?.drain(resource);
     sendWaitingMetrics();
   } else if (message.type === 'spans') {
-    enqueue(message.records);
+    spans.add(message.records, resource);
+  } else if (message.type === 'logs') {
+    if (setup.logs) logQueue(setup.logs).add(message.records, resource);
   } else if (message.type === 'metrics') {
     exportMetrics(message.scopeMetrics);
   } else {
@@ -55,59 +79,13 @@ parentPort?.on('message', (message: WorkerMessage) => {
   }
 });
 
-function enqueue(records: readonly SpanRecord[]): void {
-  const room = maxQueueSize - queue.length;
-  queue.push(...records.slice(0, Math.max(room, 0)));
-  if (records.length > room) {
-    exporter?.dropped(records.length - room);
-    if (!queueFull) {
-      say(
-        `the export queue is full (OTEL_BSP_MAX_QUEUE_SIZE=${maxQueueSize}); spans are dropped until it drains. Raise it, or sample less`,
-      );
-    }
-    queueFull = true;
-  } else if (queue.length < maxQueueSize / 2) {
-    queueFull = false;
-  }
-  void drain();
-}
-
-/** Exports everything queued, one batch at a time; concurrent callers share the same run. */
-function drain(): Promise<void> {
-  draining ??= (async () => {
-    while (queue.length > 0 && resource && exporter) {
-      if (!(await exporter.reachable())) {
-        exporter.dropped(queue.length);
-        queue.length = 0;
-        return;
-      }
-      const batch = queue.splice(0, maxExportBatchSize).map((record) => fromRecord(record, resource as Resource));
-      // OTEL_BSP_EXPORT_TIMEOUT bounds one batch, retries included: the queue behind it moves on.
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, exportTimeoutMillis);
-        exporter?.export(batch, batch.length, () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  })().finally(() => {
-    draining = undefined;
-  });
-  return draining;
-}
-
 /**
  * One metrics export in flight at a time, and at most one collection waiting behind it: the values
  * are cumulative, so a newer collection replaces a waiting one and only resolution is lost.
  */
 function exportMetrics(scopeMetrics: ResourceMetrics['scopeMetrics']): void {
-  try {
-    metricsExporter ??= new CollectorExporter<ResourceMetrics>(setup.metrics, 'metrics');
-  } catch (error) {
-    say(`cannot load the ${setup.metrics.protocol} metrics exporter (${reason(error)}); metrics are dropped`);
-    return;
-  }
+  metricsExporter ??= exporterFor<ResourceMetrics>(setup.metrics, 'metrics');
+  if (!metricsExporter) return;
   if (waitingMetrics) metricsExporter.dropped(1);
   waitingMetrics = scopeMetrics;
   sendWaitingMetrics();
@@ -136,5 +114,5 @@ async function sendMetrics(sender: CollectorExporter<ResourceMetrics>, resource:
 }
 
 function flush(): Promise<void> {
-  return Promise.all([(draining ?? Promise.resolve()).then(drain), metricsSending]).then(() => {});
+  return Promise.all([spans.flush(resource), logs?.flush(resource), metricsSending]).then(() => {});
 }

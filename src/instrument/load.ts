@@ -22,6 +22,8 @@ export function loadInstrumentations(
   entries: readonly InstrumentationEntry[],
   onDemand: boolean,
   configFor: (name: string) => object,
+  /** Adjusts an instrumentation once constructed, before its module is patched. */
+  prepare: (name: string, instrumentation: Instrumentation) => void,
   enable: (instances: Instrumentation[]) => void,
 ): LoadedInstrumentations {
   const failures: string[] = [];
@@ -29,7 +31,9 @@ export function loadInstrumentations(
   const load = (entry: InstrumentationEntry): Instrumentation | undefined => {
     try {
       const Constructor = loadOnDemand(packageOf(entry))[entry.exportName] as new (config: object) => Instrumentation;
-      return new Constructor(configFor(entry.name));
+      const instrumentation = new Constructor(configFor(entry.name));
+      prepare(entry.name, instrumentation);
+      return instrumentation;
     } catch (error) {
       failed.add(entry);
       failures.push(`${entry.name} (${(error as Error).message.split('\n')[0]})`);

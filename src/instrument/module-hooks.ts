@@ -14,6 +14,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import Module, { createRequire, isBuiltin } from 'node:module';
 import { dirname, extname, isAbsolute, join, resolve, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { sayOnce } from '../log.js';
 import { nodeAtLeast } from '../node-version.js';
 import { packageJsonsAbove, readPackageJson } from '../package-json.js';
@@ -49,6 +50,10 @@ export function importPatching(modules: readonly string[], appEntry: string, rep
 /** Makes the app's `import`s of the instrumented `modules` patched like its `require`s, the way `how` says. */
 export function patchImports(how: ImportPatching, modules: readonly string[], appEntry: string): void {
   const include = [...new Set(modules)];
+  // Required through the instrumentations' require hook before anything else can: `node -e` and `-p`
+  // give the app a lazy global `module` whose getter requires it later with no parent, which
+  // import-in-the-middle 3.6 (Node >= 22.15) then loads as a file named `module` and the process dies.
+  requireHere('node:module');
   // An ES module's `import { get } from 'node:http'` copies the builtin's exports when it is first
   // imported: patched by now, they are the instrumented ones, whichever way imports are hooked.
   for (const id of include) if (isBuiltin(id)) requireHere(id);
@@ -56,7 +61,8 @@ export function patchImports(how: ImportPatching, modules: readonly string[], ap
   if (how === 'in-thread hook') {
     requireHere('import-in-the-middle/register-hooks.mjs').register({ include });
   } else if (how === 'loader-thread hook') {
-    Module.register(requireHere.resolve('import-in-the-middle/hook.mjs'), import.meta.url, { data: { include } });
+    // A file URL, not a path: a path is read as a URL (a drive letter as its scheme, `#` as a fragment).
+    Module.register(pathToFileURL(requireHere.resolve('import-in-the-middle/hook.mjs')), import.meta.url, { data: { include } });
   } else {
     routeImportsThroughRequire(Module as ModuleInternals, appEntry);
   }
@@ -69,21 +75,25 @@ function importReachesLoad(): boolean {
 
 /**
  * Calls `load` once per entry, when the app first requires one of its modules (or a file in one).
- * Whether this hook ends up inside require-in-the-middle's or around it does not matter: that one
- * looks up which instrumentations patch a module only once the module has loaded, and by then `load`
- * has registered the new one. (With metrics on, the runtime instrumentation installed theirs first.)
+ * require-in-the-middle, the instrumentations' require hook, looks up which instrumentations patch a
+ * module once the module has loaded, so one installed before this hook (with metrics on, by the
+ * runtime instrumentation) sees the new instrumentation either way. One installed by `load` itself
+ * (the first instrumentation of all) wraps Node's require only from then on: the require that
+ * triggered it is sent through that new hook, or its module would stay unpatched.
  */
 export function onFirstRequire<T extends { readonly modules: readonly string[] }>(entries: readonly T[], load: (entry: T) => void): void {
   const waiting = new Map(entries.flatMap((entry) => entry.modules.map((id) => [id, entry] as const)));
   const require_ = Module.prototype.require;
-  Module.prototype.require = function (this: NodeJS.Module, id: string) {
+  Module.prototype.require = function onFirstRequire(this: NodeJS.Module, id: string) {
     const entry = waiting.size > 0 ? (waiting.get(id) ?? waiting.get(packageName(id) ?? '')) : undefined;
+    const outermost = Module.prototype.require;
     if (entry) {
       for (const module of entry.modules) waiting.delete(module);
       load(entry);
     }
+    const installedMeanwhile = Module.prototype.require !== outermost;
     // biome-ignore lint/complexity/noArguments: forwarded as it is
-    return Reflect.apply(require_, this, arguments);
+    return Reflect.apply(installedMeanwhile ? Module.prototype.require : require_, this, arguments);
   };
 }
 

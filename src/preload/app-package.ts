@@ -3,7 +3,7 @@
 // doctor) asks here.
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
-import type { Config } from '../config/types.js';
+import { type Config, type ConfigResult, DEFAULT_SOURCE } from '../config/types.js';
 import { type PackageJson, packageJsonsAbove, readPackageJson } from '../package-json.js';
 
 export interface AppPackage {
@@ -62,6 +62,26 @@ export function serviceIdentity(
 ): { name: string; version?: string } {
   const version = config.serviceVersion ?? app.version;
   return { name: config.serviceName ?? app.name ?? 'unknown_service:node', ...(version ? { version } : {}) };
+}
+
+/** Where serviceIdentity's name and version come from: their variable, the app's package (npm's variables or its package.json), or `default`. */
+export function serviceIdentitySources(
+  config: Pick<Config, 'serviceName' | 'serviceVersion'>,
+  app: AppPackage,
+  sources: Pick<ConfigResult['sources'], 'serviceName' | 'serviceVersion'>,
+): { name: string; version: string } {
+  const fromApp = app.source ?? DEFAULT_SOURCE;
+  return {
+    name: config.serviceName !== undefined ? sources.serviceName : app.name !== undefined ? fromApp : DEFAULT_SOURCE,
+    version:
+      config.serviceVersion !== undefined
+        ? sources.serviceVersion
+        : app.version === undefined
+          ? DEFAULT_SOURCE
+          : fromApp === 'npm_package_name'
+            ? 'npm_package_version'
+            : fromApp,
+  };
 }
 
 /** The nearest package.json with a name; an unreadable one on the way ends the search, the root's counts nameless too. */

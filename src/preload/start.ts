@@ -6,13 +6,15 @@ import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { parseConfig } from '../config/parse.js';
 import { redactEndpoint } from '../config/secrets.js';
 import { type Config, EXPRESS_LAYERS } from '../config/types.js';
-import { startExportThread } from '../export/thread.js';
+import { type ExportThread, startExportThread } from '../export/thread.js';
 import { applicableInstrumentations, replacesModules } from '../instrument/catalogue.js';
 import { loadInstrumentations } from '../instrument/load.js';
 import { importPatching, patchImports } from '../instrument/module-hooks.js';
+import { sendPinoLines } from '../instrument/pino-log-sending.js';
 import { diagLogger, hide, reason, say, sayOnce } from '../log.js';
 import { type AppPackage, appEntry, findAppPackage, serviceIdentity } from './app-package.js';
 import { installShutdown } from './exit-hooks.js';
+import { ThreadLoggerProvider } from './logs.js';
 import type { Metrics } from './metrics.js';
 import { createResource } from './resource.js';
 import { ThreadSpanProcessor } from './span-processor.js';
@@ -65,6 +67,7 @@ function startTracing(config: Config): void {
   api.trace.setGlobalTracerProvider(provider);
 
   const metrics = config.metrics.exporter === 'none' ? undefined : startMetrics(config, resource, () => processor.exportThread());
+  const logs = config.logs.exporter === 'none' ? undefined : startLogs(config, api, core, () => processor.exportThread());
   const enable = (instrumentations: Instrumentation[]) =>
     registerInstrumentations({ tracerProvider: provider, meterProvider: metrics?.meterProvider, instrumentations });
   enable([...(metrics?.instrumentations ?? [])]);
@@ -76,6 +79,9 @@ function startTracing(config: Config): void {
     applicable,
     imports === 'through require',
     (name) => instrumentationConfig(name, config, metrics),
+    (name, instrumentation) => {
+      if (name === 'pino' && logs) sendPinoLines(instrumentation, logs.pinoLine(instrumentation));
+    },
     enable,
   );
   for (const failure of loaded.failures) sayOnce(`instrumentation ${failure} could not be loaded; its spans are missing`);
@@ -92,16 +98,23 @@ function startTracing(config: Config): void {
       // (tsx) hears that the signal arrived. flushSync after it has little or nothing left to wait for.
       flush: async (timeoutMillis) => {
         const deadline = Date.now() + timeoutMillis;
+        logs?.handOver();
         await processor.forceFlush(timeoutMillis);
         await metrics?.flush(Math.max(0, deadline - Date.now()));
       },
       flushSync: (timeoutMillis) => {
         const deadline = Date.now() + timeoutMillis;
+        logs?.handOver();
         processor.flushSync(timeoutMillis);
         if (metrics?.sendCollected()) processor.flushSync(Math.max(0, deadline - Date.now()));
       },
       collectAtEnd: () => metrics?.collectAtEnd(),
       recordCrash(error, fatal) {
+        if (fatal && logs) {
+          // Thrown out of a request, the error has left its context; the span that recorded it on the way out knows the trace.
+          const recorded = api.trace.getActiveSpan() ? undefined : processor.spanThatRecorded(error);
+          logs.recordCrash(error, recorded ? api.trace.setSpanContext(api.context.active(), recorded) : api.context.active());
+        }
         const active = api.trace.getActiveSpan();
         if (!active?.isRecording()) return;
         const status = { code: api.SpanStatusCode.ERROR, message: reason(error) };
@@ -122,8 +135,29 @@ function startTracing(config: Config): void {
   say(
     `tracing ${serviceLabel(config, app)} (${config.environment ?? 'development unless the app sets NODE_ENV'}) to ${config.traces.otlp.protocol} ${redactEndpoint(config.traces.otlp.url)}, ` +
       `sampling ${Math.round(config.traces.sampler.ratio * 1000) / 10}%, ${names.length} instrumentations (${names.join(', ')}); ` +
-      (metrics ? `metrics to ${metrics.destination}` : 'no metrics'),
+      (metrics ? `metrics to ${metrics.destination}` : 'no metrics') +
+      (logs ? `; logs to ${config.logs.otlp.protocol} ${redactEndpoint(config.logs.otlp.url)}` : '; no logs'),
   );
+}
+
+/** The logger provider the logging instrumentations (pino, winston, bunyan) send their records to. */
+function startLogs(
+  config: Config,
+  api: typeof import('@opentelemetry/api'),
+  core: typeof import('@opentelemetry/core'),
+  thread: () => ExportThread,
+): ThreadLoggerProvider {
+  const provider = new ThreadLoggerProvider(thread, config.logs.batch, {
+    activeContext: () => api.context.active(),
+    spanContextOf: (context) => {
+      const span = api.trace.getSpanContext(context);
+      return span && api.isSpanContextValid(span) ? { traceId: span.traceId, spanId: span.spanId, traceFlags: span.traceFlags } : undefined;
+    },
+    hrTime: (time) => (time === undefined ? core.millisToHrTime(Date.now()) : core.timeInputToHrTime(time)),
+  });
+  const { logs }: typeof import('@opentelemetry/api-logs') = require('@opentelemetry/api-logs');
+  logs.setGlobalLoggerProvider(provider);
+  return provider;
 }
 
 /** Metrics that cannot start cost the app its metrics, not its traces. */
@@ -148,7 +182,12 @@ function sampler(base: typeof import('@opentelemetry/sdk-trace-base'), { ratio, 
   return parentBased ? new base.ParentBasedSampler({ root }) : root;
 }
 
+/** The instrumentations that send the records of a logging library as OTLP logs. */
+const LOG_SENDING = ['pino', 'winston', 'bunyan'];
+
 function instrumentationConfig(name: string, config: Config, metrics: Metrics | undefined): object {
+  // With logs off, the instrumentations only put the trace on the app's lines: no second stream per logger.
+  if (LOG_SENDING.includes(name)) return { disableLogSending: config.logs.exporter === 'none' };
   if (name === 'express') {
     return { ignoreLayersType: EXPRESS_LAYERS.filter((layer) => !config.expressLayers.includes(layer)) };
   }

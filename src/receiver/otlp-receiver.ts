@@ -11,6 +11,7 @@ import protos from 'otlp-proto-root/build/src/generated/root.js';
 const root = protos as any;
 const { ExportTraceServiceRequest, ExportTraceServiceResponse } = root.opentelemetry.proto.collector.trace.v1;
 const { ExportMetricsServiceRequest, ExportMetricsServiceResponse } = root.opentelemetry.proto.collector.metrics.v1;
+const { ExportLogsServiceRequest, ExportLogsServiceResponse } = root.opentelemetry.proto.collector.logs.v1;
 
 export interface ReceivedSpan {
   readonly traceId: string;
@@ -39,6 +40,32 @@ export interface ReceivedMetric {
   readonly via: 'grpc' | 'http';
 }
 
+/** One log record. Times are nanoseconds since the epoch, 0n when the record has none (as `startNanos` of spans). */
+export interface ReceivedLog {
+  /** Hex; '' when the record is in no trace. */
+  readonly traceId: string;
+  /** Hex; '' when the record is in no span. */
+  readonly spanId: string;
+  readonly timeNanos: bigint;
+  readonly observedNanos: bigint;
+  /** OTLP SeverityNumber: 1-4 TRACE, 5-8 DEBUG, 9-12 INFO, 13-16 WARN, 17-20 ERROR, 21-24 FATAL; 0 unspecified. */
+  readonly severityNumber: number;
+  /** '' when absent. */
+  readonly severityText: string;
+  /** The decoded AnyValue: string, number, boolean, Buffer (bytes), array, or a plain object (kvlist); undefined when absent. */
+  readonly body: unknown;
+  readonly attributes: Readonly<Record<string, unknown>>;
+  readonly resource: Readonly<Record<string, unknown>>;
+  /** '' for what is absent. */
+  readonly scope: { readonly name: string; readonly version: string };
+  /** '' when absent. */
+  readonly eventName: string;
+  readonly droppedAttributesCount: number;
+  /** W3C trace flags in the low byte (1: sampled); 0 when absent. */
+  readonly flags: number;
+  readonly via: 'grpc' | 'http';
+}
+
 export type Fault = 'reject' | 'unavailable' | 'hang';
 
 export interface Receiver {
@@ -46,10 +73,15 @@ export interface Receiver {
   readonly httpUrl: string;
   readonly spans: readonly ReceivedSpan[];
   readonly metrics: readonly ReceivedMetric[];
+  readonly logs: readonly ReceivedLog[];
   /** Resolves once `predicate` holds for the spans received so far; rejects after `timeoutMs`. */
   waitFor(predicate: (spans: readonly ReceivedSpan[]) => boolean, timeoutMs?: number): Promise<readonly ReceivedSpan[]>;
   waitForMetrics(predicate: (metrics: readonly ReceivedMetric[]) => boolean, timeoutMs?: number): Promise<void>;
+  /** Resolves once `predicate` holds for the log records received so far; rejects after `timeoutMs`. */
+  waitForLogs(predicate: (logs: readonly ReceivedLog[]) => boolean, timeoutMs?: number): Promise<readonly ReceivedLog[]>;
   onSpans(listener: (spans: readonly ReceivedSpan[]) => void): void;
+  /** Called with the records of each export, as they arrive. */
+  onLogs(listener: (logs: readonly ReceivedLog[]) => void): void;
   /**
    * How the receiver misbehaves until told otherwise: `reject` answers every export as invalid (HTTP
    * 400, gRPC INVALID_ARGUMENT, which exporters do not retry), `unavailable` as overloaded (HTTP 503,
@@ -67,7 +99,7 @@ export interface ReceiverOptions {
   /** 0, the default, takes a free port. */
   readonly grpcPort?: number;
   readonly httpPort?: number;
-  /** Keep what arrives in `spans` and `metrics` (the tests read them); a long-running viewer does not. */
+  /** Keep what arrives in `spans`, `metrics` and `logs` (the tests read them); a long-running viewer does not. */
   readonly retain?: boolean;
   /** A request that is not OTLP protobuf: it is answered as invalid, and said here. */
   readonly onRejected?: (reason: string) => void;
@@ -81,6 +113,7 @@ export async function startReceiver({
 }: ReceiverOptions = {}): Promise<Receiver> {
   const spans: ReceivedSpan[] = [];
   const metrics: ReceivedMetric[] = [];
+  const logs: ReceivedLog[] = [];
   let fault: Fault | undefined;
   let refused = 0;
   const refusedListeners: (() => void)[] = [];
@@ -90,6 +123,7 @@ export async function startReceiver({
   };
   const listeners: ((batch: readonly ReceivedSpan[]) => void)[] = [];
   const metricListeners: (() => void)[] = [];
+  const logListeners: ((batch: readonly ReceivedLog[]) => void)[] = [];
   const signals = {
     traces: {
       response: Buffer.from(ExportTraceServiceResponse.encode({}).finish()),
@@ -107,6 +141,19 @@ export async function startReceiver({
         for (const listener of [...metricListeners]) listener();
       },
     },
+    logs: {
+      response: Buffer.from(ExportLogsServiceResponse.encode({}).finish()),
+      accept(body: Buffer, via: ReceivedLog['via']) {
+        const batch = decodeLogs(body, via);
+        if (retain) logs.push(...batch);
+        for (const listener of [...logListeners]) listener(batch);
+      },
+    },
+  };
+  const services: Record<keyof typeof signals, string> = {
+    traces: 'trace.v1.TraceService',
+    metrics: 'metrics.v1.MetricsService',
+    logs: 'logs.v1.LogsService',
   };
 
   /** Why a request could not be decoded, if it could not. */
@@ -123,7 +170,7 @@ export async function startReceiver({
 
   const grpcServer = new grpc.Server();
   for (const [signal, { response, accept }] of Object.entries(signals)) {
-    const service = signal === 'traces' ? 'trace.v1.TraceService' : 'metrics.v1.MetricsService';
+    const service = services[signal as keyof typeof signals];
     grpcServer.addService(
       {
         Export: {
@@ -164,7 +211,14 @@ export async function startReceiver({
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      const signal = request.url === '/v1/traces' ? signals.traces : request.url === '/v1/metrics' ? signals.metrics : undefined;
+      const signal =
+        request.url === '/v1/traces'
+          ? signals.traces
+          : request.url === '/v1/metrics'
+            ? signals.metrics
+            : request.url === '/v1/logs'
+              ? signals.logs
+              : undefined;
       if (request.method !== 'POST' || !signal) {
         response.writeHead(404).end();
         return;
@@ -200,7 +254,9 @@ export async function startReceiver({
     httpUrl: `http://127.0.0.1:${httpPort}`,
     spans,
     metrics,
+    logs,
     onSpans: (listener) => listeners.push(listener),
+    onLogs: (listener) => logListeners.push(listener),
     setFault: (next) => {
       fault = next;
     },
@@ -216,6 +272,11 @@ export async function startReceiver({
     waitFor(predicate, timeoutMs = 15_000) {
       const got = () => spans.map((span) => span.name).join(', ') || 'no spans';
       return until(listeners, () => predicate(spans), timeoutMs, got).then(() => spans);
+    },
+    waitForLogs(predicate, timeoutMs = 15_000) {
+      const got = () =>
+        logs.length === 0 ? 'no log records' : `${logs.length} log records: ${logs.map((log) => oneLine(log.body)).join(', ')}`;
+      return until(logListeners, () => predicate(logs), timeoutMs, got).then(() => logs);
     },
     waitForMetrics(predicate, timeoutMs = 15_000) {
       const got = () => [...new Set(metrics.map((metric) => metric.name))].join(', ') || 'no metrics';
@@ -257,12 +318,21 @@ type Long = { toString(): string };
 type Value = { value?: string; [field: string]: unknown };
 type KeyValue = { key: string; value?: Value };
 
-function value(v: Value | undefined): unknown {
+function value(v: Value | undefined | null): unknown {
   if (!v?.value) return undefined;
   const field = v[v.value];
   if (v.value === 'intValue') return Number(String(field));
   if (v.value === 'arrayValue') return ((field as { values?: Value[] }).values ?? []).map(value);
+  if (v.value === 'kvlistValue') return attributes((field as { values?: KeyValue[] }).values);
+  if (v.value === 'bytesValue') return Buffer.from(field as Uint8Array);
   return field;
+}
+
+/** A short description of a decoded value, for what a failed wait says it got. */
+function oneLine(decoded: unknown): string {
+  const text = typeof decoded === 'string' ? decoded : Buffer.isBuffer(decoded) ? `<${decoded.length} bytes>` : JSON.stringify(decoded);
+  const line = String(text).replace(/\s+/g, ' ');
+  return line.length > 60 ? `${line.slice(0, 59)}…` : line;
 }
 
 function attributes(list: KeyValue[] | undefined): Record<string, unknown> {
@@ -272,7 +342,7 @@ function attributes(list: KeyValue[] | undefined): Record<string, unknown> {
 }
 
 const hex = (bytes: Uint8Array | undefined) => Buffer.from(bytes ?? []).toString('hex');
-const nanos = (time: Long | number | undefined) => BigInt(String(time ?? 0));
+const nanos = (time: Long | number | undefined | null) => BigInt(String(time ?? 0));
 
 interface DecodedSpan {
   traceId: Uint8Array;
@@ -344,6 +414,50 @@ function decodeMetrics(body: Buffer, via: ReceivedMetric['via']): ReceivedMetric
             sum: point.sum ?? undefined,
           })),
           resource,
+          via,
+        });
+      }
+    }
+  }
+  return result;
+}
+
+interface DecodedLogRecord {
+  timeUnixNano?: Long | null;
+  observedTimeUnixNano?: Long | null;
+  severityNumber?: number | null;
+  severityText?: string | null;
+  body?: Value | null;
+  attributes?: KeyValue[];
+  droppedAttributesCount?: number | null;
+  flags?: number | null;
+  traceId?: Uint8Array | null;
+  spanId?: Uint8Array | null;
+  eventName?: string | null;
+}
+
+function decodeLogs(body: Buffer, via: ReceivedLog['via']): ReceivedLog[] {
+  const message = ExportLogsServiceRequest.decode(body);
+  const result: ReceivedLog[] = [];
+  for (const resourceLogs of message.resourceLogs ?? []) {
+    const resource = attributes(resourceLogs.resource?.attributes);
+    for (const scopeLogs of resourceLogs.scopeLogs ?? []) {
+      const scope = { name: scopeLogs.scope?.name ?? '', version: scopeLogs.scope?.version ?? '' };
+      for (const record of (scopeLogs.logRecords ?? []) as DecodedLogRecord[]) {
+        result.push({
+          traceId: hex(record.traceId ?? undefined),
+          spanId: hex(record.spanId ?? undefined),
+          timeNanos: nanos(record.timeUnixNano),
+          observedNanos: nanos(record.observedTimeUnixNano),
+          severityNumber: record.severityNumber ?? 0,
+          severityText: record.severityText ?? '',
+          body: value(record.body),
+          attributes: attributes(record.attributes),
+          resource,
+          scope,
+          eventName: record.eventName ?? '',
+          droppedAttributesCount: record.droppedAttributesCount ?? 0,
+          flags: record.flags ?? 0,
           via,
         });
       }

@@ -64,6 +64,14 @@ describe('rustok-otel doctor', () => {
         (candidate) => candidate.name === 'rustok-otel doctor' && candidate.via === (protocol === 'grpc' ? 'grpc' : 'http'),
       );
       assert.equal(span?.resource['service.name'], 'fixture-shop');
+      // And a test log record, in the test span's trace.
+      assert.ok(report.logsExport?.ok, JSON.stringify(report.logsExport));
+      const via = protocol === 'grpc' ? 'grpc' : 'http';
+      const logs = await fixture.receiver.waitForLogs((all) =>
+        all.some((log) => log.body === 'rustok-otel doctor: a test log record' && log.via === via),
+      );
+      const log = logs.find((candidate) => candidate.body === 'rustok-otel doctor: a test log record' && candidate.via === via);
+      assert.deepEqual([log?.traceId, log?.spanId, log?.resource['service.name']], [span?.traceId, span?.spanId, 'fixture-shop']);
     });
   }
 
@@ -171,12 +179,54 @@ describe('rustok-otel doctor', () => {
         OTEL_ENABLED: 'true',
         OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
         OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+        OTEL_LOGS_EXPORTER: 'none',
       };
       const report: DoctorReport = JSON.parse((await run(['doctor', '--json'], env, dir)).stdout);
       assert.deepEqual(
         report.checks.filter((check) => check.message.includes(' to port ')).map((check) => check.message),
         ['gRPC to port 4318 (metrics), which is OTLP over HTTP: use port 4317, or OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/protobuf'],
       );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("warns about a crossed port for logs, alone or with metrics, naming each signal's own protocol variable", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rustok-crossed-'));
+    try {
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'crossed' }));
+      const crossedTo4318 = {
+        OTEL_ENABLED: 'true',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+      };
+      const cases: [Record<string, string>, string][] = [
+        [
+          { ...crossedTo4318, OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf' },
+          'gRPC to port 4318 (logs), which is OTLP over HTTP: use port 4317, or OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/protobuf',
+        ],
+        [
+          crossedTo4318,
+          'gRPC to port 4318 (metrics and logs), which is OTLP over HTTP: use port 4317, or ' +
+            'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/protobuf and OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/protobuf',
+        ],
+        [
+          {
+            OTEL_ENABLED: 'true',
+            OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/protobuf',
+            OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://127.0.0.1:4317/v1/logs',
+          },
+          'OTLP over HTTP to port 4317 (logs), which is gRPC: use port 4318, or OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=grpc',
+        ],
+      ];
+      for (const [env, expected] of cases) {
+        const report: DoctorReport = JSON.parse((await run(['doctor', '--json'], env, dir)).stdout);
+        assert.deepEqual(
+          report.checks.filter((check) => check.message.includes(' to port ')).map((check) => check.message),
+          [expected],
+          JSON.stringify(env),
+        );
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -234,6 +284,40 @@ describe('rustok-otel doctor', () => {
         { setting: 'metrics export timeout', value: '2500 ms', source: 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT' },
         { setting: 'metrics interval', value: '60 s', source: 'default' },
       ],
+    );
+  });
+
+  it('shows the logs exporter settings on their own, from their own variables, the endpoint redacted and the headers counted', async () => {
+    const port = new URL(fixture.receiver.grpcUrl).port;
+    const { report } = await doctor({
+      OTEL_EXPORTER_OTLP_ENDPOINT: fixture.receiver.grpcUrl,
+      OTEL_LOGS_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: `http://l0gsUser:l0gsP4ss@127.0.0.1:${port}/v1/logs?key=l0gQueryKey`,
+      OTEL_EXPORTER_OTLP_LOGS_HEADERS: 'x-api-key=l0gsApiKey,b=2',
+      OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: '2500',
+    });
+    assert.deepEqual(
+      report.configuration.filter((entry) => entry.setting.startsWith('logs')),
+      [
+        { setting: 'logs', value: 'otlp', source: 'OTEL_LOGS_EXPORTER' },
+        { setting: 'logs protocol', value: 'http/protobuf', source: 'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL' },
+        { setting: 'logs endpoint', value: `http://***@127.0.0.1:${port}/v1/logs?***`, source: 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT' },
+        { setting: 'logs headers', value: '2 headers (hidden)', source: 'OTEL_EXPORTER_OTLP_LOGS_HEADERS' },
+        { setting: 'logs export timeout', value: '2500 ms', source: 'OTEL_EXPORTER_OTLP_LOGS_TIMEOUT' },
+      ],
+    );
+    const json = JSON.stringify(report);
+    for (const secret of ['l0gsUser', 'l0gsP4ss', 'l0gQueryKey', 'l0gsApiKey', 'x-api-key']) {
+      assert.ok(!json.includes(secret), `${secret} is in the report`);
+    }
+  });
+
+  it('shows only the logs exporter when it is none', async () => {
+    const { report } = await doctor({ OTEL_EXPORTER_OTLP_ENDPOINT: fixture.receiver.grpcUrl, OTEL_LOGS_EXPORTER: 'none' });
+    assert.deepEqual(
+      report.configuration.filter((entry) => entry.setting.startsWith('logs')),
+      [{ setting: 'logs', value: 'none', source: 'OTEL_LOGS_EXPORTER' }],
     );
   });
 

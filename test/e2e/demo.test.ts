@@ -42,4 +42,14 @@ it('npm run demo prints each request of the demo service as a waterfall, through
     '  GET /checkout [server] ERROR',
     '    request handler [internal] ERROR payment provider unavailable',
   ]);
+  // The service's pino records, each inside the trace of the request that wrote it.
+  const traces = stdout.split(/^(?=trace )/m).filter((part) => part.startsWith('trace '));
+  const logLines = traces.map(
+    (trace) => trace.match(/^ +· [+-][\d.]+ ms {2}\w+ {2}.*$/gm)?.map((line) => line.replace(/[+-][\d.]+ ms/, 'T')) ?? [],
+  );
+  assert.deepEqual(
+    logLines.map((lines) => lines.map((line) => line.trim())),
+    [['· T  info  loading the order'], ['· T  info  loading the order'], ['· T  error  checkout failed']],
+    stdout,
+  );
 });

@@ -36,7 +36,7 @@ describe('an export thread that dies', () => {
       await app.waitForStderr(/export thread stopped again/);
       assert.match(
         ourLines(app.stderr()).at(-1) ?? '',
-        /^the export thread stopped again \(.*\); spans and metrics are dropped from now on$/,
+        /^the export thread stopped again \(.*\); spans, logs and metrics are dropped from now on$/,
       );
       assert.equal(ourLines(app.stderr()).filter((line) => line.includes('export thread')).length, 2);
 

@@ -194,7 +194,7 @@ describe('one line per collector, whichever signals fail there', () => {
       await exportSpans();
       await exportMetrics();
       assert.equal(said.length, 3, said.join('\n'));
-      assert.match(said[1] ?? '', /^exporting to http\/protobuf .* again; 1 spans were dropped meanwhile$/);
+      assert.match(said[1] ?? '', /^exporting to http\/protobuf .* again; 1 span was dropped meanwhile$/);
       assert.match(said[2] ?? '', /^cannot export metrics to http\/protobuf .*\/v1\/nothing: .*nothing serves OTLP metrics at that URL/);
     } finally {
       restore();

@@ -99,7 +99,10 @@ describe('metrics for a Prometheus scrape', () => {
     assert.match(text, /^http_client_request_duration_count\{[^}]*\} 1$/m);
     assert.match(text, /^nodejs_eventloop_delay_p99\{[^}]*\} [0-9.e-]+$/m);
     assert.match(text, /^target_info\{[^}]*service_name="metrics-scraped"/m);
-    assert.match(ourLines(app.stderr())[0] ?? '', new RegExp(`; metrics to a Prometheus scrape on 127\\.0\\.0\\.1:${port}/metrics$`));
+    assert.match(
+      ourLines(app.stderr())[0] ?? '',
+      new RegExp(`; metrics to a Prometheus scrape on 127\\.0\\.0\\.1:${port}/metrics; logs to `),
+    );
     // Its end flushes what it holds: a span for a scrape, or metrics pushed over OTLP, would have arrived by then.
     process.kill(app.pid, 'SIGTERM');
     assert.deepEqual(await app.exited, { code: null, signal: 'SIGTERM' });
@@ -178,6 +181,6 @@ describe('metrics off', () => {
     );
     assert.deepEqual(await probe.exited, { code: 0, signal: null });
     assert.equal(probe.stdout().trim(), '[]');
-    assert.match(ourLines(probe.stderr())[0] ?? '', /; no metrics$/);
+    assert.match(ourLines(probe.stderr())[0] ?? '', /; no metrics; logs to /);
   });
 });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { cpSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FIXTURE_NODE, ourLines, sentinel, startApp } from '../helpers/app.js';
+import { APP_DIR, FIXTURE_NODE, ourLines, sentinel, startApp, WORK_DIR } from '../helpers/app.js';
 import { useFixture } from '../helpers/fixture.js';
 import type { ReceivedSpan } from '../helpers/receiver.js';
 
@@ -22,6 +24,21 @@ async function helloTrace(app: ReturnType<typeof startApp>, service: string) {
 }
 
 describe('the register preload', () => {
+  // `#`, `%` and `?` end a URL's path: a file URL made by pasting the path (tsup's own shim) lost
+  // everything after them, and with it the package's own files. Windows' `C#` folders, CI workspaces.
+  it('traces an app installed under a path with #, %, ? and spaces in it, preloaded with import and require', async () => {
+    const dir = join(WORK_DIR, 'odd path #1 100% ?', 'app');
+    rmSync(dir, { recursive: true, force: true });
+    cpSync(APP_DIR, dir, { recursive: true, verbatimSymlinks: true });
+    for (const preload of ['import', 'require'] as const) {
+      const service = `odd-path-${preload}`;
+      const app = startApp('server.cjs', { receiver: fixture.receiver, preload, cwd: dir, env: { OTEL_SERVICE_NAME: service } });
+      const { spans } = await helloTrace(app, service);
+      assert.ok(spans.some((span) => span.kind === SERVER && span.attributes['url.path'] === '/hello'));
+      assert.match(app.stderr(), /^@rustok\/otel: tracing [^\n]+\n$/, 'the start-up line and nothing else');
+    }
+  });
+
   for (const preload of ['import', 'require', 'node-options'] as const) {
     it(`traces a plain CommonJS server when preloaded with ${preload}`, async () => {
       const service = `cjs-${preload}`;
@@ -56,7 +73,7 @@ describe('the register preload', () => {
     const [line] = ourLines(app.stderr());
     assert.match(
       line ?? '',
-      /^tracing fixture-shop@3\.1\.4 \(staging\) to grpc http:\/\/127\.0\.0\.1:\d+, sampling 100%, 4 instrumentations \(express, http, pino, undici\); metrics to grpc http:\/\/127\.0\.0\.1:\d+ every 60 s$/,
+      /^tracing fixture-shop@3\.1\.4 \(staging\) to grpc http:\/\/127\.0\.0\.1:\d+, sampling 100%, 4 instrumentations \(express, http, pino, undici\); metrics to grpc http:\/\/127\.0\.0\.1:\d+ every 60 s; logs to grpc http:\/\/127\.0\.0\.1:\d+$/,
     );
   });
 

@@ -44,6 +44,9 @@ function fakeThread() {
     sendMetrics() {
       assert.fail('the span processor sends no metrics');
     },
+    sendLogs() {
+      assert.fail('the span processor sends no logs');
+    },
     flushSync(timeoutMillis) {
       calls.push({ method: 'flushSync', timeoutMillis });
     },

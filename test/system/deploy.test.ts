@@ -33,7 +33,7 @@ describe('the Collector configuration', () => {
       }
     }
     for (const extension of collector.service.extensions) assert.ok(collector.extensions[extension] !== undefined);
-    assert.deepEqual(Object.keys(collector.service.pipelines).sort(), ['metrics', 'traces']);
+    assert.deepEqual(Object.keys(collector.service.pipelines).sort(), ['logs', 'metrics', 'traces']);
   });
 
   it('listens for OTLP where the package exports by default, over both protocols', () => {

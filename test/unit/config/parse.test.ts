@@ -702,6 +702,10 @@ describe('immutability and robustness', () => {
     assert.ok(Object.isFrozen(config.traces.otlp.headers), 'traces.otlp.headers');
     assert.ok(Object.isFrozen(config.traces.sampler), 'traces.sampler');
     assert.ok(Object.isFrozen(config.traces.batch), 'traces.batch');
+    assert.ok(Object.isFrozen(config.logs), 'logs');
+    assert.ok(Object.isFrozen(config.logs.otlp), 'logs.otlp');
+    assert.ok(Object.isFrozen(config.logs.otlp.headers), 'logs.otlp.headers');
+    assert.ok(Object.isFrozen(config.logs.batch), 'logs.batch');
     assert.ok(Object.isFrozen(config.instrumentations), 'instrumentations');
     assert.ok(Object.isFrozen(config.untracedPaths), 'untracedPaths');
   });
@@ -778,6 +782,14 @@ describe('immutability and robustness', () => {
     'OTEL_SAMPLING_RATE',
     'OTEL_BSP_MAX_QUEUE_SIZE',
     'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
+    'OTEL_LOGS_EXPORTER',
+    'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT',
+    'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL',
+    'OTEL_EXPORTER_OTLP_LOGS_HEADERS',
+    'OTEL_EXPORTER_OTLP_LOGS_TIMEOUT',
+    'OTEL_BLRP_MAX_QUEUE_SIZE',
+    'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE',
+    'OTEL_BLRP_SCHEDULE_DELAY',
     'OTEL_NODE_ENABLED_INSTRUMENTATIONS',
     'OTEL_NODE_DISABLED_INSTRUMENTATIONS',
     'OTEL_NODE_RESOURCE_DETECTORS',
@@ -797,6 +809,9 @@ describe('immutability and robustness', () => {
         );
         assert.ok(config.traces.sampler.ratio >= 0 && config.traces.sampler.ratio <= 1);
         assert.ok(config.traces.batch.maxExportBatchSize <= config.traces.batch.maxQueueSize);
+        assert.ok(/^https?:\/\//.test(config.logs.otlp.url), `${name} gave logs url ${config.logs.otlp.url}`);
+        assert.ok(['otlp', 'none'].includes(config.logs.exporter));
+        assert.ok(config.logs.batch.maxExportBatchSize <= config.logs.batch.maxQueueSize);
         assert.ok(Array.isArray(warnings));
       }
       // Every variable at once.
@@ -965,6 +980,307 @@ describe('the metrics exporter variables', () => {
   });
 });
 
+describe('logs', () => {
+  it('exports over OTLP to the same collector by default, in batches of up to 512 every second', () => {
+    const { config, warnings, sources } = enabled({});
+    assert.deepEqual(config.logs, {
+      exporter: 'otlp',
+      otlp: { protocol: 'grpc', url: 'http://localhost:4317', headers: {}, timeoutMillis: 10000 },
+      batch: { maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 1000, exportTimeoutMillis: 30000 },
+    });
+    assert.deepEqual(warnings, []);
+    for (const [setting, source] of Object.entries(sources).filter(([key]) => key.startsWith('logs.'))) {
+      assert.equal(source, 'default', setting);
+    }
+  });
+
+  it('posts to /v1/logs under the general endpoint over HTTP, with the general headers and timeout', () => {
+    const { config, sources } = enabled({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318/',
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=secret',
+      OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'x-metrics-only=1',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '3000',
+    });
+    assert.deepEqual(config.logs.otlp, {
+      protocol: 'http/protobuf',
+      url: 'https://collector:4318/v1/logs',
+      headers: { 'x-api-key': 'secret' },
+      timeoutMillis: 3000,
+    });
+    assert.equal(sources['logs.otlp.protocol'], 'OTEL_EXPORTER_OTLP_PROTOCOL');
+    assert.equal(sources['logs.otlp.url'], 'OTEL_EXPORTER_OTLP_ENDPOINT');
+    assert.equal(sources['logs.otlp.headers'], 'OTEL_EXPORTER_OTLP_HEADERS');
+    assert.equal(sources['logs.otlp.timeoutMillis'], 'OTEL_EXPORTER_OTLP_TIMEOUT');
+  });
+
+  it('appends /v1/logs before a query string or fragment, and uses the general endpoint as it is for grpc', () => {
+    const http = enabled({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: 'https://gw/otlp/?api_key=k#f' });
+    assert.equal(http.config.logs.otlp.url, 'https://gw/otlp/v1/logs?api_key=k#f');
+    assert.equal(enabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4317/' }).config.logs.otlp.url, 'http://collector:4317/');
+  });
+
+  it('takes OTEL_EXPORTER_OTLP_LOGS_ENDPOINT as the full URL, leaving traces and metrics alone', () => {
+    const { config, warnings, sources } = enabled({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'https://logs-gateway/ingest',
+    });
+    assert.equal(config.logs.otlp.url, 'https://logs-gateway/ingest');
+    assert.equal(config.traces.otlp.url, 'http://collector:4318/v1/traces');
+    assert.equal(config.metrics.otlp.url, 'http://collector:4318/v1/metrics');
+    assert.equal(sources['logs.otlp.url'], 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT');
+    assert.deepEqual(warnings, []);
+  });
+
+  it('reads the logs protocol, headers and timeout from their own variables, falling back to the general ones', () => {
+    const { config, warnings, sources } = enabled({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318',
+      OTEL_EXPORTER_OTLP_HEADERS: 'api-key=general,x=1',
+      OTEL_EXPORTER_OTLP_LOGS_HEADERS: 'api-key=logs',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '2000',
+      OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: '4000',
+    });
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(config.logs.otlp, {
+      protocol: 'http/protobuf',
+      url: 'https://collector:4318/v1/logs',
+      headers: { 'api-key': 'logs', x: '1' },
+      timeoutMillis: 4000,
+    });
+    assert.deepEqual(config.traces.otlp, {
+      protocol: 'grpc',
+      url: 'https://collector:4318',
+      headers: { 'api-key': 'general', x: '1' },
+      timeoutMillis: 2000,
+    });
+    assert.deepEqual(config.metrics.otlp.headers, { 'api-key': 'general', x: '1' });
+    assert.equal(sources['logs.otlp.protocol'], 'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL');
+    assert.equal(sources['logs.otlp.headers'], 'OTEL_EXPORTER_OTLP_LOGS_HEADERS, OTEL_EXPORTER_OTLP_HEADERS');
+    assert.equal(sources['logs.otlp.timeoutMillis'], 'OTEL_EXPORTER_OTLP_LOGS_TIMEOUT');
+  });
+
+  it('keeps OTEL_EXPORTER_OTLP_LOGS_PROTOCOL to logs, with the http/protobuf default URL', () => {
+    const { config } = enabled({ OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/protobuf' });
+    assert.equal(config.logs.otlp.url, 'http://localhost:4318/v1/logs');
+    assert.equal(config.traces.otlp.protocol, 'grpc');
+    assert.equal(config.metrics.otlp.protocol, 'grpc');
+  });
+
+  it('falls back to OTEL_EXPORTER_OTLP_PROTOCOL when the logs protocol is unusable', () => {
+    const { config, warnings, sources } = enabled({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/json',
+    });
+    assert.equal(config.logs.otlp.protocol, 'http/protobuf');
+    assert.equal(sources['logs.otlp.protocol'], 'OTEL_EXPORTER_OTLP_PROTOCOL');
+    assert.deepEqual(warnings, ['OTEL_EXPORTER_OTLP_LOGS_PROTOCOL="http/json" is not grpc or http/protobuf; using http/protobuf']);
+  });
+
+  it('warns about a bad logs timeout and uses the general one', () => {
+    const { config, warnings, sources } = enabled({ OTEL_EXPORTER_OTLP_TIMEOUT: '2000', OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: '5s' });
+    assert.equal(config.logs.otlp.timeoutMillis, 2000);
+    assert.equal(sources['logs.otlp.timeoutMillis'], 'OTEL_EXPORTER_OTLP_TIMEOUT');
+    assert.deepEqual(warnings, ['OTEL_EXPORTER_OTLP_LOGS_TIMEOUT="5s" is not a whole number ≥ 1; using 2000']);
+  });
+
+  it('falls back to the general endpoint when the logs endpoint is unusable, naming the URL used', () => {
+    const { config, warnings, sources } = enabled({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'ftp://logs',
+    });
+    assert.equal(config.logs.otlp.url, 'http://collector:4318/v1/logs');
+    assert.equal(sources['logs.otlp.url'], 'OTEL_EXPORTER_OTLP_ENDPOINT');
+    assert.deepEqual(warnings, [
+      'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT="ftp://logs" is not an http:// or https:// URL; using http://collector:4318/v1/logs',
+    ]);
+  });
+
+  it('adds http:// to a logs endpoint without a scheme, with a warning', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'collector:4317' });
+    assert.equal(config.logs.otlp.url, 'http://collector:4317');
+    assert.deepEqual(warnings, ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT="collector:4317" has no scheme; using http://collector:4317']);
+  });
+
+  it('says an unusable general endpoint once, for traces, and not again for metrics and logs', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://collector' });
+    assert.equal(config.logs.otlp.url, 'http://localhost:4317');
+    assert.deepEqual(warnings, [
+      'OTEL_EXPORTER_OTLP_ENDPOINT="ftp://collector" is not an http:// or https:// URL; using http://localhost:4317',
+    ]);
+  });
+
+  it('warns about a malformed logs header entry by position, without echoing it, and keeps the rest', () => {
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_LOGS_HEADERS: 'Authorization: Bearer l0gsT0ken,x-ok=1' });
+    assert.deepEqual(config.logs.otlp.headers, { 'x-ok': '1' });
+    assert.deepEqual(warnings, [
+      'OTEL_EXPORTER_OTLP_LOGS_HEADERS entry 1 (31 characters) is not name=value with a valid HTTP header name (letters, digits, -; no spaces or colons); ignoring it',
+    ]);
+  });
+
+  it('says nothing about logs variables while tracing is off, and keeps it for doctor', () => {
+    const env = {
+      OTEL_LOGS_EXPORTER: 'console',
+      OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: 'x',
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'ftp://logs',
+      OTEL_BLRP_MAX_QUEUE_SIZE: 'lots',
+      OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: '4096',
+    };
+    const { warnings, silenced } = parseConfig(env);
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(silenced, enabled(env).warnings);
+    assert.equal(silenced.length, 5);
+  });
+});
+
+describe('OTEL_LOGS_EXPORTER', () => {
+  for (const [raw, expected] of [
+    ['otlp', 'otlp'],
+    ['OTLP', 'otlp'],
+    [' otlp ', 'otlp'],
+    ['otlp,otlp', 'otlp'],
+    ['none', 'none'],
+    ['None', 'none'],
+  ] as const) {
+    it(`reads "${raw}" as ${expected}, without a warning`, () => {
+      const { config, warnings, sources } = enabled({ OTEL_LOGS_EXPORTER: raw });
+      assert.equal(config.logs.exporter, expected);
+      assert.equal(sources['logs.exporter'], 'OTEL_LOGS_EXPORTER');
+      assert.deepEqual(warnings, []);
+    });
+  }
+
+  for (const raw of ['otlp,none', 'none,otlp', 'console,none', ' otlp , NONE ']) {
+    it(`sends no logs for "${raw}": none anywhere in the list wins, as in the OpenTelemetry SDK`, () => {
+      const { config, warnings, sources } = enabled({ OTEL_LOGS_EXPORTER: raw });
+      assert.equal(config.logs.exporter, 'none');
+      assert.equal(sources['logs.exporter'], 'OTEL_LOGS_EXPORTER');
+      assert.deepEqual(warnings, []);
+    });
+  }
+
+  for (const raw of ['console', 'logging', 'otpl', ',']) {
+    it(`warns once about "${raw}", naming the variable and the value, and uses otlp`, () => {
+      const { config, warnings, sources } = enabled({ OTEL_LOGS_EXPORTER: raw });
+      assert.equal(config.logs.exporter, 'otlp');
+      assert.equal(sources['logs.exporter'], 'default');
+      assert.deepEqual(warnings, [`OTEL_LOGS_EXPORTER="${raw}" is not one of otlp, none; using otlp`]);
+    });
+  }
+
+  it('names the unknown entries of a list in one line, and keeps otlp when the list has it', () => {
+    const mixed = enabled({ OTEL_LOGS_EXPORTER: 'otlp,console' });
+    assert.equal(mixed.config.logs.exporter, 'otlp');
+    assert.equal(mixed.sources['logs.exporter'], 'OTEL_LOGS_EXPORTER');
+    assert.deepEqual(mixed.warnings, ['OTEL_LOGS_EXPORTER="otlp,console" has console, which is not one of otlp, none; using otlp']);
+    const unknown = enabled({ OTEL_LOGS_EXPORTER: 'console,logging,console' });
+    assert.equal(unknown.config.logs.exporter, 'otlp');
+    assert.equal(unknown.sources['logs.exporter'], 'default');
+    assert.deepEqual(unknown.warnings, [
+      'OTEL_LOGS_EXPORTER="console,logging,console" has console, logging, which are not any of otlp, none; using otlp',
+    ]);
+  });
+
+  for (const raw of ['', '   ']) {
+    it(`treats ${JSON.stringify(raw)} as unset: otlp, no warning`, () => {
+      const { config, warnings, sources } = enabled({ OTEL_LOGS_EXPORTER: raw });
+      assert.equal(config.logs.exporter, 'otlp');
+      assert.equal(sources['logs.exporter'], 'default');
+      assert.deepEqual(warnings, []);
+    });
+  }
+});
+
+describe('batch log record processor variables', () => {
+  it('reads the four OTEL_BLRP_* integers, each naming its source, and leaves the span batches alone', () => {
+    const { config, warnings, sources } = enabled({
+      OTEL_BLRP_MAX_QUEUE_SIZE: '4096',
+      OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: '1024',
+      OTEL_BLRP_SCHEDULE_DELAY: '250',
+      OTEL_BLRP_EXPORT_TIMEOUT: '1000',
+    });
+    assert.deepEqual(config.logs.batch, {
+      maxQueueSize: 4096,
+      maxExportBatchSize: 1024,
+      scheduledDelayMillis: 250,
+      exportTimeoutMillis: 1000,
+    });
+    assert.deepEqual(config.traces.batch, {
+      maxQueueSize: 2048,
+      maxExportBatchSize: 512,
+      scheduledDelayMillis: 5000,
+      exportTimeoutMillis: 30000,
+    });
+    assert.deepEqual(warnings, []);
+    assert.equal(sources['logs.batch.maxQueueSize'], 'OTEL_BLRP_MAX_QUEUE_SIZE');
+    assert.equal(sources['logs.batch.maxExportBatchSize'], 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE');
+    assert.equal(sources['logs.batch.scheduledDelayMillis'], 'OTEL_BLRP_SCHEDULE_DELAY');
+    assert.equal(sources['logs.batch.exportTimeoutMillis'], 'OTEL_BLRP_EXPORT_TIMEOUT');
+  });
+
+  it('does not take the span batch settings for logs', () => {
+    const { config } = enabled({ OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_SCHEDULE_DELAY: '10' });
+    assert.deepEqual(config.logs.batch, {
+      maxQueueSize: 2048,
+      maxExportBatchSize: 512,
+      scheduledDelayMillis: 1000,
+      exportTimeoutMillis: 30000,
+    });
+  });
+
+  for (const [name, fallback, setting] of [
+    ['OTEL_BLRP_MAX_QUEUE_SIZE', 2048, 'maxQueueSize'],
+    ['OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', 512, 'maxExportBatchSize'],
+    ['OTEL_BLRP_SCHEDULE_DELAY', 1000, 'scheduledDelayMillis'],
+    ['OTEL_BLRP_EXPORT_TIMEOUT', 30000, 'exportTimeoutMillis'],
+  ] as const) {
+    it(`warns about ${name}="1.5" and uses ${fallback}`, () => {
+      const { config, warnings, sources } = enabled({ [name]: '1.5' });
+      assert.equal(config.logs.batch[setting], fallback);
+      assert.equal(sources[`logs.batch.${setting}`], 'default');
+      const min = name === 'OTEL_BLRP_SCHEDULE_DELAY' ? 0 : 1;
+      assert.deepEqual(warnings, [`${name}="1.5" is not a whole number ≥ ${min}; using ${fallback}`]);
+    });
+  }
+
+  it('allows a schedule delay of 0 but not a queue size of 0', () => {
+    const { config, warnings } = enabled({ OTEL_BLRP_SCHEDULE_DELAY: '0', OTEL_BLRP_MAX_QUEUE_SIZE: '0' });
+    assert.equal(config.logs.batch.scheduledDelayMillis, 0);
+    assert.equal(config.logs.batch.maxQueueSize, 2048);
+    assert.deepEqual(warnings, ['OTEL_BLRP_MAX_QUEUE_SIZE="0" is not a whole number ≥ 1; using 2048']);
+  });
+
+  it('refuses an export timeout too large for a Node timer', () => {
+    const { config, warnings } = enabled({ OTEL_BLRP_EXPORT_TIMEOUT: '1e308' });
+    assert.equal(config.logs.batch.exportTimeoutMillis, 30000);
+    assert.deepEqual(warnings, ['OTEL_BLRP_EXPORT_TIMEOUT="1e308" is larger than 2147483647; using 30000']);
+  });
+
+  it('clamps a batch size larger than the queue to the queue size, with a warning', () => {
+    const { config, warnings, sources } = enabled({ OTEL_BLRP_MAX_QUEUE_SIZE: '100', OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: '200' });
+    assert.equal(config.logs.batch.maxQueueSize, 100);
+    assert.equal(config.logs.batch.maxExportBatchSize, 100);
+    assert.equal(sources['logs.batch.maxExportBatchSize'], 'OTEL_BLRP_MAX_QUEUE_SIZE');
+    assert.deepEqual(warnings, ['OTEL_BLRP_MAX_EXPORT_BATCH_SIZE="200" is larger than the queue (100); using 100']);
+  });
+
+  it('keeps a batch size equal to the queue size', () => {
+    const { config, warnings } = enabled({ OTEL_BLRP_MAX_QUEUE_SIZE: '100', OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: '100' });
+    assert.equal(config.logs.batch.maxExportBatchSize, 100);
+    assert.deepEqual(warnings, []);
+  });
+
+  it('clamps the default batch size to a smaller queue without blaming the unset variable', () => {
+    const { config, warnings, sources } = enabled({ OTEL_BLRP_MAX_QUEUE_SIZE: '100' });
+    assert.equal(config.logs.batch.maxExportBatchSize, 100);
+    assert.equal(sources['logs.batch.maxExportBatchSize'], 'OTEL_BLRP_MAX_QUEUE_SIZE');
+    assert.deepEqual(warnings, []);
+  });
+});
+
 describe('one line per variable, however many of its entries are wrong', () => {
   const cases: [Env, string][] = [
     [
@@ -1033,7 +1349,7 @@ describe('sources: where each effective value came from', () => {
   it('names a source for every setting, `default` for an empty environment', () => {
     const { sources } = parseConfig({});
     assert.ok(Object.isFrozen(sources));
-    assert.equal(Object.keys(sources).length, 30);
+    assert.equal(Object.keys(sources).length, 39);
     for (const [setting, source] of Object.entries(sources)) assert.equal(source, 'default', setting);
   });
 

@@ -52,6 +52,17 @@ describe('secrets: nothing of a credential in a warning, all of it in `secrets`'
       { OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'Bearer tr4ceToken', OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'Authorization: m3tricToken' },
       ['tr4ceToken', 'm3tricToken'],
     ],
+    [
+      'the logs endpoint',
+      { OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'https://l0gsUser:l0gsP4ss@collector:4318/v1/logs?key=l0gQueryKey#l0gsFr4g' },
+      ['l0gsUser', 'l0gsP4ss', 'l0gQueryKey', 'l0gsFr4g'],
+    ],
+    ['an unparseable logs endpoint', { OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'not a url l0gKey123' }, ['l0gKey123']],
+    [
+      'the logs headers, well-formed and not',
+      { OTEL_EXPORTER_OTLP_LOGS_HEADERS: 'x-api-key=l0gsApiKey,Authorization: Bearer l0gsT0ken' },
+      ['l0gsApiKey', 'l0gsT0ken'],
+    ],
   ];
   for (const [label, env, secrets] of cases) {
     it(`never echoes ${label}, and lists it among the secrets`, () => {
@@ -104,6 +115,23 @@ describe('secrets: nothing of a credential in a warning, all of it in `secrets`'
 
   it('has no secrets without header variables or credentials in the endpoints', () => {
     assert.deepEqual(enabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318/otlp' }).secrets, []);
+  });
+
+  it('lists the logs header values, raw and percent-decoded, and a short one under a credential name', () => {
+    const { secrets } = enabled({ OTEL_EXPORTER_OTLP_LOGS_HEADERS: 'authorization=Basic%20bG9nczpwdw%3D%3D,x-api-key=k3y7' });
+    for (const form of ['Basic%20bG9nczpwdw%3D%3D', 'Basic bG9nczpwdw==', 'k3y7']) {
+      assert.ok(secrets.includes(form), `${form} is not in ${secrets.join(' | ')}`);
+    }
+  });
+
+  it('lists the userinfo of the logs endpoint, and shows the endpoint with it hidden', () => {
+    const { secrets, warnings } = enabled({ OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'ftp://l0gsUser:l0gsP4ss@collector/x?key=l0gQueryKey' });
+    for (const form of ['l0gsUser:l0gsP4ss', 'l0gsUser', 'l0gsP4ss', 'key=l0gQueryKey', 'l0gQueryKey']) {
+      assert.ok(secrets.includes(form), `${form} is not in ${secrets.join(' | ')}`);
+    }
+    assert.deepEqual(warnings, [
+      'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT="ftp://***@collector/x?***" is not an http:// or https:// URL; using http://localhost:4317',
+    ]);
   });
 
   it('lists the secrets while tracing is off too, frozen', () => {

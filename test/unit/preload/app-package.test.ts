@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { appEntry, findAppPackage, serviceIdentity } from '../../../src/preload/app-package.js';
+import { appEntry, findAppPackage, serviceIdentity, serviceIdentitySources } from '../../../src/preload/app-package.js';
 
 const root = mkdtempSync(join(tmpdir(), 'rustok-app-package-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -136,5 +136,29 @@ describe('serviceIdentity', () => {
     assert.deepEqual(serviceIdentity({ serviceName: undefined, serviceVersion: undefined }, { dependencies: [] }), {
       name: 'unknown_service:node',
     });
+  });
+});
+
+describe('serviceIdentitySources', () => {
+  const sources = { serviceName: 'OTEL_SERVICE_NAME', serviceVersion: 'OTEL_SERVICE_VERSION' };
+  const unset = { serviceName: undefined, serviceVersion: undefined };
+
+  it('names the variable when one is set', () => {
+    const app = { name: 'shop', version: '1', dependencies: [], source: '/srv/package.json' };
+    assert.deepEqual(serviceIdentitySources({ serviceName: 'orders', serviceVersion: '2' }, app, sources), {
+      name: 'OTEL_SERVICE_NAME',
+      version: 'OTEL_SERVICE_VERSION',
+    });
+  });
+
+  it("names the app's package.json, or npm's variables for a name npm gave", () => {
+    const file = { name: 'shop', version: '1', dependencies: [], source: '/srv/package.json' };
+    assert.deepEqual(serviceIdentitySources(unset, file, sources), { name: '/srv/package.json', version: '/srv/package.json' });
+    const npm = { name: 'shop', version: '1', dependencies: [], source: 'npm_package_name' };
+    assert.deepEqual(serviceIdentitySources(unset, npm, sources), { name: 'npm_package_name', version: 'npm_package_version' });
+  });
+
+  it('says default where nothing gave a value', () => {
+    assert.deepEqual(serviceIdentitySources(unset, { dependencies: [] }, sources), { name: 'default', version: 'default' });
   });
 });
