@@ -63,8 +63,13 @@ export function sayOnce(message: string): void {
   say(message);
 }
 
+/** The first line of what went wrong; never throws, whatever was thrown. */
 export function reason(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+  try {
+    return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+  } catch {
+    return Object.prototype.toString.call(error);
+  }
 }
 
 /**

@@ -80,6 +80,14 @@ export function explain(error: unknown, options: ExporterOptions, signal: Signal
     const path = signal === 'spans' ? 'traces' : signal;
     return `nothing serves OTLP ${path} at that URL; OTEL_EXPORTER_OTLP_${path.toUpperCase()}_ENDPOINT is the full URL, ending in /v1/${path}`;
   }
+  if (code === 413 || code === 8) {
+    const batch = {
+      spans: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
+      logs: 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE',
+      metrics: 'OTEL_METRIC_EXPORT_INTERVAL',
+    }[signal];
+    return `the collector refused a message this large; lower ${batch}, or raise the collector's limit (max_recv_msg_size_mib for gRPC)`;
+  }
   if ((typeof code === 'number' && code >= 400 && code < 500) || code === 3) {
     return `the collector rejected the ${signal}; its own logs say why`;
   }

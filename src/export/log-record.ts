@@ -10,6 +10,11 @@ import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 
 /** OTLP's default limit on attributes per record; the rest are counted as dropped. */
 export const MAX_ATTRIBUTES = 128;
+/**
+ * The longest string a record keeps (a pino line, a body, an attribute), in characters: beyond it,
+ * one record could fill the export thread's heap or a collector's 4 MiB message by itself.
+ */
+export const MAX_RECORD_CHARS = 256 * 1024;
 /** How deep nested maps and lists are kept; deeper levels become their text. */
 const MAX_DEPTH = 8;
 
@@ -61,6 +66,7 @@ export type LogData = LogRecordData | PinoLineData;
 export function toAnyValue(value: unknown, depth = 0, seen = new Set<object>()): AnyValue {
   switch (typeof value) {
     case 'string':
+      return value.length > MAX_RECORD_CHARS ? value.slice(0, MAX_RECORD_CHARS) : value;
     case 'boolean':
       return value;
     case 'number':
@@ -191,21 +197,19 @@ export function pinoSeverityNumber(level: number): number {
 }
 
 /** Fields every pino line has that OTLP carries elsewhere (the resource, the record's own fields) or not at all. */
-const PINO_FIELDS = ['level', 'hostname', 'pid', 'trace_id', 'span_id', 'trace_flags'];
+const PINO_FIELDS = new Set(['time', 'level', 'hostname', 'pid', 'trace_id', 'span_id', 'trace_flags', 'otel.event.name']);
 
-/** The record a pino line says: its message the body, its other fields the attributes. */
+/** The record a pino line says: its message the body, its other fields the attributes (parsed JSON is AnyValue already). */
 export function fromPinoLine(data: PinoLineData): LogRecordData {
   const { messageKey, errorKey, time: timeFormat } = data.format;
   let fields: Record<string, unknown>;
   try {
     const parsed: unknown = JSON.parse(data.line);
-    fields =
-      typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { data: parsed };
+    fields = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { data: parsed };
   } catch {
     fields = { [messageKey]: data.line.trimEnd() };
   }
-  const { time, [messageKey]: body, [errorKey]: error, 'otel.event.name': eventName, ...rest } = fields;
-  for (const field of PINO_FIELDS) delete rest[field];
+  const { time } = fields;
   const millis =
     timeFormat === 'ms' && typeof time === 'number'
       ? time
@@ -214,16 +218,30 @@ export function fromPinoLine(data: PinoLineData): LogRecordData {
         : timeFormat === 'iso' && typeof time === 'string'
           ? Date.parse(time)
           : Number.NaN;
-  if (Number.isNaN(millis) && time !== undefined) rest.time = time;
-  const { attributes, dropped } = jsonAttributes(rest);
+  // Built key by key rather than by deleting the fields OTLP has elsewhere: that is what the
+  // serialiser reads next, and an object fields were deleted from is a slow one.
+  const attributes: AnyValueMap = {};
+  let kept = 0;
+  let dropped = 0;
+  for (const key in fields) {
+    if (key === messageKey || key === errorKey || PINO_FIELDS.has(key)) continue;
+    if (kept === MAX_ATTRIBUTES) dropped++;
+    else {
+      attributes[key] = fields[key] as AnyValue;
+      kept++;
+    }
+  }
+  if (Number.isNaN(millis) && time !== undefined) attributes.time = time as AnyValue;
+  const error = fields[errorKey];
   if (error !== undefined) for (const [key, value] of Object.entries(exceptionAttributes(error))) attributes[key] ??= value;
+  const eventName = fields['otel.event.name'];
   return {
     kind: 'record',
     time: Number.isNaN(millis) ? data.observed : [Math.trunc(millis / 1000), Math.round((millis % 1000) * 1e6)],
     observed: data.observed,
     severityNumber: pinoSeverityNumber(data.level),
     severityText: data.severityText,
-    body: body as AnyValue,
+    body: fields[messageKey] as AnyValue,
     eventName: typeof eventName === 'string' ? eventName : undefined,
     attributes,
     droppedAttributes: dropped,
@@ -232,11 +250,19 @@ export function fromPinoLine(data: PinoLineData): LogRecordData {
   };
 }
 
-/** Parsed JSON is AnyValue already: only the limit on how many attributes applies. */
-function jsonAttributes(fields: Record<string, unknown>): { attributes: AnyValueMap; dropped: number } {
-  const keys = Object.keys(fields);
-  if (keys.length <= MAX_ATTRIBUTES) return { attributes: fields as AnyValueMap, dropped: 0 };
-  const attributes: AnyValueMap = {};
-  for (const key of keys.slice(0, MAX_ATTRIBUTES)) attributes[key] = fields[key] as AnyValue;
-  return { attributes, dropped: keys.length - MAX_ATTRIBUTES };
+/** About how many bytes a record takes, queued or exported: its strings' lengths, and a few bytes for everything else. */
+export function logDataSize(data: LogData): number {
+  return data.kind === 'pino' ? data.line.length + 64 : 64 + valueSize(data.body) + valueSize(data.attributes);
+}
+
+function valueSize(value: unknown): number {
+  if (typeof value === 'string') return value.length;
+  if (value instanceof Uint8Array) return value.byteLength;
+  if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + valueSize(item), 8);
+  if (typeof value === 'object' && value !== null) {
+    let sum = 8;
+    for (const [key, item] of Object.entries(value)) sum += key.length + valueSize(item);
+    return sum;
+  }
+  return 8;
 }

@@ -9,7 +9,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { ExporterOptions } from '../config/types.js';
 import { hide, reason, say } from '../log.js';
 import { CollectorExporter, type Signal } from './exporter.js';
-import { fromLogData, type LogData, ScopeTable } from './log-record.js';
+import { fromLogData, type LogData, logDataSize, ScopeTable } from './log-record.js';
 import { BEAT, FLUSHED, HEARTBEAT_MILLIS, STOPPED, type WorkerMessage, type WorkerSetup } from './protocol.js';
 import { ExportQueue } from './queue.js';
 import { fromRecord, type SpanRecord } from './span-record.js';
@@ -37,6 +37,9 @@ const spans = new ExportQueue<SpanRecord, ReadableSpan>({
   fullLine: `the export queue is full (OTEL_BSP_MAX_QUEUE_SIZE=${setup.traces.batch.maxQueueSize}); spans are dropped until it drains. Raise it, or sample less`,
 });
 const scopes = new ScopeTable();
+/** Within the thread's heap cap, whatever the records' size; a batch under a collector's default 4 MiB message limit. */
+const LOG_QUEUE_BYTES = 16 * 2 ** 20;
+const LOG_BATCH_BYTES = 3 * 2 ** 20;
 let logs: ExportQueue<LogData, ReadableLogRecord> | undefined;
 /** Made with the first records: an app that logs nothing through its logging library loads no log exporter. */
 function logQueue(settings: NonNullable<WorkerSetup['logs']>): ExportQueue<LogData, ReadableLogRecord> {
@@ -44,7 +47,8 @@ function logQueue(settings: NonNullable<WorkerSetup['logs']>): ExportQueue<LogDa
     batch: settings.batch,
     exporter: exporterFor(settings.otlp, 'logs'),
     convert: (records, resource) => records.map((record) => fromLogData(record, resource, scopes)),
-    fullLine: `the log queue is full (OTEL_BLRP_MAX_QUEUE_SIZE=${settings.batch.maxQueueSize}); log records are dropped until it drains. Raise it, or log less`,
+    fullLine: `the log queue is full (OTEL_BLRP_MAX_QUEUE_SIZE=${settings.batch.maxQueueSize}, or ${LOG_QUEUE_BYTES / 2 ** 20} MiB); log records are dropped until it drains. Raise it, or log less`,
+    bytes: { sizeOf: logDataSize, queue: LOG_QUEUE_BYTES, batch: LOG_BATCH_BYTES },
   });
   return logs;
 }

@@ -52,12 +52,15 @@ function lean(multistream: Multistream, sink: PinoLineSink): Multistream {
       }
       const names = otel.stream._levels?.labels ?? {};
       const format = formatOf(otel.stream);
+      // What pino and its multistream call on a stream: `write`, and `end` and `flushSync` when it ends.
       const sending = {
         [METADATA]: true,
         lastLevel: 0,
         write(line: string) {
           sink(line, this.lastLevel, names[this.lastLevel], format);
         },
+        end() {},
+        flushSync() {},
       };
       const result = Reflect.apply(multistream, this, [[app, { ...otel, stream: sending }], options]) as ReturnType<Multistream>;
       const appStream = app?.stream;

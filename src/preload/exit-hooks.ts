@@ -65,11 +65,36 @@ export function installShutdown(hooks: ExitHooks, timeoutMillis: number): void {
       throw error;
     }
   });
-  process.on('uncaughtExceptionMonitor', (error) => hooks.recordCrash(error, process.listenerCount('uncaughtException') === 0));
+  process.on('uncaughtExceptionMonitor', (error) => {
+    // Fatal unless someone takes it: an 'uncaughtException' listener, a capture callback, a domain.
+    const fatal = process.listenerCount('uncaughtException') === 0 && !process.hasUncaughtExceptionCaptureCallback();
+    try {
+      hooks.recordCrash(error, fatal);
+    } catch {
+      // Whatever was thrown (a null-prototype object, a throwing getter) is the app's; its crash stays Node's.
+    }
+  });
   // The event loop drained (a script's end, a graceful shutdown): the last metrics are collected, and
   // 'exit' sends them. `process.exit()` skips this, and with it the last interval.
   process.on('beforeExit', () => hooks.collectAtEnd());
-  process.on('exit', () => hooks.flushSync(left()));
+  listenLast('exit', () => hooks.flushSync(left()));
+}
+
+/**
+ * Keeps `listener` the last of `event`'s listeners, moving it behind each one added after it: the
+ * app's own 'exit' listeners may still log or trace, and what they do is exported too.
+ */
+function listenLast(event: 'exit', listener: () => void): void {
+  process.on(event, listener);
+  process.on('newListener', (name, added) => {
+    if (name !== event || added === listener) return;
+    queueMicrotask(() => {
+      const all = process.listeners(event);
+      if (all.at(-1) === listener) return;
+      process.removeListener(event, listener);
+      process.on(event, listener);
+    });
+  });
 }
 
 /** Whether `promise` resolved within `millis`; never rejects, so a failed flush is no unhandled rejection of the app's. */

@@ -8,12 +8,22 @@ import type { Logger, LoggerProvider, LogRecord } from '@opentelemetry/api-logs'
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { Config } from '../config/types.js';
-import { exceptionAttributes, type LogData, type LogRecordData, toAnyValue, toAttributes } from '../export/log-record.js';
+import {
+  exceptionAttributes,
+  type LogData,
+  type LogRecordData,
+  logDataSize,
+  MAX_RECORD_CHARS,
+  toAnyValue,
+  toAttributes,
+} from '../export/log-record.js';
 import type { ExportThread } from '../export/thread.js';
 import type { PinoLineSink } from '../instrument/pino-log-sending.js';
 import { reason } from '../log.js';
 
 const FATAL = 21;
+/** Large records go over sooner: what waits on the app's thread stays small. */
+const HAND_OVER_BYTES = 2 ** 20;
 /** The scope of the record the preload writes itself when the process dies of an error. */
 const CRASH_SCOPE: InstrumentationScope = { name: '@rustok/otel' };
 
@@ -30,6 +40,7 @@ export class ThreadLoggerProvider implements LoggerProvider {
   readonly #api: LogsApi;
   readonly #loggers = new Map<string, Logger>();
   #buffer: LogData[] = [];
+  #bufferedBytes = 0;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(startThread: () => ExportThread, batch: Config['logs']['batch'], api: LogsApi) {
@@ -55,7 +66,7 @@ export class ThreadLoggerProvider implements LoggerProvider {
       {
         severityNumber: FATAL,
         severityText: 'FATAL',
-        body: `the process ends: uncaught ${error instanceof Error ? `${error.name}: ${error.message}` : reason(error)}`,
+        body: `the process ends: uncaught ${describe(error)}`,
         exception: error,
         context,
       },
@@ -70,6 +81,7 @@ export class ThreadLoggerProvider implements LoggerProvider {
     if (this.#buffer.length === 0) return;
     this.#startThread().sendLogs(this.#buffer);
     this.#buffer = [];
+    this.#bufferedBytes = 0;
   }
 
   /** Where the pino instrumentation's lines go: as written, read in the export thread (src/instrument/pino-log-sending.ts). */
@@ -79,7 +91,7 @@ export class ThreadLoggerProvider implements LoggerProvider {
     return (line, level, levelName, format) =>
       this.#push({
         kind: 'pino',
-        line,
+        line: line.length > MAX_RECORD_CHARS ? line.slice(0, MAX_RECORD_CHARS) : line,
         level,
         format,
         severityText: levelName,
@@ -102,7 +114,8 @@ export class ThreadLoggerProvider implements LoggerProvider {
 
   #push(data: LogData): void {
     this.#buffer.push(data);
-    if (this.#buffer.length >= this.#batch.maxExportBatchSize) this.handOver();
+    this.#bufferedBytes += logDataSize(data);
+    if (this.#buffer.length >= this.#batch.maxExportBatchSize || this.#bufferedBytes >= HAND_OVER_BYTES) this.handOver();
     else this.#timer ??= setTimeout(() => this.handOver(), this.#batch.scheduledDelayMillis).unref();
   }
 
@@ -127,5 +140,14 @@ export class ThreadLoggerProvider implements LoggerProvider {
       span,
       scope,
     };
+  }
+}
+
+/** `TypeError: message` for an error, its text for anything else; never throws, whatever was thrown. */
+function describe(error: unknown): string {
+  try {
+    return error instanceof Error ? `${error.name}: ${reason(error)}` : reason(error);
+  } catch {
+    return reason(error);
   }
 }

@@ -14,8 +14,13 @@ const SAMPLED = 1;
  * abandoned stream, an instrumentation bug) must not be kept alive by us for ever.
  */
 const MAX_OPEN = 4096;
-/** The last spans that recorded an exception, by its stack: a crash is often an error an instrumentation recorded and rethrew. */
+/**
+ * A crash is often an error an instrumentation recorded on its span and threw on, out of the request:
+ * the last spans that recorded an exception, by what it says (type, message, stack), for as long as a
+ * throw takes to reach the top, in the same task.
+ */
 const MAX_ERRORED = 32;
+const ERRORED_MILLIS = 20;
 
 export class ThreadSpanProcessor implements SpanProcessor {
   private readonly startThread: () => ExportThread;
@@ -23,7 +28,7 @@ export class ThreadSpanProcessor implements SpanProcessor {
   private readonly batch: Config['traces']['batch'];
   private readonly timeoutMillis: number;
   private readonly open = new Set<Span>();
-  private readonly errored = new Map<string, SpanContext>();
+  private readonly errored = new Map<string, { span: SpanContext; at: number }>();
   private buffer: SpanRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
 
@@ -47,10 +52,11 @@ export class ThreadSpanProcessor implements SpanProcessor {
   onEnd(span: ReadableSpan): void {
     this.open.delete(span as Span);
     for (const event of span.events) {
-      const stack = event.name === 'exception' ? event.attributes?.['exception.stacktrace'] : undefined;
-      if (typeof stack !== 'string') continue;
-      this.errored.delete(stack);
-      this.errored.set(stack, span.spanContext());
+      if (event.name !== 'exception' || !event.attributes) continue;
+      const { 'exception.type': type, 'exception.message': message, 'exception.stacktrace': stack } = event.attributes;
+      const key = errorKey(type, message, stack);
+      this.errored.delete(key);
+      this.errored.set(key, { span: span.spanContext(), at: performance.now() });
       if (this.errored.size > MAX_ERRORED) this.errored.delete(this.errored.keys().next().value as string);
     }
     if ((span.spanContext().traceFlags & SAMPLED) === 0) return;
@@ -65,8 +71,17 @@ export class ThreadSpanProcessor implements SpanProcessor {
    * once the error has left it (an instrumentation records it, ends its span and throws it on).
    */
   spanThatRecorded(error: unknown): SpanContext | undefined {
-    const stack = (error as { stack?: unknown } | null)?.stack;
-    return typeof stack === 'string' ? this.errored.get(stack) : undefined;
+    let key: string;
+    try {
+      // As the SDK's recordException describes it: the code, else the name, for its type.
+      const { code, name, message, stack } =
+        typeof error === 'object' && error !== null ? (error as Record<string, unknown>) : { message: String(error) };
+      key = errorKey(code !== undefined && code !== null ? String(code) : name, message, stack);
+    } catch {
+      return undefined;
+    }
+    const found = this.errored.get(key);
+    return found && performance.now() - found.at <= ERRORED_MILLIS ? found.span : undefined;
   }
 
   /** The open span that `span` is a child of, if it is still open. */
@@ -97,4 +112,8 @@ export class ThreadSpanProcessor implements SpanProcessor {
     this.thread.send(this.buffer);
     this.buffer = [];
   }
+}
+
+function errorKey(type: unknown, message: unknown, stack: unknown): string {
+  return `${typeof type === 'string' ? type : ''}\u0000${typeof message === 'string' ? message : ''}\u0000${typeof stack === 'string' ? stack : ''}`;
 }

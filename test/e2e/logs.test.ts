@@ -546,7 +546,7 @@ describe('a collector that fails', () => {
         assert.ok(Date.now() - signalled < 3000, `ended ${Date.now() - signalled} ms after SIGTERM`);
         const full = ourLines(app.stderr()).filter((line) => line.startsWith('the log queue is full'));
         assert.deepEqual(full, [
-          'the log queue is full (OTEL_BLRP_MAX_QUEUE_SIZE=10); log records are dropped until it drains. Raise it, or log less',
+          'the log queue is full (OTEL_BLRP_MAX_QUEUE_SIZE=10, or 16 MiB); log records are dropped until it drains. Raise it, or log less',
         ]);
         assert.deepEqual(recordsOf(service), []);
       }),
