@@ -130,10 +130,10 @@ const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 const table = (head: string[], rows: string[][]) =>
   [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
 
-/** The app's CPU time in µs, every thread's; undefined for an app that does not report it. */
-async function cpu(port: number): Promise<number | undefined> {
+/** The app's CPU time in µs, every thread's, and its own thread's busy time; undefined for an app that does not report them. */
+async function cpu(port: number): Promise<{ all: number; app: number } | undefined> {
   const response = await fetch(`http://127.0.0.1:${port}/__cpu`);
-  return response.ok ? Number(await response.text()) : undefined;
+  return response.ok ? ((await response.json()) as { all: number; app: number }) : undefined;
 }
 
 async function rss(port: number): Promise<number> {
@@ -183,12 +183,14 @@ interface LoadRuns {
   readonly logsPerRequest: number[];
   /** CPU µs per request, all threads, where the app reports it (`/__cpu`). */
   readonly cpu: number[];
+  /** µs per request the app's own thread was busy, where the app reports it. */
+  readonly appThread: number[];
 }
 
 /** Each variant under autocannon, alternated round by round: req/s, p99, spans received per request, RSS growth. */
 async function throughput(names: readonly string[], sampling: number, app = 'express.cjs', extra: Record<string, string> = {}) {
   const runs: Record<string, LoadRuns> = Object.fromEntries(
-    names.map((name) => [name, { rps: [], p99: [], perRequest: [], growth: [], logsPerRequest: [], cpu: [] }]),
+    names.map((name) => [name, { rps: [], p99: [], perRequest: [], growth: [], logsPerRequest: [], cpu: [], appThread: [] }]),
   );
   for (let round = 0; round < LOAD_ROUNDS; round++) {
     for (const name of names) {
@@ -217,7 +219,10 @@ async function throughput(names: readonly string[], sampling: number, app = 'exp
         (log) => log.resource['service.name'] === name && log.timeNanos >= from && log.timeNanos <= to,
       ).length;
       measured.logsPerRequest.push(logs / result.requests.total);
-      if (cpuBefore !== undefined && cpuAfter !== undefined) measured.cpu.push((cpuAfter - cpuBefore) / result.requests.total);
+      if (cpuBefore !== undefined && cpuAfter !== undefined) {
+        measured.cpu.push((cpuAfter.all - cpuBefore.all) / result.requests.total);
+        measured.appThread.push((cpuAfter.app - cpuBefore.app) / result.requests.total);
+      }
     }
   }
   return runs;
@@ -294,9 +299,10 @@ async function capacity() {
 
 /**
  * What log sending costs per record: an Express route logging 0 and then 20 pino records per request,
- * the CPU time per request of every thread of the process compared between the two (the export
- * thread's work included, and none of the load generator's); with how many records reached the
- * receiver. And the throughput of a service logging 2 records per request.
+ * compared per request in the time the app's own thread was busy (what a request waits for) and in
+ * the CPU time of every thread of the process (the export thread's work included, none of the load
+ * generator's); with how many records reached the receiver. And the throughput of a service logging
+ * 2 records per request.
  */
 async function logCost() {
   const [none, twenty, two] = [
@@ -305,24 +311,25 @@ async function logCost() {
     await throughput(LOGS, 1, 'pino.cjs', { LINES: '2' }),
   ];
   const rps = (runs: Record<string, LoadRuns>, name: string) => median((runs[name] as LoadRuns).rps);
-  const cpuOf = (runs: Record<string, LoadRuns>, name: string) => median((runs[name] as LoadRuns).cpu);
-  const perRecord = (name: string) => (cpuOf(twenty, name) - cpuOf(none, name)) / 20;
-  const bare = perRecord('bare node');
+  const of = (runs: Record<string, LoadRuns>, name: string, what: 'cpu' | 'appThread') => median((runs[name] as LoadRuns)[what]);
+  const perRecord = (name: string, what: 'cpu' | 'appThread') => (of(twenty, name, what) - of(none, name, what)) / 20;
+  const added = (name: string, what: 'cpu' | 'appThread') =>
+    name === 'bare node' ? '–' : `+${(perRecord(name, what) - perRecord('bare node', what)).toFixed(1)} µs`;
   const cost = table(
     [
       'variant',
-      'CPU µs/request, 0 records',
-      'CPU µs/request, 20 records',
-      'CPU µs per record',
-      'added per record vs bare',
+      "app's thread µs/request, 0 / 20 records",
+      "added per record on the app's thread",
+      'all threads µs/request, 0 / 20 records',
+      'added per record, all threads',
       'records received of 20',
     ],
     LOGS.map((name) => [
       name,
-      cpuOf(none, name).toFixed(0),
-      cpuOf(twenty, name).toFixed(0),
-      perRecord(name).toFixed(1),
-      name === 'bare node' ? '–' : `+${(perRecord(name) - bare).toFixed(1)} µs`,
+      `${of(none, name, 'appThread').toFixed(0)} / ${of(twenty, name, 'appThread').toFixed(0)}`,
+      added(name, 'appThread'),
+      `${of(none, name, 'cpu').toFixed(0)} / ${of(twenty, name, 'cpu').toFixed(0)}`,
+      added(name, 'cpu'),
       VARIANTS[name]?.env.OTEL_LOGS_EXPORTER === 'otlp' ? median((twenty[name] as LoadRuns).logsPerRequest).toFixed(1) : '–',
     ]),
   );

@@ -7,10 +7,12 @@ const lines = Number(process.env.LINES ?? 2);
 const log = pino(pino.destination({ dest: '/dev/null', sync: true }));
 const app = express();
 app.get('/__rss', (_request, response) => response.send(String(process.memoryUsage().rss)));
-// The process's CPU time, every thread's (the export thread's included), in µs.
+// The process's CPU time, every thread's (the export thread's included), and the time the app's own
+// thread was busy (its event loop's active time), both in µs.
+const { performance } = require('node:perf_hooks');
 app.get('/__cpu', (_request, response) => {
   const { user, system } = process.cpuUsage();
-  response.send(String(user + system));
+  response.json({ all: user + system, app: performance.eventLoopUtilization().active * 1000 });
 });
 app.get('/users/:id', (request, response) => {
   for (let i = 0; i < lines; i++) log.info({ user: request.params.id, i }, 'loading the user');

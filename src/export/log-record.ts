@@ -128,6 +128,15 @@ export function toAttributes(attributes: object | undefined): { attributes: AnyV
 
 /** The `exception.*` attributes of the semantic conventions for an error, as sdk-logs sets them. */
 export function exceptionAttributes(exception: unknown): AnyValueMap {
+  try {
+    return readException(exception);
+  } catch {
+    // A getter that throws: the app's error, not one for us to add to.
+    return {};
+  }
+}
+
+function readException(exception: unknown): AnyValueMap {
   if (typeof exception === 'string') return { 'exception.message': exception };
   if (typeof exception !== 'object' || exception === null) return {};
   const { name, type: written, message, stack, code } = exception as Record<string, unknown>;
@@ -205,7 +214,8 @@ export function fromPinoLine(data: PinoLineData): LogRecordData {
   let fields: Record<string, unknown>;
   try {
     const parsed: unknown = JSON.parse(data.line);
-    fields = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { data: parsed };
+    fields =
+      typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { data: parsed };
   } catch {
     fields = { [messageKey]: data.line.trimEnd() };
   }

@@ -51,6 +51,9 @@ export class ThreadSpanProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     this.open.delete(span as Span);
+    if ((span.spanContext().traceFlags & SAMPLED) === 0) return;
+    // First: starting the thread takes milliseconds, which must not count against ERRORED_MILLIS.
+    this.exportThread();
     for (const event of span.events) {
       if (event.name !== 'exception' || !event.attributes) continue;
       const { 'exception.type': type, 'exception.message': message, 'exception.stacktrace': stack } = event.attributes;
@@ -59,8 +62,6 @@ export class ThreadSpanProcessor implements SpanProcessor {
       this.errored.set(key, { span: span.spanContext(), at: performance.now() });
       if (this.errored.size > MAX_ERRORED) this.errored.delete(this.errored.keys().next().value as string);
     }
-    if ((span.spanContext().traceFlags & SAMPLED) === 0) return;
-    this.exportThread();
     this.buffer.push(toRecord(span));
     if (this.buffer.length >= this.batch.maxExportBatchSize) this.handOver();
     else this.timer ??= setTimeout(() => this.handOver(), this.batch.scheduledDelayMillis).unref();
