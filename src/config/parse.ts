@@ -23,6 +23,7 @@ import {
   type ConfigSetting,
   DEFAULT_SOURCE,
   EXPRESS_LAYERS,
+  type ExporterOptions,
   type ExpressLayer,
   type LogLevel,
   type LogsExporter,
@@ -83,6 +84,18 @@ export function parseConfig(env: Env): ConfigResult {
   const warnAfterTraces: Warn = (message) => {
     if (!message.startsWith('OTEL_EXPORTER_OTLP_ENDPOINT')) warn(message);
   };
+  /** Where metrics or logs go over OTLP: each from the signal's own variables, else the general ones. */
+  const otlpOf = (signal: 'metrics' | 'logs', protocol: Sourced<Protocol>): ExporterOptions => {
+    const name = signal.toUpperCase();
+    return Object.freeze({
+      protocol: from(`${signal}.otlp.protocol`, protocol),
+      url: from(`${signal}.otlp.url`, readEndpoint(read, warnAfterTraces, protocol[0], signal)),
+      headers: Object.freeze(
+        from(`${signal}.otlp.headers`, mergeHeaders(generalHeaders, readHeaders(read, `OTEL_EXPORTER_OTLP_${name}_HEADERS`, warn))),
+      ),
+      timeoutMillis: from(`${signal}.otlp.timeoutMillis`, readInteger(read, warn, `OTEL_EXPORTER_OTLP_${name}_TIMEOUT`, generalTimeout)),
+    });
+  };
 
   const config: Config = {
     enabled,
@@ -125,14 +138,7 @@ export function parseConfig(env: Env): ConfigResult {
     }),
     metrics: Object.freeze({
       exporter: from('metrics.exporter', readMetricsExporter(read, warn)),
-      otlp: Object.freeze({
-        protocol: from('metrics.otlp.protocol', metricsProtocol),
-        url: from('metrics.otlp.url', readEndpoint(read, warnAfterTraces, metricsProtocol[0], 'metrics')),
-        headers: Object.freeze(
-          from('metrics.otlp.headers', mergeHeaders(generalHeaders, readHeaders(read, 'OTEL_EXPORTER_OTLP_METRICS_HEADERS', warn))),
-        ),
-        timeoutMillis: from('metrics.otlp.timeoutMillis', readInteger(read, warn, 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT', generalTimeout)),
-      }),
+      otlp: otlpOf('metrics', metricsProtocol),
       intervalMillis: from('metrics.intervalMillis', readInteger(read, warn, 'OTEL_METRIC_EXPORT_INTERVAL', [60000, DEFAULT_SOURCE])),
       prometheus: Object.freeze({
         host: from('metrics.prometheus.host', firstOf(variable('OTEL_EXPORTER_PROMETHEUS_HOST'))),
@@ -145,14 +151,7 @@ export function parseConfig(env: Env): ConfigResult {
     }),
     logs: Object.freeze({
       exporter: from('logs.exporter', readLogsExporter(read, warn)),
-      otlp: Object.freeze({
-        protocol: from('logs.otlp.protocol', logsProtocol),
-        url: from('logs.otlp.url', readEndpoint(read, warnAfterTraces, logsProtocol[0], 'logs')),
-        headers: Object.freeze(
-          from('logs.otlp.headers', mergeHeaders(generalHeaders, readHeaders(read, 'OTEL_EXPORTER_OTLP_LOGS_HEADERS', warn))),
-        ),
-        timeoutMillis: from('logs.otlp.timeoutMillis', readInteger(read, warn, 'OTEL_EXPORTER_OTLP_LOGS_TIMEOUT', generalTimeout)),
-      }),
+      otlp: otlpOf('logs', logsProtocol),
       batch: Object.freeze({
         maxQueueSize: from('logs.batch.maxQueueSize', logsQueue),
         maxExportBatchSize: from(
