@@ -85,17 +85,17 @@ export function parseConfig(env: Env): ConfigResult {
     if (!message.startsWith('OTEL_EXPORTER_OTLP_ENDPOINT')) warn(message);
   };
   /** Where metrics or logs go over OTLP: each from the signal's own variables, else the general ones. */
-  const otlpOf = (signal: 'metrics' | 'logs', protocol: Sourced<Protocol>): ExporterOptions => {
-    const name = signal.toUpperCase();
-    return Object.freeze({
+  const otlpOf = (
+    signal: 'metrics' | 'logs',
+    protocol: Sourced<Protocol>,
+    variables: { readonly headers: string; readonly timeout: string },
+  ): ExporterOptions =>
+    Object.freeze({
       protocol: from(`${signal}.otlp.protocol`, protocol),
       url: from(`${signal}.otlp.url`, readEndpoint(read, warnAfterTraces, protocol[0], signal)),
-      headers: Object.freeze(
-        from(`${signal}.otlp.headers`, mergeHeaders(generalHeaders, readHeaders(read, `OTEL_EXPORTER_OTLP_${name}_HEADERS`, warn))),
-      ),
-      timeoutMillis: from(`${signal}.otlp.timeoutMillis`, readInteger(read, warn, `OTEL_EXPORTER_OTLP_${name}_TIMEOUT`, generalTimeout)),
+      headers: Object.freeze(from(`${signal}.otlp.headers`, mergeHeaders(generalHeaders, readHeaders(read, variables.headers, warn)))),
+      timeoutMillis: from(`${signal}.otlp.timeoutMillis`, readInteger(read, warn, variables.timeout, generalTimeout)),
     });
-  };
 
   const config: Config = {
     enabled,
@@ -138,7 +138,10 @@ export function parseConfig(env: Env): ConfigResult {
     }),
     metrics: Object.freeze({
       exporter: from('metrics.exporter', readMetricsExporter(read, warn)),
-      otlp: otlpOf('metrics', metricsProtocol),
+      otlp: otlpOf('metrics', metricsProtocol, {
+        headers: 'OTEL_EXPORTER_OTLP_METRICS_HEADERS',
+        timeout: 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT',
+      }),
       intervalMillis: from('metrics.intervalMillis', readInteger(read, warn, 'OTEL_METRIC_EXPORT_INTERVAL', [60000, DEFAULT_SOURCE])),
       prometheus: Object.freeze({
         host: from('metrics.prometheus.host', firstOf(variable('OTEL_EXPORTER_PROMETHEUS_HOST'))),
@@ -151,7 +154,7 @@ export function parseConfig(env: Env): ConfigResult {
     }),
     logs: Object.freeze({
       exporter: from('logs.exporter', readLogsExporter(read, warn)),
-      otlp: otlpOf('logs', logsProtocol),
+      otlp: otlpOf('logs', logsProtocol, { headers: 'OTEL_EXPORTER_OTLP_LOGS_HEADERS', timeout: 'OTEL_EXPORTER_OTLP_LOGS_TIMEOUT' }),
       batch: Object.freeze({
         maxQueueSize: from('logs.batch.maxQueueSize', logsQueue),
         maxExportBatchSize: from(
