@@ -84,6 +84,26 @@ export function parseConfig(env: Env): ConfigResult {
   const warnAfterTraces: Warn = (message) => {
     if (!message.startsWith('OTEL_EXPORTER_OTLP_ENDPOINT')) warn(message);
   };
+  /** How spans or log records are batched: the size at most the queue, the delay and the timeout from the signal's variables. */
+  const batchOf = (
+    signal: 'traces' | 'logs',
+    queue: Sourced<number>,
+    size: Sourced<number>,
+    delayMillis: number,
+    variables: { readonly size: string; readonly delay: string; readonly timeout: string },
+  ): Config['traces']['batch'] =>
+    Object.freeze({
+      maxQueueSize: from(`${signal}.batch.maxQueueSize`, queue),
+      maxExportBatchSize: from(
+        `${signal}.batch.maxExportBatchSize`,
+        size[0] > queue[0] ? clampBatch(read, warn, variables.size, size[0], queue) : size,
+      ),
+      scheduledDelayMillis: from(
+        `${signal}.batch.scheduledDelayMillis`,
+        readInteger(read, warn, variables.delay, [delayMillis, DEFAULT_SOURCE], 0),
+      ),
+      exportTimeoutMillis: from(`${signal}.batch.exportTimeoutMillis`, readInteger(read, warn, variables.timeout, [30000, DEFAULT_SOURCE])),
+    });
   /** Where metrics or logs go over OTLP: each from the signal's own variables, else the general ones. */
   const otlpOf = (
     signal: 'metrics' | 'logs',
@@ -120,20 +140,10 @@ export function parseConfig(env: Env): ConfigResult {
         timeoutMillis: from('traces.otlp.timeoutMillis', readInteger(read, warn, 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', generalTimeout)),
       }),
       sampler: Object.freeze(from('traces.sampler', readSampler(read, warn))),
-      batch: Object.freeze({
-        maxQueueSize: from('traces.batch.maxQueueSize', batchQueue),
-        maxExportBatchSize: from(
-          'traces.batch.maxExportBatchSize',
-          batchSize[0] > batchQueue[0] ? clampBatch(read, warn, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', batchSize[0], batchQueue) : batchSize,
-        ),
-        scheduledDelayMillis: from(
-          'traces.batch.scheduledDelayMillis',
-          readInteger(read, warn, 'OTEL_BSP_SCHEDULE_DELAY', [5000, DEFAULT_SOURCE], 0),
-        ),
-        exportTimeoutMillis: from(
-          'traces.batch.exportTimeoutMillis',
-          readInteger(read, warn, 'OTEL_BSP_EXPORT_TIMEOUT', [30000, DEFAULT_SOURCE]),
-        ),
+      batch: batchOf('traces', batchQueue, batchSize, 5000, {
+        size: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
+        delay: 'OTEL_BSP_SCHEDULE_DELAY',
+        timeout: 'OTEL_BSP_EXPORT_TIMEOUT',
       }),
     }),
     metrics: Object.freeze({
@@ -155,22 +165,10 @@ export function parseConfig(env: Env): ConfigResult {
     logs: Object.freeze({
       exporter: from('logs.exporter', readLogsExporter(read, warn)),
       otlp: otlpOf('logs', logsProtocol, { headers: 'OTEL_EXPORTER_OTLP_LOGS_HEADERS', timeout: 'OTEL_EXPORTER_OTLP_LOGS_TIMEOUT' }),
-      batch: Object.freeze({
-        maxQueueSize: from('logs.batch.maxQueueSize', logsQueue),
-        maxExportBatchSize: from(
-          'logs.batch.maxExportBatchSize',
-          logsBatchSize[0] > logsQueue[0]
-            ? clampBatch(read, warn, 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', logsBatchSize[0], logsQueue)
-            : logsBatchSize,
-        ),
-        scheduledDelayMillis: from(
-          'logs.batch.scheduledDelayMillis',
-          readInteger(read, warn, 'OTEL_BLRP_SCHEDULE_DELAY', [1000, DEFAULT_SOURCE], 0),
-        ),
-        exportTimeoutMillis: from(
-          'logs.batch.exportTimeoutMillis',
-          readInteger(read, warn, 'OTEL_BLRP_EXPORT_TIMEOUT', [30000, DEFAULT_SOURCE]),
-        ),
+      batch: batchOf('logs', logsQueue, logsBatchSize, 1000, {
+        size: 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE',
+        delay: 'OTEL_BLRP_SCHEDULE_DELAY',
+        timeout: 'OTEL_BLRP_EXPORT_TIMEOUT',
       }),
     }),
     instrumentations: Object.freeze(from('instrumentations', readInstrumentations(read, warn))),
