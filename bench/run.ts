@@ -183,7 +183,7 @@ interface LoadRuns {
   readonly logsPerRequest: number[];
   /** CPU µs per request, all threads, where the app reports it (`/__cpu`). */
   readonly cpu: number[];
-  /** µs per request the app's own thread was busy, where the app reports it. */
+  /** CPU µs per request of the app's own thread, where the app reports it. */
   readonly appThread: number[];
 }
 
@@ -299,9 +299,9 @@ async function capacity() {
 
 /**
  * What log sending costs per record: an Express route logging 0 and then 20 pino records per request,
- * compared per request in the time the app's own thread was busy (what a request waits for) and in
- * the CPU time of every thread of the process (the export thread's work included, none of the load
- * generator's); with how many records reached the receiver. And the throughput of a service logging
+ * compared per request in the CPU time of the app's own thread (what its requests wait for) and of
+ * every thread of the process (the export thread's work included, none of the load generator's);
+ * with how many records reached the receiver. And the throughput of a service logging
  * 2 records per request.
  */
 async function logCost() {
@@ -318,9 +318,9 @@ async function logCost() {
   const cost = table(
     [
       'variant',
-      "app's thread µs/request, 0 / 20 records",
+      "app's thread CPU µs/request, 0 / 20 records",
       "added per record on the app's thread",
-      'all threads µs/request, 0 / 20 records',
+      'all threads CPU µs/request, 0 / 20 records',
       'added per record, all threads',
       'records received of 20',
     ],

@@ -302,7 +302,6 @@ async function exportTest(config: Config, app: AppPackage): Promise<{ exported: 
   const { traceId, spanId, traceFlags } = span.spanContext();
   const record = fromLogData(
     {
-      kind: 'record',
       time: now,
       observed: now,
       severityNumber: 9,

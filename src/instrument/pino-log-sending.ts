@@ -7,8 +7,8 @@
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { PinoFormat } from '../export/log-record.js';
 
-/** Receives each line a logger writes, with pino's level number and name, while the logging call runs. */
-export type PinoLineSink = (line: string, level: number, levelName: string | undefined, format: PinoFormat) => void;
+/** Given how a logger writes, where each of its lines goes, with pino's level number, while the logging call runs. */
+export type PinoLineSink = (format: PinoFormat, levelNames: Readonly<Record<number, string>>) => (line: string, level: number) => void;
 
 interface Entry {
   readonly level?: number;
@@ -50,14 +50,13 @@ function lean(multistream: Multistream, sink: PinoLineSink): Multistream {
       if (streams?.length !== 2 || otel?.stream?.constructor?.name !== 'OTelPinoStream') {
         return Reflect.apply(multistream, this, [streams, options]);
       }
-      const names = otel.stream._levels?.labels ?? {};
-      const format = formatOf(otel.stream);
+      const send = sink(formatOf(otel.stream), otel.stream._levels?.labels ?? {});
       // What pino and its multistream call on a stream: `write`, and `end` and `flushSync` when it ends.
       const sending = {
         [METADATA]: true,
         lastLevel: 0,
         write(line: string) {
-          sink(line, this.lastLevel, names[this.lastLevel], format);
+          send(line, this.lastLevel);
         },
         end() {},
         flushSync() {},

@@ -14,6 +14,7 @@ import {
   type LogRecordData,
   logDataSize,
   MAX_RECORD_CHARS,
+  type PinoLogger,
   toAnyValue,
   toAttributes,
 } from '../export/log-record.js';
@@ -30,7 +31,8 @@ const CRASH_SCOPE: InstrumentationScope = { name: '@rustok/otel' };
 /** What the logs need of the OpenTelemetry packages, passed in so that this file loads none of them. */
 export interface LogsApi {
   activeContext(): Context;
-  spanContextOf(context: Context): { traceId: string; spanId: string; traceFlags: number } | undefined;
+  /** The span's own, valid, context: read, never kept, since it may carry what cannot cross to the export thread. */
+  spanContextOf(context: Context): { readonly traceId: string; readonly spanId: string; readonly traceFlags: number } | undefined;
   hrTime(time?: LogRecord['timestamp']): [number, number];
 }
 
@@ -85,20 +87,24 @@ export class ThreadLoggerProvider implements LoggerProvider {
   }
 
   /** Where the pino instrumentation's lines go: as written, read in the export thread (src/instrument/pino-log-sending.ts). */
-  pinoLine(instrumentation: Instrumentation): PinoLineSink {
+  pinoLines(instrumentation: Instrumentation): PinoLineSink {
     const api = this.#api;
     const scope: InstrumentationScope = { name: instrumentation.instrumentationName, version: instrumentation.instrumentationVersion };
-    return (line, level, levelName, format) =>
-      this.#push({
-        kind: 'pino',
-        line: line.length > MAX_RECORD_CHARS ? line.slice(0, MAX_RECORD_CHARS) : line,
-        level,
-        format,
-        severityText: levelName,
-        observed: api.hrTime(),
-        span: api.spanContextOf(api.activeContext()),
-        scope,
-      });
+    return (format, levelNames) => {
+      const logger: PinoLogger = { scope, format, levelNames };
+      return (line, level) => {
+        const span = api.spanContextOf(api.activeContext());
+        this.#push([
+          line.length > MAX_RECORD_CHARS ? line.slice(0, MAX_RECORD_CHARS) : line,
+          level,
+          Date.now(),
+          span?.traceId ?? '',
+          span?.spanId ?? '',
+          span?.traceFlags ?? 0,
+          logger,
+        ]);
+      };
+    };
   }
 
   #emit(record: LogRecord, scope: InstrumentationScope): void {
@@ -128,7 +134,6 @@ export class ThreadLoggerProvider implements LoggerProvider {
     const span = api.spanContextOf(record.context ?? api.activeContext());
     const observed = api.hrTime(record.observedTimestamp);
     return {
-      kind: 'record',
       time: record.timestamp === undefined ? observed : api.hrTime(record.timestamp),
       observed,
       severityNumber: record.severityNumber,
@@ -137,7 +142,7 @@ export class ThreadLoggerProvider implements LoggerProvider {
       eventName: record.eventName,
       attributes,
       droppedAttributes: dropped,
-      span,
+      span: span && { traceId: span.traceId, spanId: span.spanId, traceFlags: span.traceFlags },
       scope,
     };
   }

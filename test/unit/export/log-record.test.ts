@@ -6,7 +6,8 @@ import {
   fromLogData,
   fromPinoLine,
   MAX_ATTRIBUTES,
-  type PinoLineData,
+  type PinoFormat,
+  type PinoLogger,
   pinoSeverityNumber,
   ScopeTable,
   toAnyValue,
@@ -113,16 +114,18 @@ describe('exceptionAttributes', () => {
 });
 
 describe('pino lines', () => {
-  const line = (fields: object, overrides: Partial<PinoLineData> = {}): PinoLineData => ({
-    kind: 'pino',
-    line: `${JSON.stringify(fields)}\n`,
-    level: 30,
-    format: { messageKey: 'msg', errorKey: 'err', time: 'ms' },
-    severityText: 'info',
-    observed: [1, 0],
+  const resource = resourceFromAttributes({});
+  const logger = (format: Partial<PinoFormat> = {}): PinoLogger => ({
     scope: { name: '@opentelemetry/instrumentation-pino', version: '1' },
-    ...overrides,
+    format: { messageKey: 'msg', errorKey: 'err', time: 'ms', ...format },
+    levelNames: { 30: 'info' },
   });
+  const read = (fields: object | string, format: Partial<PinoFormat> = {}) =>
+    fromPinoLine(
+      [typeof fields === 'string' ? fields : `${JSON.stringify(fields)}\n`, 30, 1000, '', '', 0, logger(format)],
+      resource,
+      new ScopeTable(),
+    );
 
   it('maps the standard levels to their severities and spreads the others between them', () => {
     assert.deepEqual([10, 20, 30, 40, 50, 60].map(pinoSeverityNumber), [1, 5, 9, 13, 17, 21]);
@@ -132,42 +135,39 @@ describe('pino lines', () => {
   });
 
   it('makes the message the body and the other fields attributes, without the fields OTLP has elsewhere', () => {
-    const record = fromPinoLine(
-      line({
-        level: 30,
-        time: 1_700_000_000_123,
-        pid: 1,
-        hostname: 'h',
-        trace_id: 't',
-        span_id: 's',
-        trace_flags: '01',
-        msg: 'hello',
-        user: { id: 7 },
-      }),
-    );
+    const record = read({
+      level: 30,
+      time: 1_700_000_000_123,
+      pid: 1,
+      hostname: 'h',
+      trace_id: 't',
+      span_id: 's',
+      trace_flags: '01',
+      msg: 'hello',
+      user: { id: 7 },
+    });
     assert.equal(record.body, 'hello');
     assert.deepEqual(record.attributes, { user: { id: 7 } });
-    assert.deepEqual(record.time, [1_700_000_000, 123_000_000]);
+    assert.deepEqual(record.hrTime, [1_700_000_000, 123_000_000]);
+    assert.deepEqual(record.hrTimeObserved, [1, 0]);
+    assert.equal(record.spanContext, undefined);
     assert.equal(record.severityNumber, 9);
     assert.equal(record.severityText, 'info');
   });
 
   it('reads the time as the logger writes it, and keeps one it cannot read as an attribute', () => {
-    const at = (time: unknown, format: 'ms' | 's' | 'iso' | 'other') =>
-      fromPinoLine(line({ time, msg: 'm' }, { format: { messageKey: 'msg', errorKey: 'err', time: format } }));
-    assert.deepEqual(at(1_700_000_000, 's').time, [1_700_000_000, 0]);
-    assert.deepEqual(at('2023-11-14T22:13:20.500Z', 'iso').time, [1_700_000_000, 500_000_000]);
+    const at = (time: unknown, format: PinoFormat['time']) => read({ time, msg: 'm' }, { time: format });
+    assert.deepEqual(at(1_700_000_000, 's').hrTime, [1_700_000_000, 0]);
+    assert.deepEqual(at('2023-11-14T22:13:20.500Z', 'iso').hrTime, [1_700_000_000, 500_000_000]);
     const custom = at('yesterday', 'other');
-    assert.deepEqual(custom.time, [1, 0]);
+    assert.deepEqual(custom.hrTime, [1, 0]);
     assert.equal(custom.attributes.time, 'yesterday');
   });
 
   it('turns the error field into exception attributes and honours custom keys and event names', () => {
-    const record = fromPinoLine(
-      line(
-        { message: 'failed', error: { type: 'TypeError', message: 'x', stack: 'TypeError: x' }, 'otel.event.name': 'checkout' },
-        { format: { messageKey: 'message', errorKey: 'error', time: 'ms' } },
-      ),
+    const record = read(
+      { message: 'failed', error: { type: 'TypeError', message: 'x', stack: 'TypeError: x' }, 'otel.event.name': 'checkout' },
+      { messageKey: 'message', errorKey: 'error' },
     );
     assert.equal(record.body, 'failed');
     assert.equal(record.eventName, 'checkout');
@@ -176,7 +176,17 @@ describe('pino lines', () => {
   });
 
   it('keeps a line that is no JSON as the body', () => {
-    assert.equal(fromPinoLine({ ...line({}), line: 'not json\n' }).body, 'not json');
+    assert.equal(read('not json\n').body, 'not json');
+  });
+
+  it('carries the span that was active, and one scope object per logger scope', () => {
+    const scopes = new ScopeTable();
+    const one = logger();
+    const [first, second] = [1, 2].map((i) =>
+      fromPinoLine([`{"msg":"${i}"}\n`, 30, 1000, 'a'.repeat(32), 'b'.repeat(16), 1, one], resource, scopes),
+    );
+    assert.deepEqual(first?.spanContext, { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 1, isRemote: false });
+    assert.equal(first?.instrumentationScope, second?.instrumentationScope);
   });
 });
 
@@ -187,7 +197,6 @@ describe('fromLogData', () => {
     const record = (name: string) =>
       fromLogData(
         {
-          kind: 'record',
           time: [1, 0],
           observed: [1, 0],
           attributes: {},

@@ -1,19 +1,22 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
-import type { LogData, LogRecordData } from '../../../src/export/log-record.js';
+import type { LogData, LogRecordData, PinoLineData } from '../../../src/export/log-record.js';
 import type { ExportThread } from '../../../src/export/thread.js';
 import { type LogsApi, ThreadLoggerProvider } from '../../../src/preload/logs.js';
 
 const SPAN = { traceId: '1'.repeat(32), spanId: '2'.repeat(16), traceFlags: 1 };
 
-function setUp(batch = { maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 60_000, exportTimeoutMillis: 30_000 }) {
+function setUp(
+  batch = { maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 60_000, exportTimeoutMillis: 30_000 },
+  { active }: { active?: typeof SPAN } = { active: SPAN },
+) {
   const sent: LogData[][] = [];
   let starts = 0;
   const thread = { sendLogs: (records: readonly LogData[]) => sent.push([...records]) } as unknown as ExportThread;
   const api: LogsApi = {
     activeContext: () => ROOT_CONTEXT,
-    spanContextOf: (context) => (context === ROOT_CONTEXT ? SPAN : undefined),
+    spanContextOf: (context) => (context === ROOT_CONTEXT ? active : undefined),
     hrTime: (time) => (time === undefined ? [100, 0] : [Number(time) / 1000, 0]),
   };
   const provider = new ThreadLoggerProvider(
@@ -41,7 +44,6 @@ describe('the logger provider', () => {
     });
     provider.handOver();
     const [[record]] = sent as [[LogRecordData]];
-    assert.equal(record.kind, 'record');
     assert.deepEqual(record.time, [5, 0]);
     assert.deepEqual(record.observed, [100, 0]);
     assert.equal(record.body, 'failed');
@@ -100,24 +102,36 @@ describe('the logger provider', () => {
     assert.deepEqual(record.scope, { name: '@rustok/otel' });
   });
 
-  it("hands a pino line over as written, with pino's level and the active span", () => {
+  it("hands a pino line over as written, with pino's level and the active span, the logger's facts shared", () => {
     const { provider, sent } = setUp();
-    const sink = provider.pinoLine({ instrumentationName: '@opentelemetry/instrumentation-pino', instrumentationVersion: '0.5' } as never);
-    sink('{"msg":"hi"}\n', 30, 'info', { messageKey: 'msg', errorKey: 'err', time: 'ms' });
+    const lines = provider.pinoLines({
+      instrumentationName: '@opentelemetry/instrumentation-pino',
+      instrumentationVersion: '0.5',
+    } as never);
+    const send = lines({ messageKey: 'msg', errorKey: 'err', time: 'ms' }, { 30: 'info' });
+    const before = Date.now();
+    send('{"msg":"hi"}\n', 30);
+    send('{"msg":"there"}\n', 40);
     provider.handOver();
-    assert.deepEqual(sent, [
-      [
-        {
-          kind: 'pino',
-          line: '{"msg":"hi"}\n',
-          level: 30,
-          format: { messageKey: 'msg', errorKey: 'err', time: 'ms' },
-          severityText: 'info',
-          observed: [100, 0],
-          span: SPAN,
-          scope: { name: '@opentelemetry/instrumentation-pino', version: '0.5' },
-        },
-      ],
-    ]);
+    const [[first, second]] = sent as [[PinoLineData, PinoLineData]];
+    const [line, level, observed, traceId, spanId, traceFlags, logger] = first;
+    assert.deepEqual([line, level, traceId, spanId, traceFlags], ['{"msg":"hi"}\n', 30, SPAN.traceId, SPAN.spanId, 1]);
+    assert.ok(observed >= before && observed <= Date.now());
+    assert.deepEqual(logger, {
+      scope: { name: '@opentelemetry/instrumentation-pino', version: '0.5' },
+      format: { messageKey: 'msg', errorKey: 'err', time: 'ms' },
+      levelNames: { 30: 'info' },
+    });
+    assert.equal(second[6], logger, 'one object for every line of a logger');
+    assert.equal(second[1], 40);
+  });
+
+  it('hands a pino line over with an empty trace id when no span is active', () => {
+    const { provider, sent } = setUp(undefined, {});
+    const send = provider.pinoLines({ instrumentationName: 'pino' } as never)({ messageKey: 'msg', errorKey: 'err', time: 'ms' }, {});
+    send('{}\n', 30);
+    provider.handOver();
+    const [[record]] = sent as [[PinoLineData]];
+    assert.deepEqual(record.slice(3, 6), ['', '', 0]);
   });
 });
