@@ -11,6 +11,7 @@ import { applicableInstrumentations, replacesModules } from '../instrument/catal
 import { loadInstrumentations } from '../instrument/load.js';
 import { importPatching, patchImports } from '../instrument/module-hooks.js';
 import { sendPinoLines } from '../instrument/pino-log-sending.js';
+import { redactedFetchUrl } from '../instrument/url-redaction.js';
 import { diagLogger, hide, reason, say, sayOnce } from '../log.js';
 import { type AppPackage, appEntry, findAppPackage, serviceIdentity } from './app-package.js';
 import { installShutdown } from './exit-hooks.js';
@@ -67,6 +68,8 @@ function startTracing(config: Config): void {
   api.trace.setGlobalTracerProvider(provider);
 
   const metrics = config.metrics.exporter === 'none' ? undefined : startMetrics(config, resource, () => processor.exportThread());
+  // The app's own meters (`metrics.getMeter()`) go where the RED metrics go, as its tracers do.
+  if (metrics) api.metrics.setGlobalMeterProvider(metrics.meterProvider);
   const logs = config.logs.exporter === 'none' ? undefined : startLogs(config, api, core, () => processor.exportThread());
   const enable = (instrumentations: Instrumentation[]) =>
     registerInstrumentations({ tracerProvider: provider, meterProvider: metrics?.meterProvider, instrumentations });
@@ -80,7 +83,7 @@ function startTracing(config: Config): void {
     imports === 'through require',
     (name) => instrumentationConfig(name, config, metrics),
     (name, instrumentation) => {
-      if (name === 'pino' && logs) sendPinoLines(instrumentation, logs.pinoLine(instrumentation));
+      if (name === 'pino' && logs) sendPinoLines(instrumentation, logs.pinoLines(instrumentation));
     },
     enable,
   );
@@ -151,7 +154,7 @@ function startLogs(
     activeContext: () => api.context.active(),
     spanContextOf: (context) => {
       const span = api.trace.getSpanContext(context);
-      return span && api.isSpanContextValid(span) ? { traceId: span.traceId, spanId: span.spanId, traceFlags: span.traceFlags } : undefined;
+      return span && api.isSpanContextValid(span) ? span : undefined;
     },
     hrTime: (time) => (time === undefined ? core.millisToHrTime(Date.now()) : core.timeInputToHrTime(time)),
   });
@@ -188,6 +191,7 @@ const LOG_SENDING = ['pino', 'winston', 'bunyan'];
 function instrumentationConfig(name: string, config: Config, metrics: Metrics | undefined): object {
   // With logs off, the instrumentations only put the trace on the app's lines: no second stream per logger.
   if (LOG_SENDING.includes(name)) return { disableLogSending: config.logs.exporter === 'none' };
+  if (name === 'undici') return { startSpanHook: redactedFetchUrl };
   if (name === 'express') {
     return { ignoreLayersType: EXPRESS_LAYERS.filter((layer) => !config.expressLayers.includes(layer)) };
   }

@@ -71,6 +71,29 @@ describe('metrics over OTLP', () => {
   });
 });
 
+describe("the app's own metrics", () => {
+  it('exports what the app measures with metrics.getMeter() of @opentelemetry/api, with the RED metrics', async () => {
+    const app = startApp(
+      'require("@opentelemetry/api").metrics.getMeter("orders").createCounter("orders.placed").add(2, { "order.kind": "test" })',
+      {
+        receiver: fixture.receiver,
+        preload: 'none',
+        nodeArgs: ['--require=@rustok/otel/register', '-e'],
+        env: { OTEL_SERVICE_NAME: 'metrics-own' },
+      },
+    );
+    assert.deepEqual(await app.exited, { code: 0, signal: null });
+    const mine = () => ofService('metrics-own')(fixture.receiver.metrics);
+    await fixture.receiver.waitForMetrics(() => latest(mine(), 'orders.placed') !== undefined, 10_000);
+    const placed = latest(mine(), 'orders.placed');
+    assert.equal(placed?.type, 'sum');
+    assert.deepEqual(
+      placed?.points.map((point) => [point.attributes, point.value]),
+      [[{ 'order.kind': 'test' }, 2]],
+    );
+  });
+});
+
 describe('metrics for a Prometheus scrape', () => {
   it('serves the metrics at /metrics and neither traces nor measures the scrapes', async () => {
     const port = await closedPort();

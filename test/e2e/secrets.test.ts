@@ -177,6 +177,31 @@ describe('no credential is ever printed', () => {
   }
 });
 
+describe('a presigned URL in a span', () => {
+  it('has its signature redacted, whether the app calls it with http or with fetch', async () => {
+    const service = 'presigned-url';
+    const app = startApp(
+      `const url = process.env.TARGET_URL + '/report.pdf?X-Amz-Signature=S1gnatur3&page=2';
+       require('node:http').get(url, (response) => response.resume().on('end', () => fetch(url).then((r) => r.text())));`,
+      {
+        receiver: fixture.receiver,
+        preload: 'none',
+        nodeArgs: ['--require=@rustok/otel/register', '-e'],
+        env: { OTEL_SERVICE_NAME: service, TARGET_URL: fixture.target.url },
+      },
+    );
+    assert.deepEqual(await app.exited, { code: 0, signal: null }, app.stderr());
+    const spans = (
+      await fixture.receiver.waitFor((all) => all.filter((span) => span.resource['service.name'] === service).length >= 2)
+    ).filter((span) => span.resource['service.name'] === service);
+    assert.deepEqual(spans.map((span) => span.attributes['url.full']).sort(), [
+      `${fixture.target.url}/report.pdf?X-Amz-Signature=REDACTED&page=2`,
+      `${fixture.target.url}/report.pdf?X-Amz-Signature=REDACTED&page=2`,
+    ]);
+    assert.ok(!JSON.stringify(spans.map((span) => span.attributes)).includes('S1gnatur3'), 'the signature is in no attribute');
+  });
+});
+
 describe('the command line in the resource', () => {
   for (const optIn of [false, true]) {
     it(`is ${optIn ? 'there with OTEL_NODE_RESOURCE_COMMAND_ARGS=true' : 'left out by default, process.command kept'}, on spans and metrics alike`, async () => {
