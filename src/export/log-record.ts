@@ -275,18 +275,22 @@ function millisToHrTime(millis: number): HrTime {
   return [Math.trunc(millis / 1000), Math.round((millis % 1000) * 1e6)];
 }
 
-/** About how many bytes a record takes, queued or exported: its strings' lengths, and a few bytes for everything else. */
+/**
+ * About how many bytes a record takes, queued or exported: its strings in UTF-8 (what a collector's
+ * message limit counts; pino writes other scripts as they are, up to 3 bytes a character), and a few
+ * bytes for everything else.
+ */
 export function logDataSize(data: LogData): number {
-  return isPinoLine(data) ? data[0].length + 64 : 64 + valueSize(data.body) + valueSize(data.attributes);
+  return isPinoLine(data) ? Buffer.byteLength(data[0]) + 64 : 64 + valueSize(data.body) + valueSize(data.attributes);
 }
 
 function valueSize(value: unknown): number {
-  if (typeof value === 'string') return value.length;
+  if (typeof value === 'string') return Buffer.byteLength(value);
   if (value instanceof Uint8Array) return value.byteLength;
   if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + valueSize(item), 8);
   if (typeof value === 'object' && value !== null) {
     let sum = 8;
-    for (const [key, item] of Object.entries(value)) sum += key.length + valueSize(item);
+    for (const [key, item] of Object.entries(value)) sum += Buffer.byteLength(key) + valueSize(item);
     return sum;
   }
   return 8;

@@ -53,8 +53,13 @@ export function startMetrics(config: Config, resource: Resource, thread: () => E
     destination = `${metrics.otlp.protocol} ${redactEndpoint(metrics.otlp.url)} every ${metrics.intervalMillis / 1000} s`;
     const periodic = reader;
     let collected: ResourceMetrics | undefined;
-    // Without a timeout the collection runs in promises alone, which end before the event loop looks again.
+    let collectedAtEnd = false;
+    // Without a timeout the collection runs in promises alone, which end before the event loop looks
+    // again. Once: an observable callback of the app's own that does I/O brings 'beforeExit' round
+    // again, and a collection each time would never let the loop end.
     collectAtEnd = () => {
+      if (collectedAtEnd) return;
+      collectedAtEnd = true;
       void periodic.collect().then(
         (result) => {
           collected = result.resourceMetrics;

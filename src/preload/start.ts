@@ -68,8 +68,10 @@ function startTracing(config: Config): void {
   api.trace.setGlobalTracerProvider(provider);
 
   const metrics = config.metrics.exporter === 'none' ? undefined : startMetrics(config, resource, () => processor.exportThread());
-  // The app's own meters (`metrics.getMeter()`) go where the RED metrics go, as its tracers do.
-  if (metrics) api.metrics.setGlobalMeterProvider(metrics.meterProvider);
+  // The app's own meters (`metrics.getMeter()`) go where the RED metrics go, as its tracers do;
+  // unless it brings a metrics SDK of its own, whose provider would be refused the global.
+  if (metrics && !OWN_METRICS_SDK.some((name) => app.dependencies.includes(name)))
+    api.metrics.setGlobalMeterProvider(metrics.meterProvider);
   const logs = config.logs.exporter === 'none' ? undefined : startLogs(config, api, core, () => processor.exportThread());
   const enable = (instrumentations: Instrumentation[]) =>
     registerInstrumentations({ tracerProvider: provider, meterProvider: metrics?.meterProvider, instrumentations });
@@ -184,6 +186,9 @@ function sampler(base: typeof import('@opentelemetry/sdk-trace-base'), { ratio, 
     ratio >= 1 ? new base.AlwaysOnSampler() : ratio <= 0 ? new base.AlwaysOffSampler() : new base.TraceIdRatioBasedSampler(ratio);
   return parentBased ? new base.ParentBasedSampler({ root }) : root;
 }
+
+/** Packages with which an app sets up metrics of its own. */
+const OWN_METRICS_SDK = ['@opentelemetry/sdk-metrics', '@opentelemetry/sdk-node'];
 
 /** The instrumentations that send the records of a logging library as OTLP logs. */
 const LOG_SENDING = ['pino', 'winston', 'bunyan'];

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { Agent, get } from 'node:http';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
-import { ourLines, startApp, WAIT_MS } from '../helpers/app.js';
+import { fixtureDir, ourLines, startApp, WAIT_MS } from '../helpers/app.js';
 import { useFixture } from '../helpers/fixture.js';
 import type { ReceivedMetric } from '../helpers/receiver.js';
 import { closedPort } from '../helpers/target.js';
@@ -91,6 +91,33 @@ describe("the app's own metrics", () => {
       placed?.points.map((point) => [point.attributes, point.value]),
       [[{ 'order.kind': 'test' }, 2]],
     );
+  });
+});
+
+describe("the app's own metrics, continued", () => {
+  it('lets a script end whose own observable callback does I/O, with its last value exported', async () => {
+    const app = startApp(
+      `require('@opentelemetry/api').metrics.getMeter('pool').createObservableGauge('pool.size').addCallback(async (result) => {
+         await require('node:fs/promises').stat('.');
+         result.observe(3);
+       });`,
+      {
+        receiver: fixture.receiver,
+        preload: 'none',
+        nodeArgs: ['--require=@rustok/otel/register', '-e'],
+        env: { OTEL_SERVICE_NAME: 'metrics-observable' },
+      },
+    );
+    assert.deepEqual(await app.exited, { code: 0, signal: null });
+    const mine = () => ofService('metrics-observable')(fixture.receiver.metrics);
+    await fixture.receiver.waitForMetrics(() => latest(mine(), 'pool.size') !== undefined, 10_000);
+    assert.equal(latest(mine(), 'pool.size')?.points[0]?.value, 3);
+  });
+
+  it('leaves the global to the meter provider of an app with a metrics SDK of its own', async () => {
+    const own = startApp('own-meter-provider.cjs', { cwd: fixtureDir('own-metrics'), env: { OTEL_SERVICE_NAME: 'metrics-own-sdk' } });
+    assert.deepEqual(await own.exited, { code: 0, signal: null }, own.stderr());
+    assert.deepEqual(JSON.parse(own.stdout()), { registered: true, scopes: ['orders'] });
   });
 });
 

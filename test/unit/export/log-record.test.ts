@@ -5,6 +5,7 @@ import {
   exceptionAttributes,
   fromLogData,
   fromPinoLine,
+  logDataSize,
   MAX_ATTRIBUTES,
   type PinoFormat,
   type PinoLogger,
@@ -211,5 +212,16 @@ describe('fromLogData', () => {
     assert.equal(first.instrumentationScope, second.instrumentationScope);
     assert.notEqual(first.instrumentationScope, other.instrumentationScope);
     assert.deepEqual(first.spanContext, { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 1, isRemote: false });
+  });
+});
+
+describe('logDataSize', () => {
+  it('counts strings in UTF-8, as a collector counts its message limit', () => {
+    const logger = { scope: { name: 'pino' }, format: { messageKey: 'msg', errorKey: 'err', time: 'ms' as const }, levelNames: {} };
+    const line = (text: string) => logDataSize([text, 30, 0, '', '', 0, logger]);
+    assert.equal(line('日本語'.repeat(100)) - line('a'.repeat(300)), 600, 'three bytes a character, not one');
+    const record = (body: string) =>
+      logDataSize({ time: [0, 0], observed: [0, 0], body, attributes: {}, droppedAttributes: 0, scope: { name: 'w' } });
+    assert.equal(record('é') - record('e'), 1);
   });
 });
