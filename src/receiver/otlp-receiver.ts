@@ -286,7 +286,10 @@ export async function startReceiver({
       return until(metricListeners, () => predicate(metrics), timeoutMs, got);
     },
     async close() {
-      grpcServer.forceShutdown();
+      // An answer already written still reaches its exporter: a test that saw its spans arrive and
+      // closes must not leave the app a cancelled export to complain about. A hanging call never ends.
+      if (fault === 'hang') grpcServer.forceShutdown();
+      else await new Promise((resolve) => grpcServer.tryShutdown(resolve));
       httpServer.closeAllConnections();
       await new Promise((resolve) => httpServer.close(resolve));
     },

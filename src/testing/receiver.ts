@@ -67,7 +67,13 @@ export async function startTestReceiver({ port = 0 }: TestReceiverOptions = {}):
   const spans = arrivals(SPANS);
   const metrics = arrivals(METRICS);
   const logs = arrivals(LOGS);
-  const receiver = await startReceiver({ grpcPort: port, retain: false });
+  const receiver = await startReceiver({ grpcPort: port, retain: false }).catch((error: Error) => {
+    if (port === 0 || !error.message.includes('EADDRINUSE')) throw error;
+    // The likely cause: test files under the preload share its endpoint, and two ran at once.
+    throw new Error(`startTestReceiver(): port ${port} of 127.0.0.1 is taken; run the test files that listen there one at a time`, {
+      cause: error,
+    });
+  });
   receiver.onSpans((batch) => spans.add(batch.map(toSpan)));
   receiver.onMetrics((batch) => metrics.add(batch.flatMap(toPoints)));
   receiver.onLogs((batch) => logs.add(batch.map(toLog)));

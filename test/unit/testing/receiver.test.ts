@@ -160,7 +160,15 @@ describe('the environment for a service under test', () => {
   });
 });
 
-describe('closing', () => {
+describe('starting and closing', () => {
+  it('says so when the port it was given is taken', async () => {
+    const port = Number(new URL(receiver.endpoint).port);
+    await assert.rejects(
+      startTestReceiver({ port }),
+      new Error(`startTestReceiver(): port ${port} of 127.0.0.1 is taken; run the test files that listen there one at a time`),
+    );
+  });
+
   it('rejects the waits still pending', async () => {
     const closing = await startTestReceiver();
     const pending = closing.spans({ name: 'never' });
