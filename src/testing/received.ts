@@ -5,11 +5,11 @@ import type * as Raw from '../receiver/otlp-receiver.js';
 /** A span's kind, as OpenTelemetry's API names it. */
 export type SpanKindName = 'internal' | 'server' | 'client' | 'producer' | 'consumer';
 
-/** A span's status code: `unset` unless the code (an instrumentation, or `traced()` on a throw) set one. */
+/** A span's status code: `unset` unless an instrumentation or the app set one (`traced()` sets `error` on a throw). */
 export type SpanStatusName = 'unset' | 'ok' | 'error';
 
-/** Decoded attribute values: a string, number, boolean, an array of them, or a Buffer for bytes. */
-export type Attributes = Readonly<Record<string, unknown>>;
+/** Decoded attribute values: a string, number, boolean, Buffer (bytes), array, or plain object (a map). */
+export type ReceivedAttributes = Readonly<Record<string, unknown>>;
 
 /** One span, as the service under test exported it. */
 export interface ReceivedSpan {
@@ -24,12 +24,12 @@ export interface ReceivedSpan {
   /** Nanoseconds since the epoch. */
   readonly startTimeUnixNano: bigint;
   readonly endTimeUnixNano: bigint;
-  readonly attributes: Attributes;
+  readonly attributes: ReceivedAttributes;
   /** The resource of the process that sent it: `service.name`, `service.version`, `deployment.environment.name`, host, process. */
-  readonly resource: Attributes;
+  readonly resource: ReceivedAttributes;
   readonly status: { readonly code: SpanStatusName; readonly message: string };
   /** A recorded error is an event named `exception`, with `exception.type`, `exception.message` and `exception.stacktrace`. */
-  readonly events: readonly { readonly name: string; readonly attributes: Attributes }[];
+  readonly events: readonly { readonly name: string; readonly attributes: ReceivedAttributes }[];
   /** The spans this one is linked to, such as the producer of a message handled in a trace of its own. */
   readonly links: readonly { readonly traceId: string; readonly spanId: string }[];
 }
@@ -46,14 +46,14 @@ export interface ReceivedMetricPoint {
   readonly unit: string;
   readonly type: 'histogram' | 'sum' | 'gauge';
   /** The point's attributes, such as `http.route` and `http.response.status_code`. */
-  readonly attributes: Attributes;
+  readonly attributes: ReceivedAttributes;
   /** A sum's or a gauge's value; undefined for a histogram. */
   readonly value?: number;
   /** A histogram's number of recorded values; undefined otherwise. */
   readonly count?: number;
   /** A histogram's sum of recorded values, when the exporter sent it; undefined otherwise. */
   readonly sum?: number;
-  readonly resource: Attributes;
+  readonly resource: ReceivedAttributes;
 }
 
 /** One log record, as a logging library (pino, winston, bunyan) under the preload exported it. */
@@ -71,8 +71,8 @@ export interface ReceivedLog {
   /** The message: usually a string; a number, boolean, Buffer, array or plain object when the record's body is one; undefined when absent. */
   readonly body: unknown;
   /** The record's other fields, and `exception.*` for a logged error. */
-  readonly attributes: Attributes;
-  readonly resource: Attributes;
+  readonly attributes: ReceivedAttributes;
+  readonly resource: ReceivedAttributes;
 }
 
 // OTLP numbers kinds from 1 (0 is unspecified, which the specification lets a receiver read as internal).

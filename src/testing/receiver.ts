@@ -61,7 +61,15 @@ export interface TestReceiver {
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 
-/** Starts a receiver on 127.0.0.1. */
+/**
+ * Starts an OTLP receiver on 127.0.0.1 for a test to assert against.
+ *
+ * @example
+ * const receiver = await startTestReceiver();
+ * spawn(process.execPath, ['--import', '@rustok/otel/register', 'server.js'], { env: receiver.env() });
+ * // … call the service, then:
+ * await receiver.spans({ name: 'GET /orders/:id', kind: 'server', attributes: { 'http.response.status_code': 200 } });
+ */
 export async function startTestReceiver({ port = 0 }: TestReceiverOptions = {}): Promise<TestReceiver> {
   // Kept here rather than in the receiver, as what a test reads, and cleared by reset().
   const spans = arrivals(SPANS);
