@@ -137,6 +137,22 @@ export default defineConfig([
   },
   {
     ...node,
+    entry: { testing: 'src/testing/index.ts' },
+    dts: true,
+    // For an app's test suite, never loaded by the preload: one self-contained file, since the
+    // receiver's gRPC and protobuf code is ours to bundle, not the app's to install.
+    noExternal: [/./],
+  },
+  {
+    // The same for ES modules: a few lines that load the file above rather than a second copy of it;
+    // its types are the same file's.
+    entry: { testing: 'testing.ts' },
+    format: 'esm',
+    dts: { entry: { testing: 'src/testing/index.ts' } },
+    target: 'node20',
+  },
+  {
+    ...node,
     entry: { 'export-worker': 'src/export/worker.ts' },
     // The export thread has a module cache of its own and shares nothing with the app: one file
     // with everything it needs starts faster than the hundreds it would otherwise resolve and read.

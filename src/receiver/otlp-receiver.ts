@@ -80,6 +80,8 @@ export interface Receiver {
   /** Resolves once `predicate` holds for the log records received so far; rejects after `timeoutMs`. */
   waitForLogs(predicate: (logs: readonly ReceivedLog[]) => boolean, timeoutMs?: number): Promise<readonly ReceivedLog[]>;
   onSpans(listener: (spans: readonly ReceivedSpan[]) => void): void;
+  /** Called with the metrics of each export, as they arrive. */
+  onMetrics(listener: (metrics: readonly ReceivedMetric[]) => void): void;
   /** Called with the records of each export, as they arrive. */
   onLogs(listener: (logs: readonly ReceivedLog[]) => void): void;
   /**
@@ -122,7 +124,7 @@ export async function startReceiver({
     for (const listener of [...refusedListeners]) listener();
   };
   const listeners: ((batch: readonly ReceivedSpan[]) => void)[] = [];
-  const metricListeners: (() => void)[] = [];
+  const metricListeners: ((batch: readonly ReceivedMetric[]) => void)[] = [];
   const logListeners: ((batch: readonly ReceivedLog[]) => void)[] = [];
   const signals = {
     traces: {
@@ -138,7 +140,7 @@ export async function startReceiver({
       accept(body: Buffer, via: ReceivedMetric['via']) {
         const batch = decodeMetrics(body, via);
         if (retain) metrics.push(...batch);
-        for (const listener of [...metricListeners]) listener();
+        for (const listener of [...metricListeners]) listener(batch);
       },
     },
     logs: {
@@ -256,6 +258,7 @@ export async function startReceiver({
     metrics,
     logs,
     onSpans: (listener) => listeners.push(listener),
+    onMetrics: (listener) => metricListeners.push(listener),
     onLogs: (listener) => logListeners.push(listener),
     setFault: (next) => {
       fault = next;
@@ -283,7 +286,10 @@ export async function startReceiver({
       return until(metricListeners, () => predicate(metrics), timeoutMs, got);
     },
     async close() {
-      grpcServer.forceShutdown();
+      // An answer already written still reaches its exporter: a test that saw its spans arrive and
+      // closes must not leave the app a cancelled export to complain about. A hanging call never ends.
+      if (fault === 'hang') grpcServer.forceShutdown();
+      else await new Promise((resolve) => grpcServer.tryShutdown(resolve));
       httpServer.closeAllConnections();
       await new Promise((resolve) => httpServer.close(resolve));
     },
