@@ -41,9 +41,11 @@ export function startExportThread(config: Config, resource: Resource): ExportThr
     Atomics.store(state, STOPPED, 0);
     Atomics.store(state, BEAT, 0);
     // No preloads in the export thread: it must not trace itself, nor start the app's tooling twice.
+    // A thread reads the preloads of NODE_OPTIONS from its own environment (tsx's alone outgrew its heap).
     const started = new Worker(new URL('./export-worker.cjs', import.meta.url), {
       workerData: setup,
       execArgv: [],
+      env: withoutNodeOptions(process.env),
       stdout: false,
       stderr: false,
       // It holds at most the span and log queues and one metrics collection; small heaps keep it from growing the app's RSS while it idles.
@@ -138,4 +140,8 @@ export function startExportThread(config: Config, resource: Resource): ExportThr
       });
     },
   };
+}
+
+function withoutNodeOptions(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => name !== 'NODE_OPTIONS'));
 }

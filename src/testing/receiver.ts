@@ -118,6 +118,7 @@ export async function startTestReceiver({ port = 0 }: TestReceiverOptions = {}):
 /** What arrived of one signal, and the waits on it. */
 function arrivals<T, M extends object>(signal: Signal<T, M>) {
   const items: T[] = [];
+  let closed = false;
   /** Each pending wait: checked on every arrival, and told when the receiver closes. */
   const waits = new Set<{ check(): void; cancel(): void }>();
   return {
@@ -129,6 +130,7 @@ function arrivals<T, M extends object>(signal: Signal<T, M>) {
       items.length = 0;
     },
     cancel() {
+      closed = true;
       for (const wait of [...waits]) wait.cancel();
     },
     async wait(match = {} as M, { count = 1, timeoutMs = DEFAULT_TIMEOUT_MS }: WaitOptions = {}): Promise<T[]> {
@@ -138,6 +140,7 @@ function arrivals<T, M extends object>(signal: Signal<T, M>) {
       if (!(timeoutMs > 0 && timeoutMs <= 2 ** 31 - 1)) {
         throw new RangeError(`receiver.${signal.method}(): timeoutMs ${timeoutMs} is not between 1 and 2147483647`);
       }
+      if (closed) throw new Error(`receiver.${signal.method}(): the receiver is closed`);
       const matching = () => items.filter((item) => mismatch(signal, item, match) === undefined);
       const now = matching();
       if (now.length >= count) return now;
@@ -149,16 +152,34 @@ function arrivals<T, M extends object>(signal: Signal<T, M>) {
           failure.message = message;
           reject(failure);
         };
+        // A `where` of the test's that throws fails this wait with its error: not the export that
+        // brought the items (the service would be told its data was refused), not the timer's turn.
+        const failOn = (error: unknown) => {
+          stop();
+          reject(error);
+        };
         const wait = {
           check() {
-            const found = matching();
+            let found: T[];
+            try {
+              found = matching();
+            } catch (error) {
+              failOn(error);
+              return;
+            }
             if (found.length < count) return;
             stop();
             resolve(found);
           },
           cancel: () => fail(`receiver.${signal.method}(): the receiver was closed while waiting for ${count} matching ${show(match)}`),
         };
-        const timer = setTimeout(() => fail(notArrived(signal, match, count, timeoutMs, items)), timeoutMs);
+        const timer = setTimeout(() => {
+          try {
+            fail(notArrived(signal, match, count, timeoutMs, items));
+          } catch (error) {
+            failOn(error);
+          }
+        }, timeoutMs);
         const stop = () => {
           clearTimeout(timer);
           waits.delete(wait);

@@ -7,6 +7,19 @@ const fixture = useFixture();
 
 const ofService = (name: string) => fixture.receiver.spans.filter((span) => span.resource['service.name'] === name);
 
+describe('the export thread', () => {
+  it("takes none of the preloads in NODE_OPTIONS: tsx's there does not end it", async () => {
+    const service = 'thread-node-options';
+    const app = startApp('script.cjs', {
+      receiver: fixture.receiver,
+      env: { OTEL_SERVICE_NAME: service, TARGET_URL: fixture.target.url, NODE_OPTIONS: '--import tsx' },
+    });
+    assert.deepEqual(await app.exited, { code: 0, signal: null }, app.stderr());
+    await fixture.receiver.waitFor(() => ofService(service).length >= 3);
+    assert.deepEqual(ourLines(app.stderr()).slice(1), [], 'nothing but the start-up line');
+  });
+});
+
 describe('an export thread that dies', () => {
   it(
     'is said in one line and replaced once; after a second death spans are dropped, and nothing waits for it',

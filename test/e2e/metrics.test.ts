@@ -71,16 +71,20 @@ describe('metrics over OTLP', () => {
   });
 });
 
+/** A script given to `node -e` under the preload, as `service`, exporting to the receiver. */
+const evalApp = (code: string, service: string) =>
+  startApp(code, {
+    receiver: fixture.receiver,
+    preload: 'none',
+    nodeArgs: ['--require=@rustok/otel/register', '-e'],
+    env: { OTEL_SERVICE_NAME: service },
+  });
+
 describe("the app's own metrics", () => {
   it('exports what the app measures with metrics.getMeter() of @opentelemetry/api, with the RED metrics', async () => {
-    const app = startApp(
+    const app = evalApp(
       'require("@opentelemetry/api").metrics.getMeter("orders").createCounter("orders.placed").add(2, { "order.kind": "test" })',
-      {
-        receiver: fixture.receiver,
-        preload: 'none',
-        nodeArgs: ['--require=@rustok/otel/register', '-e'],
-        env: { OTEL_SERVICE_NAME: 'metrics-own' },
-      },
+      'metrics-own',
     );
     assert.deepEqual(await app.exited, { code: 0, signal: null });
     const mine = () => ofService('metrics-own')(fixture.receiver.metrics);
@@ -92,21 +96,14 @@ describe("the app's own metrics", () => {
       [[{ 'order.kind': 'test' }, 2]],
     );
   });
-});
 
-describe("the app's own metrics, continued", () => {
   it('lets a script end whose own observable callback does I/O, with its last value exported', async () => {
-    const app = startApp(
+    const app = evalApp(
       `require('@opentelemetry/api').metrics.getMeter('pool').createObservableGauge('pool.size').addCallback(async (result) => {
          await require('node:fs/promises').stat('.');
          result.observe(3);
        });`,
-      {
-        receiver: fixture.receiver,
-        preload: 'none',
-        nodeArgs: ['--require=@rustok/otel/register', '-e'],
-        env: { OTEL_SERVICE_NAME: 'metrics-observable' },
-      },
+      'metrics-observable',
     );
     assert.deepEqual(await app.exited, { code: 0, signal: null });
     const mine = () => ofService('metrics-observable')(fixture.receiver.metrics);

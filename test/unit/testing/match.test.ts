@@ -99,6 +99,7 @@ describe('matching spans', () => {
     assert.equal(spanMiss(tagged, { attributes: { tags: ['a'] } }), "attributes['tags'] is [ 'a', 'b' ], not [ 'a' ]");
     assert.equal(spanMiss(tagged, { attributes: { 'enduser.id': undefined } }), undefined);
     assert.equal(spanMiss(tagged, { attributes: { tags: undefined } }), "attributes['tags'] is [ 'a', 'b' ], not absent");
+    assert.equal(spanMiss(tagged, { attributes: { constructor: undefined, toString: undefined } }), undefined, 'own attributes only');
   });
 
   it('matches the service by the resource, and the trace, parent and anything else asked', () => {

@@ -98,6 +98,13 @@ describe('waiting for spans', () => {
     await assert.rejects(receiver.spans({ name: 'GET /orders/:id' }, { timeoutMs: 200 }), /but no spans arrived/);
   });
 
+  it('fails the wait with the error a where() throws, and still takes the export that brought the span', async () => {
+    const throwing = receiver.spans({ where: (span) => (span.attributes['order.id'] as string).startsWith('4') }, { timeoutMs: 5000 });
+    request('/orders/:id', 200);
+    await assert.rejects(throwing, TypeError);
+    await receiver.spans({ name: 'GET /orders/:id' }, { timeoutMs: 5000 });
+  });
+
   it('rejects a wait that cannot be meant', async () => {
     await assert.rejects(receiver.spans({ kind: 'SERVER' as 'server' }), TypeError);
     await assert.rejects(receiver.spans({}, { count: 1.5 }), new RangeError('receiver.spans(): count 1.5 is not a whole number ≥ 0'));
@@ -174,5 +181,6 @@ describe('starting and closing', () => {
     const pending = closing.spans({ name: 'never' });
     await closing.close();
     await assert.rejects(pending, new Error("receiver.spans(): the receiver was closed while waiting for 1 matching { name: 'never' }"));
+    await assert.rejects(closing.logs(), new Error('receiver.logs(): the receiver is closed'));
   });
 });
