@@ -26,7 +26,7 @@ execFileSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--logle
   stdio: 'inherit',
 });
 
-const receiver = await startReceiver();
+const receiver = await startReceiver({ decodeOnRead: true });
 const target = await startTarget();
 
 interface Variant {

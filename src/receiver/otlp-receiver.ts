@@ -105,6 +105,12 @@ export interface ReceiverOptions {
   readonly retain?: boolean;
   /** A request that is not OTLP protobuf: it is answered as invalid, and said here. */
   readonly onRejected?: (reason: string) => void;
+  /**
+   * Decode what arrives when `spans`, `metrics` or `logs` is read, unless a wait or a listener needs
+   * it sooner: the benchmark's receiver shares the machine with the app it measures, as a collector
+   * would not, and decoding is most of its work. What is not OTLP is then answered as accepted.
+   */
+  readonly decodeOnRead?: boolean;
 }
 
 export async function startReceiver({
@@ -112,10 +118,16 @@ export async function startReceiver({
   httpPort: httpWanted = 0,
   retain = true,
   onRejected = () => {},
+  decodeOnRead = false,
 }: ReceiverOptions = {}): Promise<Receiver> {
   const spans: ReceivedSpan[] = [];
   const metrics: ReceivedMetric[] = [];
   const logs: ReceivedLog[] = [];
+  /** What arrived and waits to be decoded when read (decodeOnRead). */
+  const undecoded: (() => void)[] = [];
+  const decodeArrived = () => {
+    for (const decode of undecoded.splice(0)) tryAccept(decode);
+  };
   let fault: Fault | undefined;
   let refused = 0;
   const refusedListeners: (() => void)[] = [];
@@ -130,25 +142,46 @@ export async function startReceiver({
     traces: {
       response: Buffer.from(ExportTraceServiceResponse.encode({}).finish()),
       accept(body: Buffer, via: ReceivedSpan['via']) {
-        const batch = decode(body, via);
-        if (retain) spans.push(...batch);
-        for (const listener of [...listeners]) listener(batch);
+        const take = () => {
+          const batch = decode(body, via);
+          if (retain) spans.push(...batch);
+          for (const listener of [...listeners]) listener(batch);
+        };
+        if (decodeOnRead && listeners.length === 0) undecoded.push(take);
+        else {
+          decodeArrived();
+          take();
+        }
       },
     },
     metrics: {
       response: Buffer.from(ExportMetricsServiceResponse.encode({}).finish()),
       accept(body: Buffer, via: ReceivedMetric['via']) {
-        const batch = decodeMetrics(body, via);
-        if (retain) metrics.push(...batch);
-        for (const listener of [...metricListeners]) listener(batch);
+        const take = () => {
+          const batch = decodeMetrics(body, via);
+          if (retain) metrics.push(...batch);
+          for (const listener of [...metricListeners]) listener(batch);
+        };
+        if (decodeOnRead && metricListeners.length === 0) undecoded.push(take);
+        else {
+          decodeArrived();
+          take();
+        }
       },
     },
     logs: {
       response: Buffer.from(ExportLogsServiceResponse.encode({}).finish()),
       accept(body: Buffer, via: ReceivedLog['via']) {
-        const batch = decodeLogs(body, via);
-        if (retain) logs.push(...batch);
-        for (const listener of [...logListeners]) listener(batch);
+        const take = () => {
+          const batch = decodeLogs(body, via);
+          if (retain) logs.push(...batch);
+          for (const listener of [...logListeners]) listener(batch);
+        };
+        if (decodeOnRead && logListeners.length === 0) undecoded.push(take);
+        else {
+          decodeArrived();
+          take();
+        }
       },
     },
   };
@@ -254,9 +287,18 @@ export async function startReceiver({
   const receiver: Receiver = {
     grpcUrl: `http://127.0.0.1:${grpcPort}`,
     httpUrl: `http://127.0.0.1:${httpPort}`,
-    spans,
-    metrics,
-    logs,
+    get spans() {
+      decodeArrived();
+      return spans;
+    },
+    get metrics() {
+      decodeArrived();
+      return metrics;
+    },
+    get logs() {
+      decodeArrived();
+      return logs;
+    },
     onSpans: (listener) => listeners.push(listener),
     onMetrics: (listener) => metricListeners.push(listener),
     onLogs: (listener) => logListeners.push(listener),
@@ -274,15 +316,18 @@ export async function startReceiver({
     },
     waitFor(predicate, timeoutMs = 15_000) {
       const got = () => spans.map((span) => span.name).join(', ') || 'no spans';
+      decodeArrived();
       return until(listeners, () => predicate(spans), timeoutMs, got).then(() => spans);
     },
     waitForLogs(predicate, timeoutMs = 15_000) {
       const got = () =>
         logs.length === 0 ? 'no log records' : `${logs.length} log records: ${logs.map((log) => oneLine(log.body)).join(', ')}`;
+      decodeArrived();
       return until(logListeners, () => predicate(logs), timeoutMs, got).then(() => logs);
     },
     waitForMetrics(predicate, timeoutMs = 15_000) {
       const got = () => [...new Set(metrics.map((metric) => metric.name))].join(', ') || 'no metrics';
+      decodeArrived();
       return until(metricListeners, () => predicate(metrics), timeoutMs, got);
     },
     async close() {

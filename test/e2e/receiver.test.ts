@@ -186,6 +186,30 @@ describe('the receiver decodes log records', () => {
   });
 });
 
+describe("the benchmark's receiver, which decodes when read", () => {
+  it('keeps what arrived undecoded until it is read or waited for, in the order it came', async () => {
+    const receiver = await startReceiver({ decodeOnRead: true });
+    after(() => receiver.close());
+    const provider = new BasicTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter({ url: receiver.grpcUrl, timeoutMillis: 5000 }))],
+    });
+    const tracer = provider.getTracer('bench');
+    tracer.startSpan('first').end();
+    await provider.forceFlush();
+    // Decoded on arrival, 'first' would have been told to no listener: it came before there was one.
+    const told: string[] = [];
+    receiver.onSpans((batch) => told.push(...batch.map((span) => span.name)));
+    tracer.startSpan('second').end();
+    await receiver.waitFor((spans) => spans.length === 2);
+    assert.deepEqual(told, ['first', 'second']);
+    assert.deepEqual(
+      receiver.spans.map((span) => span.name),
+      ['first', 'second'],
+    );
+    await provider.shutdown();
+  });
+});
+
 describe('rustok-otel dev prints log records', () => {
   const files = mkdtempSync(join(tmpdir(), 'rustok-dev-logs-'));
   after(() => {

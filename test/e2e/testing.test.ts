@@ -3,12 +3,18 @@
 // taken away (tracing off, a span or the metrics gone), so none of them is a test that cannot fail.
 // And the preload loads none of it.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { EXAMPLES_DIR, type Exit, FIXTURE_NODE, startApp, startCommand, stopApps } from '../helpers/app.js';
 
 const TESTING = join(EXAMPLES_DIR, 'examples/testing');
+/** Whether the apps' Node closes an HTTP/2 session before the answer in flight is out (Node 20 before 20.12). */
+const OLD_HTTP2 = (() => {
+  const [major = 0, minor = 0] = execFileSync(FIXTURE_NODE, ['-p', 'process.versions.node'], { encoding: 'utf8' }).split('.').map(Number);
+  return major === 20 && minor < 12;
+})();
 // A failing run waits for the receiver's default timeout (10 s) once per failing test.
 const RUN_MS = 60_000;
 
@@ -93,8 +99,10 @@ describe('the unit-test example (checkout.test.ts, in the test process under the
   it('passes, run as its comment says, and leaves nothing on stderr but the start-up line', async () => {
     const result = await runUnitExample(TESTING);
     passed(result, 2);
-    // No complaint of an export cut short when the receiver closed, at the end of the file.
-    const lines = result.stderr.split('\n').filter(Boolean);
+    // No complaint of an export cut short when the receiver closed, at the end of the file; but for
+    // the one Node 20 before 20.12 makes (the guide says so).
+    const cutShort = (line: string) => OLD_HTTP2 && /^@rustok\/otel: cannot export spans .*Connection dropped/.test(line);
+    const lines = result.stderr.split('\n').filter((line) => line !== '' && !cutShort(line));
     assert.equal(lines.length, 1, result.stderr);
     assert.match(lines[0]!, /^@rustok\/otel: tracing rustok-examples@1\.0\.0 .* to grpc http:\/\/127\.0\.0\.1:4327,/);
   });
