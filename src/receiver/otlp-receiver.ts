@@ -13,6 +13,9 @@ const { ExportTraceServiceRequest, ExportTraceServiceResponse } = root.opentelem
 const { ExportMetricsServiceRequest, ExportMetricsServiceResponse } = root.opentelemetry.proto.collector.metrics.v1;
 const { ExportLogsServiceRequest, ExportLogsServiceResponse } = root.opentelemetry.proto.collector.logs.v1;
 
+/** The protocol an export came over. */
+export type Via = 'grpc' | 'http';
+
 export interface ReceivedSpan {
   readonly traceId: string;
   readonly spanId: string;
@@ -27,7 +30,7 @@ export interface ReceivedSpan {
   readonly status: { readonly code: number; readonly message: string };
   readonly events: readonly { name: string; attributes: Record<string, unknown> }[];
   readonly links: readonly { traceId: string; spanId: string }[];
-  readonly via: 'grpc' | 'http';
+  readonly via: Via;
 }
 
 /** One metric of one export, its data points reduced to what the tests read. */
@@ -37,7 +40,7 @@ export interface ReceivedMetric {
   readonly type: 'histogram' | 'gauge' | 'sum' | 'other';
   readonly points: readonly { attributes: Record<string, unknown>; value?: number; count?: number; sum?: number }[];
   readonly resource: Readonly<Record<string, unknown>>;
-  readonly via: 'grpc' | 'http';
+  readonly via: Via;
 }
 
 /** One log record. Times are nanoseconds since the epoch, 0n when the record has none (as `startNanos` of spans). */
@@ -63,7 +66,7 @@ export interface ReceivedLog {
   readonly droppedAttributesCount: number;
   /** W3C trace flags in the low byte (1: sampled); 0 when absent. */
   readonly flags: number;
-  readonly via: 'grpc' | 'http';
+  readonly via: Via;
 }
 
 export type Fault = 'reject' | 'unavailable' | 'hang';
@@ -138,51 +141,33 @@ export async function startReceiver({
   const listeners: ((batch: readonly ReceivedSpan[]) => void)[] = [];
   const metricListeners: ((batch: readonly ReceivedMetric[]) => void)[] = [];
   const logListeners: ((batch: readonly ReceivedLog[]) => void)[] = [];
+  /** One export of a signal: decoded now, or when read (decodeOnRead) while nobody waits or listens. */
+  const accepting =
+    <T>(decodeBody: (body: Buffer, via: Via) => T[], items: T[], told: ((batch: readonly T[]) => void)[]) =>
+    (body: Buffer, via: Via) => {
+      const take = () => {
+        const batch = decodeBody(body, via);
+        if (retain) items.push(...batch);
+        for (const listener of [...told]) listener(batch);
+      };
+      if (decodeOnRead && told.length === 0) undecoded.push(take);
+      else {
+        decodeArrived();
+        take();
+      }
+    };
   const signals = {
     traces: {
       response: Buffer.from(ExportTraceServiceResponse.encode({}).finish()),
-      accept(body: Buffer, via: ReceivedSpan['via']) {
-        const take = () => {
-          const batch = decode(body, via);
-          if (retain) spans.push(...batch);
-          for (const listener of [...listeners]) listener(batch);
-        };
-        if (decodeOnRead && listeners.length === 0) undecoded.push(take);
-        else {
-          decodeArrived();
-          take();
-        }
-      },
+      accept: accepting(decode, spans, listeners),
     },
     metrics: {
       response: Buffer.from(ExportMetricsServiceResponse.encode({}).finish()),
-      accept(body: Buffer, via: ReceivedMetric['via']) {
-        const take = () => {
-          const batch = decodeMetrics(body, via);
-          if (retain) metrics.push(...batch);
-          for (const listener of [...metricListeners]) listener(batch);
-        };
-        if (decodeOnRead && metricListeners.length === 0) undecoded.push(take);
-        else {
-          decodeArrived();
-          take();
-        }
-      },
+      accept: accepting(decodeMetrics, metrics, metricListeners),
     },
     logs: {
       response: Buffer.from(ExportLogsServiceResponse.encode({}).finish()),
-      accept(body: Buffer, via: ReceivedLog['via']) {
-        const take = () => {
-          const batch = decodeLogs(body, via);
-          if (retain) logs.push(...batch);
-          for (const listener of [...logListeners]) listener(batch);
-        };
-        if (decodeOnRead && logListeners.length === 0) undecoded.push(take);
-        else {
-          decodeArrived();
-          take();
-        }
-      },
+      accept: accepting(decodeLogs, logs, logListeners),
     },
   };
   const services: Record<keyof typeof signals, string> = {
@@ -409,7 +394,7 @@ interface DecodedSpan {
   links?: { traceId: Uint8Array; spanId: Uint8Array }[];
 }
 
-function decode(body: Buffer, via: ReceivedSpan['via']): ReceivedSpan[] {
+function decode(body: Buffer, via: Via): ReceivedSpan[] {
   const message = ExportTraceServiceRequest.decode(body);
   const result: ReceivedSpan[] = [];
   for (const resourceSpans of message.resourceSpans ?? []) {
@@ -445,7 +430,7 @@ interface DecodedPoint {
   sum?: number;
 }
 
-function decodeMetrics(body: Buffer, via: ReceivedMetric['via']): ReceivedMetric[] {
+function decodeMetrics(body: Buffer, via: Via): ReceivedMetric[] {
   const message = ExportMetricsServiceRequest.decode(body);
   const result: ReceivedMetric[] = [];
   for (const resourceMetrics of message.resourceMetrics ?? []) {
@@ -487,7 +472,7 @@ interface DecodedLogRecord {
   eventName?: string | null;
 }
 
-function decodeLogs(body: Buffer, via: ReceivedLog['via']): ReceivedLog[] {
+function decodeLogs(body: Buffer, via: Via): ReceivedLog[] {
   const message = ExportLogsServiceRequest.decode(body);
   const result: ReceivedLog[] = [];
   for (const resourceLogs of message.resourceLogs ?? []) {
