@@ -4,7 +4,7 @@
 // clone can copy: a value that cannot cross would otherwise throw inside the app's logging call.
 import type { HrTime, SpanContext } from '@opentelemetry/api';
 import type { AnyValue, AnyValueMap } from '@opentelemetry/api-logs';
-import type { InstrumentationScope } from '@opentelemetry/core';
+import { type InstrumentationScope, millisToHrTime } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 
@@ -269,10 +269,6 @@ export function fromPinoLine(data: PinoLineData, resource: Resource, scopes: Sco
     attributes,
     droppedAttributesCount: dropped,
   };
-}
-
-function millisToHrTime(millis: number): HrTime {
-  return [Math.trunc(millis / 1000), Math.round((millis % 1000) * 1e6)];
 }
 
 /**
