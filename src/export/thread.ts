@@ -48,8 +48,7 @@ export function startExportThread(config: Config, resource: Resource): ExportThr
       env: withoutNodeOptions(process.env),
       stdout: false,
       stderr: false,
-      // It holds at most the span and log queues and one metrics collection; small heaps keep it from growing the app's RSS while it idles.
-      resourceLimits: { maxOldGenerationSizeMb: config.logs.exporter === 'none' ? 48 : 64, maxYoungGenerationSizeMb: 4 },
+      resourceLimits: heapLimits(config),
     });
     started.unref();
     started.on('error', (error) => stopped(started, reason(error)));
@@ -140,6 +139,19 @@ export function startExportThread(config: Config, resource: Resource): ExportThr
       });
     },
   };
+}
+
+/**
+ * It holds at most the span and log queues and one metrics collection; small heaps keep it from
+ * growing the app's RSS. With logs, a young generation that holds a second of queued records: in
+ * 4 MB they outlived it, were promoted and collected again, and garbage collection was the
+ * thread's largest cost (a worker profile at 8 000 pino records/s: 356 ms of GC in 6 s, 122 ms
+ * with 16 MB, about 5 µs a record; the process's RSS under that load 11 MB higher).
+ */
+function heapLimits(config: Config): { maxOldGenerationSizeMb: number; maxYoungGenerationSizeMb: number } {
+  return config.logs.exporter === 'none'
+    ? { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 4 }
+    : { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 };
 }
 
 function withoutNodeOptions(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

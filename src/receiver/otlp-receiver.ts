@@ -97,6 +97,8 @@ export interface Receiver {
   refusedExports(): number;
   /** Resolves once refusedExports() is at least `atLeast`; rejects after `timeoutMs`. */
   waitForRefused(atLeast: number, timeoutMs?: number): Promise<void>;
+  /** Drops everything received so far: a benchmark counts each run's records, then forgets them, or the run's would fill its heap. */
+  forget(): void;
   close(): Promise<void>;
 }
 
@@ -298,6 +300,12 @@ export async function startReceiver({
         timeoutMs,
         () => `${refused} refused exports, not ${atLeast}`,
       );
+    },
+    forget() {
+      undecoded.length = 0;
+      spans.length = 0;
+      metrics.length = 0;
+      logs.length = 0;
     },
     waitFor(predicate, timeoutMs = 15_000) {
       const got = () => spans.map((span) => span.name).join(', ') || 'no spans';

@@ -208,6 +208,28 @@ describe("the benchmark's receiver, which decodes when read", () => {
     );
     await provider.shutdown();
   });
+
+  it('forgets what it received, decoded or not, and keeps what arrives after', async () => {
+    const receiver = await startReceiver({ decodeOnRead: true });
+    after(() => receiver.close());
+    const provider = new BasicTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter({ url: receiver.grpcUrl, timeoutMillis: 5000 }))],
+    });
+    const tracer = provider.getTracer('bench');
+    tracer.startSpan('decoded').end();
+    await provider.forceFlush();
+    assert.equal(receiver.spans.length, 1);
+    tracer.startSpan('undecoded').end();
+    await provider.forceFlush();
+    receiver.forget();
+    tracer.startSpan('after').end();
+    await provider.forceFlush();
+    assert.deepEqual(
+      receiver.spans.map((span) => span.name),
+      ['after'],
+    );
+    await provider.shutdown();
+  });
 });
 
 describe('rustok-otel dev prints log records', () => {
