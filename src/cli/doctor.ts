@@ -189,6 +189,11 @@ function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[]
     },
     { setting: 'untraced paths', value: config.untracedPaths.join(', ') || '(none)', source: sources.untracedPaths },
     { setting: 'Express layers with spans', value: config.expressLayers.join(', ') || '(none)', source: sources.expressLayers },
+    {
+      setting: "upstream's instead of ours",
+      value: config.upstreamInstrumentations.join(', ') || '(none: HTTP servers are ours)',
+      source: sources.upstreamInstrumentations,
+    },
     { setting: 'shutdown timeout', value: `${config.shutdownTimeoutMillis} ms`, source: sources.shutdownTimeoutMillis },
   ];
 }

@@ -25,6 +25,8 @@ import {
   EXPRESS_LAYERS,
   type ExporterOptions,
   type ExpressLayer,
+  LEAN_INSTRUMENTATIONS,
+  type LeanInstrumentation,
   type LogLevel,
   type LogsExporter,
   type MetricsExporter,
@@ -174,6 +176,7 @@ export function parseConfig(env: Env): ConfigResult {
     instrumentations: Object.freeze(from('instrumentations', readInstrumentations(read, warn))),
     untracedPaths: Object.freeze(from('untracedPaths', readUntracedPaths(read, warn))),
     expressLayers: Object.freeze(from('expressLayers', readExpressLayers(read, warn))),
+    upstreamInstrumentations: Object.freeze(from('upstreamInstrumentations', readUpstreamInstrumentations(read, warn))),
     shutdownTimeoutMillis: from('shutdownTimeoutMillis', readInteger(read, warn, 'OTEL_SHUTDOWN_TIMEOUT_MS', [5000, DEFAULT_SOURCE])),
     logLevel: from('logLevel', readLogLevel(read, warn)),
   };
@@ -422,6 +425,24 @@ function readExpressLayers(read: Read, warn: Warn): Sourced<ExpressLayer[]> {
   );
   if (problem) warn(problem);
   return [list.filter(isLayer), name];
+}
+
+/** Which of our own instrumentations give way to upstream's: `http` runs @opentelemetry/instrumentation-http for servers too. */
+function readUpstreamInstrumentations(read: Read, warn: Warn): Sourced<LeanInstrumentation[]> {
+  const name = 'OTEL_NODE_UPSTREAM_INSTRUMENTATIONS';
+  const list = readList(read, name);
+  if (list === undefined) return [[], DEFAULT_SOURCE];
+  const isLean = (item: string): item is LeanInstrumentation => (LEAN_INSTRUMENTATIONS as readonly string[]).includes(item);
+  const why: Why = {
+    one: `has no instrumentation of ours to replace (${LEAN_INSTRUMENTATIONS.join(', ')} can)`,
+    many: `have no instrumentation of ours to replace (${LEAN_INSTRUMENTATIONS.join(', ')} can)`,
+  };
+  const problem = entriesProblem(
+    name,
+    list.filter((item) => !isLean(item)).map((item) => [item, why]),
+  );
+  if (problem) warn(problem);
+  return [list.filter(isLean), name];
 }
 
 function readLogLevel(read: Read, warn: Warn): Sourced<LogLevel> {

@@ -15,6 +15,9 @@ export interface ExporterOptions {
 export type LogLevel = 'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' | 'all';
 export type ExpressLayer = 'request_handler' | 'router' | 'middleware';
 export const EXPRESS_LAYERS: readonly ExpressLayer[] = ['request_handler', 'router', 'middleware'];
+/** The instrumentations of ours that replace an upstream one, by the upstream one's short name. */
+export type LeanInstrumentation = 'http';
+export const LEAN_INSTRUMENTATIONS: readonly LeanInstrumentation[] = ['http'];
 
 export interface Config {
   readonly enabled: boolean;
@@ -67,6 +70,8 @@ export interface Config {
   readonly untracedPaths: readonly string[];
   /** The Express layers that get a span of their own; the route is on the server span either way. */
   readonly expressLayers: readonly ExpressLayer[];
+  /** Instrumentations of ours run as upstream's instead, for an app that relies on one of upstream's hooks. */
+  readonly upstreamInstrumentations: readonly LeanInstrumentation[];
   readonly shutdownTimeoutMillis: number;
   readonly logLevel: LogLevel;
 }
@@ -110,6 +115,7 @@ export type ConfigSetting =
   | 'instrumentations'
   | 'untracedPaths'
   | 'expressLayers'
+  | 'upstreamInstrumentations'
   | 'shutdownTimeoutMillis'
   | 'logLevel';
 

@@ -3,11 +3,13 @@
 // instrumentations the app can use, and hooks the process's exit.
 import { createRequire } from 'node:module';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { build } from '../bundle/build-info.js';
 import { parseConfig } from '../config/parse.js';
 import { redactEndpoint } from '../config/secrets.js';
 import { type Config, EXPRESS_LAYERS } from '../config/types.js';
 import { type ExportThread, startExportThread } from '../export/thread.js';
 import { applicableInstrumentations, replacesModules } from '../instrument/catalogue.js';
+import { traceHttpServers } from '../instrument/http-server.js';
 import { loadInstrumentations } from '../instrument/load.js';
 import { importPatching, patchImports } from '../instrument/module-hooks.js';
 import { sendPinoLines } from '../instrument/pino-log-sending.js';
@@ -21,6 +23,8 @@ import { createResource } from './resource.js';
 import { ThreadSpanProcessor } from './span-processor.js';
 
 const STARTED = Symbol.for('@rustok/otel.started');
+/** The instrumentation scope of the spans and metrics our own instrumentations make. */
+const LEAN_SCOPE = '@rustok/otel';
 
 /** What the preload calls once OTEL_ENABLED is set: parse, explain, then start unless tracing is off. */
 export function register(env: NodeJS.ProcessEnv): void {
@@ -77,6 +81,16 @@ function startTracing(config: Config): void {
     registerInstrumentations({ tracerProvider: provider, meterProvider: metrics?.meterProvider, instrumentations });
   enable([...(metrics?.instrumentations ?? [])]);
   const applicable = applicableInstrumentations(config.instrumentations, entry, app.dependencies, process.env);
+  const httpServers =
+    applicable.some(({ name }) => name === 'http') && !config.upstreamInstrumentations.includes('http')
+      ? traceHttpServers({
+          api,
+          core,
+          tracer: provider.getTracer(LEAN_SCOPE, build?.version),
+          meter: metrics?.meterProvider.getMeter(LEAN_SCOPE, build?.version),
+          ignore: untracedRequests(config, metrics),
+        })
+      : undefined;
   const modules = applicable.flatMap((instrumentation) => instrumentation.modules);
   const imports = importPatching(modules, entry, replacesModules(applicable));
   // On demand only where every import passes through require: the hooks' module lists are fixed when they start.
@@ -115,6 +129,7 @@ function startTracing(config: Config): void {
       },
       collectAtEnd: () => metrics?.collectAtEnd(),
       recordCrash(error, fatal) {
+        httpServers?.endFailed(error);
         if (fatal && logs) {
           // Thrown out of a request, the error has left its context; the span that recorded it on the way out knows the trace.
           const recorded = api.trace.getActiveSpan() ? undefined : processor.spanThatRecorded(error);
@@ -200,10 +215,14 @@ function instrumentationConfig(name: string, config: Config, metrics: Metrics | 
   if (name === 'express') {
     return { ignoreLayersType: EXPRESS_LAYERS.filter((layer) => !config.expressLayers.includes(layer)) };
   }
-  if (name !== 'http' || (config.untracedPaths.length === 0 && !metrics)) return {};
+  if (name !== 'http') return {};
+  // Servers are ours (instrument/http-server.ts) unless the upstream one is asked for.
+  if (!config.upstreamInstrumentations.includes('http')) return { disableIncomingRequestInstrumentation: true };
+  return config.untracedPaths.length === 0 && !metrics ? {} : { ignoreIncomingRequestHook: untracedRequests(config, metrics) };
+}
+
+/** The requests to leave untraced and unmeasured: the configured paths, and Prometheus scraping us. */
+function untracedRequests(config: Config, metrics: Metrics | undefined): (request: import('node:http').IncomingMessage) => boolean {
   const untraced = new Set(config.untracedPaths);
-  return {
-    ignoreIncomingRequestHook: (request: import('node:http').IncomingMessage) =>
-      untraced.has((request.url ?? '').split('?')[0] ?? '') || metrics?.isScrape(request) === true,
-  };
+  return (request) => untraced.has((request.url ?? '').split('?')[0] ?? '') || metrics?.isScrape(request) === true;
 }

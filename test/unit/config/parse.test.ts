@@ -660,6 +660,26 @@ describe('OTEL_NODE_EXPRESS_LAYERS', () => {
   });
 });
 
+describe('OTEL_NODE_UPSTREAM_INSTRUMENTATIONS', () => {
+  it('keeps our own instrumentations by default', () => {
+    assert.deepEqual(enabled({}).config.upstreamInstrumentations, []);
+  });
+
+  it('reads the ones to replace with upstream, and says where that came from', () => {
+    const { config, sources } = enabled({ OTEL_NODE_UPSTREAM_INSTRUMENTATIONS: ' http ' });
+    assert.deepEqual(config.upstreamInstrumentations, ['http']);
+    assert.equal(sources.upstreamInstrumentations, 'OTEL_NODE_UPSTREAM_INSTRUMENTATIONS');
+  });
+
+  it('warns about and ignores a name we have no instrumentation of our own for', () => {
+    const { config, warnings } = enabled({ OTEL_NODE_UPSTREAM_INSTRUMENTATIONS: 'http,pg' });
+    assert.deepEqual(config.upstreamInstrumentations, ['http']);
+    assert.deepEqual(warnings, [
+      'OTEL_NODE_UPSTREAM_INSTRUMENTATIONS entry "pg" has no instrumentation of ours to replace (http can); ignoring it',
+    ]);
+  });
+});
+
 describe('OTEL_LOG_LEVEL', () => {
   for (const [raw, expected] of [
     ['debug', 'debug'],
@@ -1304,6 +1324,10 @@ describe('one line per variable, however many of its entries are wrong', () => {
       { OTEL_NODE_EXPRESS_LAYERS: 'router,handlers,mw' },
       'OTEL_NODE_EXPRESS_LAYERS entries "handlers", "mw" are not any of request_handler, router, middleware, all; ignoring them',
     ],
+    [
+      { OTEL_NODE_UPSTREAM_INSTRUMENTATIONS: 'express,http,pg' },
+      'OTEL_NODE_UPSTREAM_INSTRUMENTATIONS entries "express", "pg" have no instrumentation of ours to replace (http can); ignoring them',
+    ],
     [{ OTEL_RESOURCE_ATTRIBUTES: 'bad,a=1,worse' }, 'OTEL_RESOURCE_ATTRIBUTES entries "bad", "worse" are not key=value; ignoring them'],
   ];
   for (const [env, expected] of cases) {
@@ -1349,7 +1373,7 @@ describe('sources: where each effective value came from', () => {
   it('names a source for every setting, `default` for an empty environment', () => {
     const { sources } = parseConfig({});
     assert.ok(Object.isFrozen(sources));
-    assert.equal(Object.keys(sources).length, 39);
+    assert.equal(Object.keys(sources).length, 40);
     for (const [setting, source] of Object.entries(sources)) assert.equal(source, 'default', setting);
   });
 
