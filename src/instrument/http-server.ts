@@ -10,6 +10,7 @@ import { errorMonitor } from 'node:events';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Attributes, Context, Histogram, Meter, Span, Tracer } from '@opentelemetry/api';
 import forwardedParse from 'forwarded-parse';
+import { redactSigningParameters } from './url-redaction.js';
 
 type Api = typeof import('@opentelemetry/api');
 type Core = typeof import('@opentelemetry/core');
@@ -204,17 +205,6 @@ function normalizedMethod(method: string | undefined): string {
   return KNOWN_METHODS.has(upper) ? upper : '_OTHER';
 }
 
-/** The query parameters upstream redacts by default: presigned URLs' signatures and credentials. */
-const REDACTED_QUERY = [
-  'sig',
-  'Signature',
-  'AWSAccessKeyId',
-  'X-Goog-Signature',
-  'X-Amz-Signature',
-  'X-Amz-Credential',
-  'X-Amz-Security-Token',
-];
-
 /** The request's attributes, as upstream sets them (stable HTTP semantic conventions). */
 export function requestAttributes(request: IncomingMessage, scheme: 'http' | 'https'): Attributes {
   const { headers, method } = request;
@@ -234,7 +224,7 @@ export function requestAttributes(request: IncomingMessage, scheme: 'http' | 'ht
   if (url.pathname != null) attributes['url.path'] = url.pathname;
   if (url.search) {
     const params = new URLSearchParams(url.search.slice(1));
-    for (const name of REDACTED_QUERY) if (params.has(name)) params.set(name, 'REDACTED');
+    redactSigningParameters(params);
     attributes['url.query'] = params.toString();
   }
   if (client != null) attributes['client.address'] = client;

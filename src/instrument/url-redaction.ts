@@ -1,6 +1,7 @@
 // The http instrumentation replaces the values of the query parameters that sign a URL (and so
 // grant access to what it names) with REDACTED; fetch's, undici, records the URL as written. The
-// same parameters are redacted here for fetch, so that a presigned S3 or GCS URL in a span is no key.
+// same parameters are redacted here for fetch and for our server spans, so that a presigned S3 or
+// GCS URL in a span is no key.
 
 /** The parameters the http instrumentation redacts by default (its DEFAULT_QUERY_STRINGS_TO_REDACT). */
 const SIGNING_PARAMETERS = [
@@ -23,12 +24,17 @@ export function redactedFetchUrl(request: { readonly origin: string; readonly pa
   } catch {
     return undefined;
   }
+  return redactSigningParameters(url.searchParams) ? { 'url.full': url.toString(), 'url.query': url.search } : undefined;
+}
+
+/** Replaces the values of the signing parameters in `params` with REDACTED; whether there were any. */
+export function redactSigningParameters(params: URLSearchParams): boolean {
   let redacted = false;
   for (const name of SIGNING_PARAMETERS) {
-    if (url.searchParams.has(name)) {
-      url.searchParams.set(name, REDACTED);
+    if (params.has(name)) {
+      params.set(name, REDACTED);
       redacted = true;
     }
   }
-  return redacted ? { 'url.full': url.toString(), 'url.query': url.search } : undefined;
+  return redacted;
 }
