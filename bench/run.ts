@@ -53,6 +53,13 @@ const VARIANTS: Record<string, Variant> = {
     env: { OTEL_ENABLED: 'true', OTEL_METRICS_EXPORTER: 'otlp', OTEL_METRIC_EXPORT_INTERVAL: '5000' },
     tracing: true,
   },
+  // Servers traced by upstream's instrumentation, as before ours: what ours saves per request.
+  'ours, upstream http': {
+    preload: OURS,
+    env: { OTEL_ENABLED: 'true', OTEL_NODE_UPSTREAM_INSTRUMENTATIONS: 'http' },
+    tracing: true,
+    loadOnly: true,
+  },
   official: { preload: OFFICIAL, env: {}, tracing: true },
   'official, OTEL_SDK_DISABLED': { preload: OFFICIAL, env: { OTEL_SDK_DISABLED: 'true' }, tracing: false },
   // The official register also loads the router instrumentation, which doubles Express 5's handler
@@ -401,11 +408,12 @@ if (sections.has('startup')) {
   );
 }
 if (sections.has('load')) {
-  const onVariants = ['bare node', 'ours', 'ours, with metrics', 'official', 'official, our span count', 'EDOT'];
+  const onVariants = ['bare node', 'ours', 'ours, upstream http', 'ours, with metrics', 'official', 'official, our span count', 'EDOT'];
   console.log(
     `## Express throughput, 100 % sampling (autocannon, 10 connections, ${LOAD_SECONDS} s, ${LOAD_ROUNDS} alternated rounds)\n\n${await load(onVariants, 1)}\n`,
   );
   console.log(`## Express throughput, 10 % sampling\n\n${await load(onVariants, 0.1)}\n`);
+  console.log(`## Express throughput, sampling 0 (nothing recorded)\n\n${await load(onVariants, 0)}\n`);
 }
 if (sections.has('script')) console.log(`## A 3-request CommonJS script, wall time\n\n${await script()}\n`);
 if (sections.has('capacity')) {
