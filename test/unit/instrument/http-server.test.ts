@@ -63,6 +63,25 @@ const CASES: [string, Request, ('http' | 'https')?][] = [
   ['X-Forwarded-For, not an address', { headers: { host: 'h', 'x-forwarded-for': 'unknown' } }],
   ['a User-Agent', { headers: { host: 'h', 'user-agent': 'curl/8.5.0' } }],
   ['HTTP/1.0, no peer', { httpVersion: '1.0', remoteAddress: '' }],
+  // Where a plain path and host need no parser, and where they do.
+  ['a path with every character a URL leaves alone', { url: "/a-b_c~d!e$f&g'h(i)j*k+l,m;n=o:p@q%zz/r.s" }],
+  ['a dot in a segment', { url: '/files/report.v2.pdf?download=1' }],
+  ['a dot segment at the end', { url: '/a/..' }],
+  ['an escaped dot segment', { url: '/a/%2E%2e/b' }],
+  ['a path starting with two slashes', { url: '//evil.example/x' }],
+  ['a backslash', { url: '/a\\b' }],
+  ['a tab in the target', { url: '/a\tb?c=\td' }],
+  ['a query with only a question mark and a fragment', { url: '/x?#y' }],
+  ['a port too large', { headers: { host: 'shop.example:65536' } }],
+  ['the largest port', { headers: { host: 'shop.example:65535' } }],
+  ['a port with leading zeros', { headers: { host: 'shop.example:0080' } }],
+  ['a numeric last label', { headers: { host: 'shop.123' } }],
+  ['an address beyond IPv4', { headers: { host: '256.1.1.1' } }],
+  ['an address with an octal part', { headers: { host: '010.0.0.09' } }],
+  ['a dotted quad', { headers: { host: '192.168.0.10:3000' } }],
+  ['a host with an underscore', { headers: { host: 'my_host:3000' } }],
+  ['a host with a trailing dot', { headers: { host: 'shop.example.' } }],
+  ['a host with a space', { headers: { host: 'shop example' } }],
 ];
 
 describe("our server spans' request attributes", () => {
