@@ -1,13 +1,15 @@
 // Server spans and the server duration histogram for node:http and node:https, with the spans and
-// metrics of @opentelemetry/instrumentation-http, for less per request. Nothing is patched: Node
-// announces each request on the 'http.server.request.start' diagnostics channel just before the
-// server emits it, and there the server that emits it gets its own `emit`, once. A request that is
-// not sampled costs a propagation extract, a sampling decision and the context it runs in; its
-// attributes, URL parsing included, are built only for a span that records, and its histogram
-// attributes (method, scheme, route, status) without either.
+// metrics of @opentelemetry/instrumentation-http, for less per request. http.Server's `emit` is
+// wrapped once, which also covers requests no connection brought (serverless-http emits them
+// itself); an https.Server is announced on the 'http.server.request.start' diagnostics channel just
+// before its first request, and there gets its own `emit`, so that node:https need not be loaded
+// before the app loads it. A request that is not sampled costs a
+// propagation extract, a sampling decision and the context it runs in; its attributes, URL parsing
+// included, are built only for a span that records, and its histogram attributes (method, scheme,
+// route, status) without either.
 import { subscribe } from 'node:diagnostics_channel';
 import { errorMonitor } from 'node:events';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { IncomingMessage, Server, type ServerResponse } from 'node:http';
 import type { Attributes, Context, Histogram, Meter, Span, Tracer } from '@opentelemetry/api';
 import forwardedParse from 'forwarded-parse';
 import { redactSigningParameters } from './url-redaction.js';
@@ -25,45 +27,28 @@ export interface HttpServerOptions {
   readonly ignore: (request: IncomingMessage) => boolean;
 }
 
-const WRAPPED = Symbol('@rustok/otel.http-server');
+const TRACED = Symbol('@rustok/otel.http-server');
 
-type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
-
-export interface HttpServers {
-  /**
-   * From the uncaught exception's monitor: the request whose handler threw it, if one just did,
-   * records it and ends. A handler's throw is not caught and thrown again on its way out (Node
-   * reports a thrown value that is no Error with the line of its last `throw`, which would be ours).
-   */
-  endFailed(error: unknown): void;
-}
+type Emit = ((this: unknown, event: string | symbol, ...args: unknown[]) => boolean) & { [TRACED]?: true };
 
 /** Starts tracing the servers of node:http and node:https from their next request on. */
-export function traceHttpServers(options: HttpServerOptions): HttpServers {
-  const failed: Failed = { end: undefined };
-  const handle = requestHandler(options, failed);
-  subscribe('http.server.request.start', (message) => {
-    const { server } = message as { server: Server & { [WRAPPED]?: true } };
-    if (server[WRAPPED]) return;
-    server[WRAPPED] = true;
-    const emit = server.emit as Emit;
-    server.emit = function emitTraced(this: Server, event: string | symbol, ...args: unknown[]) {
-      if (event !== 'request') return emit.apply(this, [event, ...args]);
-      return handle(this, emit, args[0] as IncomingMessage, args[1] as ServerResponse, args);
-    } as Server['emit'];
-  });
-  return {
-    endFailed(error) {
-      const end = failed.end;
-      failed.end = undefined;
-      end?.({ error });
-    },
+export function traceHttpServers(options: HttpServerOptions): void {
+  const handle = requestHandler(options);
+  const traced = (emit: Emit): Emit => {
+    const emitTraced: Emit = function (this: unknown, event, ...args) {
+      if (event !== 'request' || !(args[0] instanceof IncomingMessage)) return emit.apply(this, [event, ...args]);
+      return handle(this, emit, args[0], args[1] as ServerResponse, args);
+    };
+    emitTraced[TRACED] = true;
+    return emitTraced;
   };
-}
-
-/** The end of the request whose handler threw, until the exception's monitor or the next microtask. */
-interface Failed {
-  end: ((thrown: { error: unknown }) => void) | undefined;
+  const prototype = Server.prototype as unknown as { emit: Emit };
+  if (!prototype.emit[TRACED]) prototype.emit = traced(prototype.emit);
+  subscribe('http.server.request.start', (message) => {
+    const { server } = message as { server: { emit: Emit } };
+    // Loaded by now if the server is one of its own; an HTTP/2 server answering HTTP/1 is not traced, as by upstream's.
+    if (!server.emit[TRACED] && server instanceof require('node:https').Server) server.emit = traced(server.emit);
+  });
 }
 
 /** The same buckets, name, unit and description as the upstream instrumentation: dashboards and alerts read them. */
@@ -76,7 +61,7 @@ function durationHistogram(meter: Meter, api: Api): Histogram {
   });
 }
 
-function requestHandler({ api, core, tracer, meter, ignore }: HttpServerOptions, failed: Failed) {
+function requestHandler({ api, core, tracer, meter, ignore }: HttpServerOptions) {
   const { context, propagation, trace, ROOT_CONTEXT, SpanKind, SpanStatusCode } = api;
   const histogram = meter && durationHistogram(meter, api);
 
@@ -88,7 +73,7 @@ function requestHandler({ api, core, tracer, meter, ignore }: HttpServerOptions,
     } as typeof emit;
   };
 
-  return function handle(server: Server, emit: Emit, request: IncomingMessage, response: ServerResponse, args: unknown[]) {
+  return function handle(server: unknown, emit: Emit, request: IncomingMessage, response: ServerResponse, args: unknown[]) {
     let ignored: boolean;
     try {
       ignored = ignore(request);
@@ -130,38 +115,60 @@ function requestHandler({ api, core, tracer, meter, ignore }: HttpServerOptions,
         if (route) span.updateName(`${request.method || 'GET'} ${route}`);
       }
       span.end();
-      if (!histogram) return;
+    };
+    let measured = false;
+    /**
+     * The histogram's point: the attributes known when the request ended, and, after a throw in its
+     * handler, those of the answer the app still gave (a 500 its error handler sent counts as one,
+     * which is what upstream's point ends up saying too: it changes the attributes it recorded).
+     */
+    const measure = (answered: boolean, thrownName: string | undefined) => {
+      if (measured || !histogram) return;
+      measured = true;
+      const status = response.statusCode;
+      const { route } = rpcMetadata;
       const attributes: Attributes = { 'http.request.method': normalizedMethod(request.method), 'url.scheme': scheme };
       if (request.httpVersion) attributes['network.protocol.version'] = request.httpVersion;
-      if (failure) attributes['error.type'] = failure.name ?? '_OTHER';
-      else {
+      if (thrownName !== undefined) attributes['error.type'] = thrownName;
+      if (answered) {
         if (route !== undefined) attributes['http.route'] = route;
         if (status) {
           attributes['http.response.status_code'] = status;
           if (status >= 500 && status < 600) attributes['error.type'] = String(status);
         }
       }
-      histogram.record(core.hrTimeToMilliseconds(core.hrTimeDuration(startTime, core.hrTime())) / 1000, attributes);
+      histogram.record(duration, attributes);
+    };
+    let duration = 0;
+    const took = () => {
+      duration = core.hrTimeToMilliseconds(core.hrTimeDuration(startTime, core.hrTime())) / 1000;
     };
     return context.with(ctx, () => {
       runIn(ctx, request);
       runIn(ctx, response);
-      // After 'error' a response emits only 'close', which then ends nothing more.
-      response.once('close', () => end());
-      response.once(errorMonitor, (error: unknown) => end({ error }));
-      let threw = true;
+      let thrownName: string | undefined;
+      response.once('close', () => {
+        if (ended && thrownName === undefined) return;
+        if (!ended) took();
+        end();
+        measure(true, thrownName);
+      });
+      // After 'error' a response emits only 'close', which then changes nothing.
+      response.once(errorMonitor, (error: unknown) => {
+        if (ended) return;
+        took();
+        end({ error });
+        measure(false, describeThrown(error).name ?? '_OTHER');
+      });
       try {
-        const handled = emit.apply(server, ['request', ...args]);
-        threw = false;
-        return handled;
-      } finally {
-        if (threw) {
-          failed.end = end;
-          // Caught further up (an app emitting 'request' itself), it was no crash: the response ends the span.
-          queueMicrotask(() => {
-            if (failed.end === end) failed.end = undefined;
-          });
-        }
+        return emit.apply(server, ['request', ...args]);
+      } catch (error) {
+        // Recorded here: emitted from a promise, the throw would reach no exception monitor before the process ends.
+        took();
+        end({ error });
+        // Measured with the answer the app still gives; a crash first loses it, as it loses the interval's metrics.
+        thrownName = describeThrown(error).name ?? '_OTHER';
+        throw error;
       }
     });
   };

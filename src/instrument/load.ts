@@ -21,6 +21,8 @@ export interface LoadedInstrumentations {
 export function loadInstrumentations(
   entries: readonly InstrumentationEntry[],
   onDemand: boolean,
+  /** Our own instrumentation in place of the package's, where there is one in use. */
+  ours: (name: string) => Instrumentation | undefined,
   configFor: (name: string) => object,
   /** Adjusts an instrumentation once constructed, before its module is patched. */
   prepare: (name: string, instrumentation: Instrumentation) => void,
@@ -30,8 +32,7 @@ export function loadInstrumentations(
   const failed = new Set<InstrumentationEntry>();
   const load = (entry: InstrumentationEntry): Instrumentation | undefined => {
     try {
-      const Constructor = loadOnDemand(packageOf(entry))[entry.exportName] as new (config: object) => Instrumentation;
-      const instrumentation = new Constructor(configFor(entry.name));
+      const instrumentation = ours(entry.name) ?? upstream(entry);
       prepare(entry.name, instrumentation);
       return instrumentation;
     } catch (error) {
@@ -39,6 +40,10 @@ export function loadInstrumentations(
       failures.push(`${entry.name} (${(error as Error).message.split('\n')[0]})`);
       return undefined;
     }
+  };
+  const upstream = (entry: InstrumentationEntry) => {
+    const Constructor = loadOnDemand(packageOf(entry))[entry.exportName] as new (config: object) => Instrumentation;
+    return new Constructor(configFor(entry.name));
   };
   const later = onDemand ? entries.filter((entry) => entry.modules.length > 0 && !entry.modules.some((id) => isBuiltin(id))) : [];
   if (later.length > 0) {

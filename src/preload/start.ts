@@ -9,6 +9,7 @@ import { redactEndpoint } from '../config/secrets.js';
 import { type Config, EXPRESS_LAYERS } from '../config/types.js';
 import { type ExportThread, startExportThread } from '../export/thread.js';
 import { applicableInstrumentations, replacesModules } from '../instrument/catalogue.js';
+import { expressInstrumentation } from '../instrument/express.js';
 import { traceHttpServers } from '../instrument/http-server.js';
 import { loadInstrumentations } from '../instrument/load.js';
 import { importPatching, patchImports } from '../instrument/module-hooks.js';
@@ -52,7 +53,7 @@ function startTracing(config: Config): void {
   const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
   const core: typeof import('@opentelemetry/core') = require('@opentelemetry/core');
   const base: typeof import('@opentelemetry/sdk-trace-base') = require('@opentelemetry/sdk-trace-base');
-  const { registerInstrumentations }: typeof import('@opentelemetry/instrumentation') = require('@opentelemetry/instrumentation');
+  const instrumentation: typeof import('@opentelemetry/instrumentation') = require('@opentelemetry/instrumentation');
 
   if (config.logLevel !== 'none') {
     const level = api.DiagLogLevel[config.logLevel.toUpperCase() as keyof typeof api.DiagLogLevel];
@@ -78,25 +79,36 @@ function startTracing(config: Config): void {
     api.metrics.setGlobalMeterProvider(metrics.meterProvider);
   const logs = config.logs.exporter === 'none' ? undefined : startLogs(config, api, core, () => processor.exportThread());
   const enable = (instrumentations: Instrumentation[]) =>
-    registerInstrumentations({ tracerProvider: provider, meterProvider: metrics?.meterProvider, instrumentations });
+    instrumentation.registerInstrumentations({ tracerProvider: provider, meterProvider: metrics?.meterProvider, instrumentations });
   enable([...(metrics?.instrumentations ?? [])]);
   const applicable = applicableInstrumentations(config.instrumentations, entry, app.dependencies, process.env);
-  const httpServers =
-    applicable.some(({ name }) => name === 'http') && !config.upstreamInstrumentations.includes('http')
-      ? traceHttpServers({
-          api,
-          core,
-          tracer: provider.getTracer(LEAN_SCOPE, build?.version),
-          meter: metrics?.meterProvider.getMeter(LEAN_SCOPE, build?.version),
-          ignore: untracedRequests(config, metrics),
-        })
-      : undefined;
+  if (applicable.some(({ name }) => name === 'http') && !config.upstreamInstrumentations.includes('http')) {
+    traceHttpServers({
+      api,
+      core,
+      tracer: provider.getTracer(LEAN_SCOPE, build?.version),
+      meter: metrics?.meterProvider.getMeter(LEAN_SCOPE, build?.version),
+      ignore: untracedRequests(config, metrics),
+    });
+  }
   const modules = applicable.flatMap((instrumentation) => instrumentation.modules);
   const imports = importPatching(modules, entry, replacesModules(applicable));
   // On demand only where every import passes through require: the hooks' module lists are fixed when they start.
   const loaded = loadInstrumentations(
     applicable,
     imports === 'through require',
+    (name) =>
+      name === 'express' && !config.upstreamInstrumentations.includes('express')
+        ? expressInstrumentation({
+            api,
+            core,
+            instrumentation,
+            scope: LEAN_SCOPE,
+            version: build?.version,
+            layers: config.expressLayers,
+            routeAlways: metrics !== undefined,
+          })
+        : undefined,
     (name) => instrumentationConfig(name, config, metrics),
     (name, instrumentation) => {
       if (name === 'pino' && logs) sendPinoLines(instrumentation, logs.pinoLines(instrumentation));
@@ -129,7 +141,6 @@ function startTracing(config: Config): void {
       },
       collectAtEnd: () => metrics?.collectAtEnd(),
       recordCrash(error, fatal) {
-        httpServers?.endFailed(error);
         if (fatal && logs) {
           // Thrown out of a request, the error has left its context; the span that recorded it on the way out knows the trace.
           const recorded = api.trace.getActiveSpan() ? undefined : processor.spanThatRecorded(error);

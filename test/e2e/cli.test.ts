@@ -56,7 +56,10 @@ describe('rustok-otel doctor', () => {
       });
       assert.ok(!JSON.stringify(report).includes('supersecret'), 'header values are never printed');
       assert.ok(!JSON.stringify(report).includes('x-api-key'), 'nor their names');
-      assert.deepEqual(report.instrumentations, { loaded: ['express', 'http', 'pino', 'undici'], uninstrumented: ['tsx', 'typescript'] });
+      assert.deepEqual(report.instrumentations, {
+        loaded: ['express', 'http', 'pino', 'undici'],
+        uninstrumented: ['serverless-http', 'tsx', 'typescript'],
+      });
       assert.match(report.versions.node ?? '', /^\d+\.\d+\.\d+$/);
       assert.equal(report.versions['@rustok/otel'], '0.1.0');
       const spans = await fixture.receiver.waitFor((all) => all.some((span) => span.name === 'rustok-otel doctor'));

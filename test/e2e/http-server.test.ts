@@ -7,7 +7,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ROOT, sentinel, startApp } from '../helpers/app.js';
+import { fixtureDir, ROOT, sentinel, startApp } from '../helpers/app.js';
 import { useFixture } from '../helpers/fixture.js';
 import type { ReceivedMetric, ReceivedSpan } from '../helpers/receiver.js';
 
@@ -55,6 +55,14 @@ async function exercise([express, plain, secure]: readonly number[]): Promise<vo
   await expect('route with a parameter', { port: express as number, path: '/users/42' });
   await expect('router, parameter, presigned query', { port: express as number, path: '/api/items/7?X-Amz-Signature=secret&page=2' });
   await expect('POST with a JSON body', { port: express as number, path: '/api/items', method: 'POST', headers: json, body: '{"a":1}' });
+  await expect('routers in routers, parameters merged', { port: express as number, path: '/v1/shops/s1/orders/o9' });
+  await expect('a route passing on with next()', { port: express as number, path: '/users/me' });
+  await expect("next('route')", { port: express as number, path: '/skip' });
+  await expect('a route of several paths', { port: express as number, path: '/b' });
+  await expect('a route pattern', { port: express as number, path: '/re42' });
+  await expect('a throw in a handler', { port: express as number, path: '/throw' });
+  await expect('a throw in a middleware', { port: express as number, path: '/mw-throw' });
+  await expect("the app's own error handler", { port: express as number, path: '/handled' });
   await expect('a 503', { port: express as number, path: '/fail' });
   await expect("an error passed to Express's next()", { port: express as number, path: '/next-error' });
   await expect('a redirect', { port: express as number, path: '/redirect' });
@@ -79,6 +87,16 @@ async function exercise([express, plain, secure]: readonly number[]): Promise<vo
     body: 'x'.repeat(100_000),
   });
   await expect('early hints', { port: plain as number, path: '/plain/hints' });
+  await expect('a Lambda-style invocation (serverless-http)', { port: plain as number, path: '/plain/lambda' });
+  await expect('a server that never listens, its throw caught', { port: plain as number, path: '/plain/detached' });
+  await expect("a throw in a handler run from an async 'checkContinue'", {
+    port: plain as number,
+    path: '/plain/continue-throw',
+    method: 'POST',
+    headers: { expect: '100-continue' },
+    body: 'x',
+    abortAfter: 500,
+  });
   await expect('a 418', { port: plain as number, path: '/plain/teapot' });
   const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
   for (const n of [1, 2, 3]) await expect(`keep-alive request ${n}`, { port: plain as number, path: `/plain/kept-${n}`, agent: keepAlive });
@@ -89,6 +107,14 @@ async function exercise([express, plain, secure]: readonly number[]): Promise<vo
     ['route with a parameter', 200],
     ['router, parameter, presigned query', 200],
     ['POST with a JSON body', 201],
+    ['routers in routers, parameters merged', 200],
+    ['a route passing on with next()', 200],
+    ["next('route')", 200],
+    ['a route of several paths', 200],
+    ['a route pattern', 200],
+    ['a throw in a handler', 500],
+    ['a throw in a middleware', 500],
+    ["the app's own error handler", 422],
     ['a 503', 503],
     ["an error passed to Express's next()", 500],
     ['a redirect', 302],
@@ -100,6 +126,9 @@ async function exercise([express, plain, secure]: readonly number[]): Promise<vo
     ['behind a proxy (X-Forwarded-*)', 200],
     ['a body read in listeners, a call from one', 200],
     ['early hints', 200],
+    ['a Lambda-style invocation (serverless-http)', 200],
+    ['a server that never listens, its throw caught', 500],
+    ["a throw in a handler run from an async 'checkContinue'", 0],
     ['a 418', 418],
     ['keep-alive request 1', 200],
     ['keep-alive request 2', 200],
@@ -146,61 +175,90 @@ function shapes(spans: readonly ReceivedSpan[], ports: readonly number[]) {
     .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 }
 
-/** Each data point of the latest export of a histogram (cumulative: it holds the totals), by its attributes. */
+/**
+ * Each series of the latest export of a histogram (cumulative: it holds the totals), by its
+ * attributes, with its count. Series with the same attributes are one: after a handler throws,
+ * upstream's instrumentation changes the attributes it recorded, and sends two series that differ
+ * only in the order of their attributes, which a backend reads as one.
+ */
 function points(metrics: readonly ReceivedMetric[], name: string, ports: readonly number[] = []) {
   const latest = metrics.filter((metric) => metric.name === name).at(-1);
   const port = portNamer(ports);
-  return (latest?.points ?? [])
-    .map((point) => ({
-      attributes: Object.fromEntries(
-        Object.entries(point.attributes).map(([key, value]) => [key, key === 'server.port' ? port(value) : value]),
-      ),
-      count: point.count,
-    }))
+  const counts = new Map<string, number>();
+  for (const point of latest?.points ?? []) {
+    const attributes = Object.entries(point.attributes)
+      .map(([key, value]) => [key, key === 'server.port' ? port(value) : value])
+      .sort(([a], [b]) => String(a).localeCompare(String(b)));
+    const key = JSON.stringify(Object.fromEntries(attributes));
+    counts.set(key, (counts.get(key) ?? 0) + (point.count ?? 0));
+  }
+  return [...counts]
+    .map(([attributes, count]) => ({ attributes: JSON.parse(attributes) as Record<string, unknown>, count }))
     .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 }
 
-describe('HTTP servers: ours and the upstream instrumentation send the same', () => {
-  it('spans, attributes, parents, status, exceptions and duration histograms, request by request', async () => {
-    const runs = await Promise.all(
-      (['ours', 'upstream'] as const).map(async (mode) => {
-        const service = `http-server-${mode}`;
-        const app = startApp('http-servers.cjs', {
-          receiver: fixture.receiver,
-          env: {
-            OTEL_SERVICE_NAME: service,
-            OTEL_NODE_UNTRACED_PATHS: '/health',
-            OTEL_METRIC_EXPORT_INTERVAL: '200',
-            ...(mode === 'upstream' ? { OTEL_NODE_UPSTREAM_INSTRUMENTATIONS: 'http' } : {}),
-          },
-        });
-        const match = await app.waitForStdout(/listening (\d+) (\d+) (\d+)/);
-        const ports = match.slice(1, 4).map(Number);
-        await exercise(ports).catch((error: Error) => {
-          throw new Error(`${mode}: ${error.message}\nstderr: ${app.stderr()}`);
-        });
-        const last = await sentinel(app, fixture.receiver);
-        const mine = (span: ReceivedSpan) => span.resource['service.name'] === service && span.traceId !== last;
-        // The aborted request's span ends when its socket closes, which the sentinel may overtake.
-        const spans = await fixture.receiver.waitFor((all) =>
-          all.some((span) => mine(span) && span.kind === SERVER && span.attributes['url.path'] === '/plain/slow'),
+describe('HTTP servers and Express: ours and the upstream instrumentations send the same', () => {
+  for (const [express, layers] of [
+    [5, 'request_handler'],
+    [5, 'all'],
+    [4, 'request_handler'],
+    [4, 'all'],
+  ] as const) {
+    it(`spans, attributes, parents, status, exceptions and duration histograms, request by request: Express ${express}, OTEL_NODE_EXPRESS_LAYERS=${layers}`, async () => {
+      const runs = await Promise.all(
+        (['ours', 'upstream'] as const).map(async (mode) => {
+          const service = `http-server-${express}-${layers}-${mode}`;
+          const app = startApp('http-servers.cjs', {
+            receiver: fixture.receiver,
+            env: {
+              OTEL_SERVICE_NAME: service,
+              OTEL_NODE_UNTRACED_PATHS: '/health',
+              OTEL_METRIC_EXPORT_INTERVAL: '200',
+              OTEL_NODE_EXPRESS_LAYERS: layers,
+              ...(express === 4 ? { EXPRESS_FROM: fixtureDir('express4') } : {}),
+              ...(mode === 'upstream' ? { OTEL_NODE_UPSTREAM_INSTRUMENTATIONS: 'http,express' } : {}),
+            },
+          });
+          const match = await app.waitForStdout(/listening (\d+) (\d+) (\d+)/);
+          const ports = match.slice(1, 4).map(Number);
+          await exercise(ports).catch((error: Error) => {
+            throw new Error(`${mode}: ${error.message}\nstderr: ${app.stderr()}`);
+          });
+          const last = await sentinel(app, fixture.receiver);
+          const mine = (span: ReceivedSpan) => span.resource['service.name'] === service && span.traceId !== last;
+          // The aborted request's span ends when its socket closes, which the sentinel may overtake.
+          const spans = await fixture.receiver.waitFor((all) =>
+            all.some((span) => mine(span) && span.kind === SERVER && span.attributes['url.path'] === '/plain/slow'),
+          );
+          const metrics = () => fixture.receiver.metrics.filter((metric) => metric.resource['service.name'] === service);
+          // One data point count per server span, the sentinel's included.
+          const servers = spans.filter((span) => span.resource['service.name'] === service && span.kind === SERVER).length;
+          const served = (all: readonly ReceivedMetric[]) =>
+            points(all, 'http.server.request.duration').reduce((sum, point) => sum + (point.count ?? 0), 0);
+          await fixture.receiver
+            .waitForMetrics(() => served(metrics()) === servers, 15_000)
+            .catch((error: Error) => {
+              throw new Error(`${mode}: ${served(metrics())} requests measured, ${servers} server spans: ${error.message}`);
+            });
+          return { mode, spans: shapes(spans.filter(mine), ports), metrics: metrics(), ports };
+        }),
+      );
+      const [ours, upstream] = runs as [(typeof runs)[0], (typeof runs)[0]];
+      assert.ok(
+        ours.spans.some((span) => span.kind === SERVER && span.name === 'GET /api/items/:item'),
+        'the Express route names the server span',
+      );
+      assert.deepEqual(ours.spans, upstream.spans);
+      for (const name of ['http.server.request.duration', 'http.client.request.duration']) {
+        const [mine, theirs] = [points(ours.metrics, name, ours.ports), points(upstream.metrics, name, upstream.ports)];
+        const only = (a: typeof mine, b: typeof mine) =>
+          a.filter((point) => !b.some((other) => JSON.stringify(other) === JSON.stringify(point)));
+        assert.deepEqual(
+          mine,
+          theirs,
+          `${name}: only ours ${JSON.stringify(only(mine, theirs))}, only upstream's ${JSON.stringify(only(theirs, mine))}`,
         );
-        const metrics = () => fixture.receiver.metrics.filter((metric) => metric.resource['service.name'] === service);
-        // 19 traced requests and the sentinel, and the two that /call and /plain/body make.
-        const served = (all: readonly ReceivedMetric[]) =>
-          points(all, 'http.server.request.duration').reduce((sum, point) => sum + (point.count ?? 0), 0);
-        await fixture.receiver.waitForMetrics(() => served(metrics()) === 22);
-        return { mode, spans: shapes(spans.filter(mine), ports), metrics: metrics(), ports };
-      }),
-    );
-    const [ours, upstream] = runs as [(typeof runs)[0], (typeof runs)[0]];
-    assert.ok(
-      ours.spans.some((span) => span.kind === SERVER && span.name === 'GET /api/items/:item'),
-      'the Express route names the server span',
-    );
-    assert.deepEqual(ours.spans, upstream.spans);
-    for (const name of ['http.server.request.duration', 'http.client.request.duration']) {
-      assert.deepEqual(points(ours.metrics, name, ours.ports), points(upstream.metrics, name, upstream.ports), name);
-    }
-  });
+      }
+    });
+  }
 });

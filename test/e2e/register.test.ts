@@ -149,10 +149,15 @@ describe('the register preload', () => {
   // loader hook runs (Node 22.22.3+, 24.11.1+, or 20.6.0) they all load at start.
   const onDemand = FIXTURE_NODE === 'node' && process.versions.node.startsWith('20.');
   it('loads an instrumentation when the app first requires its module, not before', { skip: !onDemand }, async () => {
-    const probe = startApp('on-demand.cjs', { receiver: fixture.receiver, env: { OTEL_METRICS_EXPORTER: 'none' } });
+    // Upstream's Express instrumentation, to see its file load; ours is part of the preload's own.
+    const env = { OTEL_METRICS_EXPORTER: 'none', OTEL_NODE_UPSTREAM_INSTRUMENTATIONS: 'express' };
+    const probe = startApp('on-demand.cjs', { receiver: fixture.receiver, env });
     assert.deepEqual(await probe.exited, { code: 0, signal: null });
     assert.deepEqual(JSON.parse(probe.stdout()), { before: ['http', 'undici'], after: ['express', 'http', 'undici'] });
     assert.match(probe.stderr(), /4 instrumentations \(express, http, pino, undici\)/, 'the banner names the ones armed as well');
+    const ours = startApp('on-demand.cjs', { receiver: fixture.receiver, env: { OTEL_METRICS_EXPORTER: 'none' } });
+    assert.deepEqual(await ours.exited, { code: 0, signal: null });
+    assert.deepEqual(JSON.parse(ours.stdout()), { before: ['http', 'undici'], after: ['http', 'undici'] });
   });
 
   it('loads no OpenTelemetry module and prints nothing when OTEL_ENABLED is unset', async () => {

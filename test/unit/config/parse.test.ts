@@ -666,8 +666,8 @@ describe('OTEL_NODE_UPSTREAM_INSTRUMENTATIONS', () => {
   });
 
   it('reads the ones to replace with upstream, and says where that came from', () => {
-    const { config, sources } = enabled({ OTEL_NODE_UPSTREAM_INSTRUMENTATIONS: ' http ' });
-    assert.deepEqual(config.upstreamInstrumentations, ['http']);
+    const { config, sources } = enabled({ OTEL_NODE_UPSTREAM_INSTRUMENTATIONS: ' http , express' });
+    assert.deepEqual(config.upstreamInstrumentations, ['http', 'express']);
     assert.equal(sources.upstreamInstrumentations, 'OTEL_NODE_UPSTREAM_INSTRUMENTATIONS');
   });
 
@@ -675,7 +675,7 @@ describe('OTEL_NODE_UPSTREAM_INSTRUMENTATIONS', () => {
     const { config, warnings } = enabled({ OTEL_NODE_UPSTREAM_INSTRUMENTATIONS: 'http,pg' });
     assert.deepEqual(config.upstreamInstrumentations, ['http']);
     assert.deepEqual(warnings, [
-      'OTEL_NODE_UPSTREAM_INSTRUMENTATIONS entry "pg" has no instrumentation of ours to replace (http can); ignoring it',
+      'OTEL_NODE_UPSTREAM_INSTRUMENTATIONS entry "pg" has no instrumentation of ours to replace (http, express can); ignoring it',
     ]);
   });
 });
@@ -1325,8 +1325,8 @@ describe('one line per variable, however many of its entries are wrong', () => {
       'OTEL_NODE_EXPRESS_LAYERS entries "handlers", "mw" are not any of request_handler, router, middleware, all; ignoring them',
     ],
     [
-      { OTEL_NODE_UPSTREAM_INSTRUMENTATIONS: 'express,http,pg' },
-      'OTEL_NODE_UPSTREAM_INSTRUMENTATIONS entries "express", "pg" have no instrumentation of ours to replace (http can); ignoring them',
+      { OTEL_NODE_UPSTREAM_INSTRUMENTATIONS: 'koa,http,pg' },
+      'OTEL_NODE_UPSTREAM_INSTRUMENTATIONS entries "koa", "pg" have no instrumentation of ours to replace (http, express can); ignoring them',
     ],
     [{ OTEL_RESOURCE_ATTRIBUTES: 'bad,a=1,worse' }, 'OTEL_RESOURCE_ATTRIBUTES entries "bad", "worse" are not key=value; ignoring them'],
   ];
