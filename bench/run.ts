@@ -53,10 +53,10 @@ const VARIANTS: Record<string, Variant> = {
     env: { OTEL_ENABLED: 'true', OTEL_METRICS_EXPORTER: 'otlp', OTEL_METRIC_EXPORT_INTERVAL: '5000' },
     tracing: true,
   },
-  // Servers traced by upstream's instrumentation, as before ours: what ours saves per request.
-  'ours, upstream http': {
+  // Servers and Express traced by upstream's instrumentations, as before ours: what ours save per request.
+  'ours, upstream http and express': {
     preload: OURS,
-    env: { OTEL_ENABLED: 'true', OTEL_NODE_UPSTREAM_INSTRUMENTATIONS: 'http' },
+    env: { OTEL_ENABLED: 'true', OTEL_NODE_UPSTREAM_INSTRUMENTATIONS: 'http,express' },
     tracing: true,
     loadOnly: true,
   },
@@ -408,7 +408,15 @@ if (sections.has('startup')) {
   );
 }
 if (sections.has('load')) {
-  const onVariants = ['bare node', 'ours', 'ours, upstream http', 'ours, with metrics', 'official', 'official, our span count', 'EDOT'];
+  const onVariants = [
+    'bare node',
+    'ours',
+    'ours, upstream http and express',
+    'ours, with metrics',
+    'official',
+    'official, our span count',
+    'EDOT',
+  ];
   console.log(
     `## Express throughput, 100 % sampling (autocannon, 10 connections, ${LOAD_SECONDS} s, ${LOAD_ROUNDS} alternated rounds)\n\n${await load(onVariants, 1)}\n`,
   );
