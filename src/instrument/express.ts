@@ -104,7 +104,7 @@ function wrapDeclaration(target: RouterLike, method: 'route' | 'use', routerOf: 
 }
 
 /** The path a layer was declared with, as its first argument says: text, a pattern, or a list of them. */
-function declaredPath(first: unknown): string | undefined {
+export function declaredPath(first: unknown): string | undefined {
   if (Array.isArray(first)) return first.map((item) => pathText(item) ?? '').join(',');
   return pathText(first);
 }
@@ -143,7 +143,7 @@ function routerPath(prefix: string, layer: Layer): string {
 }
 
 /** The stored paths as one route: mount points and wildcards that say nothing left out, slashes merged. */
-function constructedRoute(paths: readonly string[]): string {
+export function constructedRoute(paths: readonly string[]): string {
   let joined = '';
   let only: string | undefined;
   let count = 0;
@@ -158,7 +158,7 @@ function constructedRoute(paths: readonly string[]): string {
 }
 
 /** The route the request matched, when the stored paths make one (what upstream puts in http.route). */
-function matchedRoute(paths: readonly string[], originalUrl: string | undefined): string | undefined {
+export function matchedRoute(paths: readonly string[], originalUrl: string | undefined): string | undefined {
   if (paths.length === 0) return undefined;
   if (paths.every((path) => path === '/')) return originalUrl === '/' ? '/' : undefined;
   const route = constructedRoute(paths);
