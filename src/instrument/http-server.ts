@@ -9,7 +9,7 @@
 // route, status) without either.
 import { subscribe } from 'node:diagnostics_channel';
 import { errorMonitor } from 'node:events';
-import { IncomingMessage, Server, type ServerResponse } from 'node:http';
+import { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Attributes, Context, Histogram, Meter, Span, Tracer } from '@opentelemetry/api';
 import forwardedParse from 'forwarded-parse';
 import { redactSigningParameters } from './url-redaction.js';
@@ -51,6 +51,28 @@ export function traceHttpServers(options: HttpServerOptions): void {
   });
 }
 
+/**
+ * Every listener of a traced request and of its response runs in the request's context, as
+ * upstream's `context.bind` of both makes them (the body's later chunks come from the socket, in
+ * whatever context it had). The messages' prototypes emit so, once: an `emit` of each message's
+ * own, or a property per message, would give every request and response a shape of its own that
+ * Node's and Express's code then reads more slowly.
+ */
+function listenersInContext({ context }: Api): WeakMap<object, Context> {
+  const contexts = new WeakMap<object, Context>();
+  for (const prototype of [IncomingMessage.prototype, ServerResponse.prototype] as unknown as { emit: Emit }[]) {
+    if (prototype.emit[TRACED]) continue;
+    const emit = prototype.emit;
+    const emitInContext: Emit = function (this: unknown, ...args) {
+      const ctx = contexts.get(this as object);
+      return ctx === undefined ? emit.apply(this, args) : context.with(ctx, emit, this, ...args);
+    };
+    emitInContext[TRACED] = true;
+    prototype.emit = emitInContext;
+  }
+  return contexts;
+}
+
 /** The same buckets, name, unit and description as the upstream instrumentation: dashboards and alerts read them. */
 function durationHistogram(meter: Meter, api: Api): Histogram {
   return meter.createHistogram('http.server.request.duration', {
@@ -65,12 +87,10 @@ function requestHandler({ api, core, tracer, meter, ignore }: HttpServerOptions)
   const { context, propagation, trace, ROOT_CONTEXT, SpanKind, SpanStatusCode } = api;
   const histogram = meter && durationHistogram(meter, api);
 
-  /** Every listener of the request and the response runs in the request's context, as upstream's `context.bind` of both does. */
-  const runIn = (ctx: Context, emitter: IncomingMessage | ServerResponse) => {
-    const emit = emitter.emit;
-    emitter.emit = function emitInContext(this: typeof emitter, ...args: Parameters<typeof emit>) {
-      return context.with(ctx, emit, this, ...args);
-    } as typeof emit;
+  const contexts = listenersInContext(api);
+  const runIn = (ctx: Context, request: IncomingMessage, response: ServerResponse) => {
+    contexts.set(request, ctx);
+    contexts.set(response, ctx);
   };
 
   return function handle(server: unknown, emit: Emit, request: IncomingMessage, response: ServerResponse, args: unknown[]) {
@@ -83,8 +103,7 @@ function requestHandler({ api, core, tracer, meter, ignore }: HttpServerOptions)
     if (ignored) {
       const ctx = core.suppressTracing(context.active());
       return context.with(ctx, () => {
-        runIn(ctx, request);
-        runIn(ctx, response);
+        runIn(ctx, request, response);
         return emit.apply(server, ['request', ...args]);
       });
     }
@@ -144,8 +163,7 @@ function requestHandler({ api, core, tracer, meter, ignore }: HttpServerOptions)
       duration = core.hrTimeToMilliseconds(core.hrTimeDuration(startTime, core.hrTime())) / 1000;
     };
     return context.with(ctx, () => {
-      runIn(ctx, request);
-      runIn(ctx, response);
+      runIn(ctx, request, response);
       let thrownName: string | undefined;
       response.once('close', () => {
         if (ended && thrownName === undefined) return;
