@@ -1,9 +1,9 @@
 // Express's route for the server span and the duration histogram, and a span per layer, as
 // @opentelemetry/instrumentation-express makes them, for less per request. Layers are wrapped as
-// they are declared (app.use, router.use, router.route), which is where their path is known; the
-// paths of the layers a request passes through are kept on the request's RPC metadata, not on the
-// request (an own property added to every request slows Express's own code down). A request whose
-// server span does not record gets no spans here, and its route only when the histogram needs it.
+// they are declared (router.use, router.route), which is where their path is known; the paths of the
+// layers a request passes through are kept beside the request, not on it (an own property added to
+// every request slows Express's own code down). A request whose server span does not record gets
+// no spans here, and its route only when the histogram needs it.
 import type { Context, Span } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { ExpressLayer } from '../config/types.js';
@@ -46,8 +46,6 @@ interface Response {
 type RouterLike = { stack?: Layer[] } & Record<string, unknown>;
 
 const WRAPPED = Symbol('@rustok/otel.express');
-/** The paths of the layers a request is in, kept on its RPC metadata (or beside the request when it has none). */
-const PATHS = Symbol('@rustok/otel.express-paths');
 
 export function expressInstrumentation(options: ExpressOptions): Instrumentation {
   const { instrumentation, scope, version } = options;
@@ -71,36 +69,31 @@ export function expressInstrumentation(options: ExpressOptions): Instrumentation
 
 interface ExpressModule {
   Router: (RouterLike & { prototype?: RouterLike }) | undefined;
-  application: RouterLike & { router?: RouterLike; _router?: RouterLike };
 }
 
 type Wrap = (layer: Layer, path: string | undefined) => void;
 
+/** Every layer is declared through a router's `route` or `use`: an app's `use`, `get` and `route` call them. */
 function patchExpress(express: ExpressModule, wrap: Wrap): void {
-  // Express 5's Router is the router package's class, its app's router `app.router`; Express 4's
-  // Router holds the methods itself, and its app's router is `app._router` (`app.router` throws).
-  const version5 = typeof express.Router?.prototype?.route === 'function';
-  const router = version5 ? express.Router?.prototype : express.Router;
-  if (router) {
-    wrapDeclaration(router, 'route', (self) => self, wrap);
-    wrapDeclaration(router, 'use', (self) => self, wrap);
-  }
-  wrapDeclaration(express.application, 'use', (app) => (version5 ? app.router : app._router) as RouterLike | undefined, wrap);
+  // Express 5's Router is the router package's class; Express 4's Router holds the methods itself.
+  const router = typeof express.Router?.prototype?.route === 'function' ? express.Router.prototype : express.Router;
+  if (!router) return;
+  wrapDeclaration(router, 'route', wrap);
+  wrapDeclaration(router, 'use', wrap);
 }
 
-/** After `method` adds a layer to a router's stack, wraps the layer with the path it was declared with. */
-function wrapDeclaration(target: RouterLike, method: 'route' | 'use', routerOf: (self: RouterLike) => RouterLike | undefined, wrap: Wrap) {
-  const original = target[method];
+/** After `method` adds a layer to the router's stack, wraps the layer with the path it was declared with. */
+function wrapDeclaration(router: RouterLike, method: 'route' | 'use', wrap: Wrap) {
+  const original = router[method];
   if (typeof original !== 'function' || (original as { [WRAPPED]?: true })[WRAPPED]) return;
   const declare = function (this: RouterLike, ...args: unknown[]) {
     const result = original.apply(this, args);
-    // Express 4 creates app._router lazily, in the call itself: read it after.
-    const layer = routerOf(this)?.stack?.at(-1);
+    const layer = this.stack?.at(-1);
     if (layer) wrap(layer, declaredPath(args[0]));
     return result;
   } as typeof original & { [WRAPPED]?: true };
   declare[WRAPPED] = true;
-  target[method] = declare;
+  router[method] = declare;
 }
 
 /** The path a layer was declared with, as its first argument says: text, a pattern, or a list of them. */
@@ -174,13 +167,11 @@ function layerWrapper(
   { api, core, layers: spanned, routeAlways }: ExpressOptions,
   tracer: () => import('@opentelemetry/api').Tracer,
 ): Wrap {
-  const { context, trace, SpanStatusCode } = api;
+  const { context, trace, SpanStatusCode, TraceFlags } = api;
+  // By request, not by its trace context: a callback of a shared client runs in the context of the
+  // request that opened it, and the paths of every later request would pile up there.
   const byRequest = new WeakMap<object, string[]>();
-  const pathsOf = (request: object, rpc: Record<symbol, string[]> | undefined) => {
-    if (rpc) {
-      rpc[PATHS] ??= [];
-      return rpc[PATHS];
-    }
+  const pathsOf = (request: object) => {
     const found = byRequest.get(request);
     if (found) return found;
     const paths: string[] = [];
@@ -200,9 +191,13 @@ function layerWrapper(
       const [request, response] = args as [Request, Response];
       const active = context.active();
       const parent = trace.getSpan(active);
-      if (parent === undefined || !(routeAlways || parent.isRecording())) return original.apply(this, args);
-      const rpc = core.getRPCMetadata(active) as (ReturnType<typeof core.getRPCMetadata> & Record<symbol, string[]>) | undefined;
-      const paths = pathsOf(request, rpc);
+      if (parent === undefined) return original.apply(this, args);
+      // Sampled, not recording: a layer run from a callback of an earlier request's client has that
+      // request's server span, ended, as its parent, and upstream's gives it a span all the same.
+      const sampled = (parent.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0;
+      if (!(routeAlways || sampled)) return original.apply(this, args);
+      const rpc = core.getRPCMetadata(active);
+      const paths = pathsOf(request);
       const stored = declared !== undefined;
       if (stored) paths.push(declared);
       const route = matchedRoute(paths, request.originalUrl);
@@ -212,8 +207,9 @@ function layerWrapper(
         if (type !== 'router' && stored) paths.pop();
         return original.apply(this, args);
       }
-      const span: Span | undefined = parent.isRecording() ? startLayerSpan(type, layer, paths, declared, route) : undefined;
-      let ended = false;
+      const span: Span | undefined = sampled ? startLayerSpan(type, layer, paths, declared, route) : undefined;
+      // Without a span there is nothing to end: no listener on the response for it.
+      let ended = span === undefined;
       const end = () => {
         if (ended) return;
         ended = true;
@@ -236,9 +232,10 @@ function layerWrapper(
             span?.end();
           }
           if (!(request.route && failed) && stored) paths.pop();
+          if (!span) return next.apply(this, nextArgs);
           // The next layer runs beside this one, under the same parent: what the app put in the context stays.
           const now = context.active();
-          return context.with(parent ? trace.setSpan(now, parent) : now, () => next.apply(this, nextArgs));
+          return context.with(trace.setSpan(now, parent), () => next.apply(this, nextArgs));
         };
       }
       try {
@@ -259,7 +256,9 @@ function layerWrapper(
         },
       });
     }
-    layer.handle = handle;
+    // Defined, not assigned: a setter on Layer.prototype.handle (express-async-errors wraps what is
+    // assigned) would wrap it a second time, and drop what it proxies.
+    Object.defineProperty(layer, 'handle', { value: handle, writable: true, configurable: true, enumerable: true });
 
     function startLayerSpan(
       type: LayerType,

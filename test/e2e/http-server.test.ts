@@ -63,6 +63,9 @@ async function exercise([express, plain, secure]: readonly number[]): Promise<vo
   await expect('a throw in a handler', { port: express as number, path: '/throw' });
   await expect('a throw in a middleware', { port: express as number, path: '/mw-throw' });
   await expect("the app's own error handler", { port: express as number, path: '/handled' });
+  await expect('an async middleware that rejects, an async error handler', { port: express as number, path: '/async-fail' });
+  await expect("the app's layers, listed", { port: express as number, path: '/routes' });
+  for (const n of [1, 2, 3]) await expect(`a shared client's callback ${n}`, { port: express as number, path: `/shared/items/${n}` });
   await expect('a 503', { port: express as number, path: '/fail' });
   await expect("an error passed to Express's next()", { port: express as number, path: '/next-error' });
   await expect('a redirect', { port: express as number, path: '/redirect' });
@@ -115,6 +118,11 @@ async function exercise([express, plain, secure]: readonly number[]): Promise<vo
     ['a throw in a handler', 500],
     ['a throw in a middleware', 500],
     ["the app's own error handler", 422],
+    ['an async middleware that rejects, an async error handler', 503],
+    ["the app's layers, listed", 200],
+    ["a shared client's callback 1", 200],
+    ["a shared client's callback 2", 200],
+    ["a shared client's callback 3", 200],
     ['a 503', 503],
     ["an error passed to Express's next()", 500],
     ['a redirect', 302],
