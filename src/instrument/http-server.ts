@@ -2,11 +2,10 @@
 // metrics of @opentelemetry/instrumentation-http, for less per request. http.Server's `emit` is
 // wrapped once, which also covers requests no connection brought (serverless-http emits them
 // itself); an https.Server is announced on the 'http.server.request.start' diagnostics channel just
-// before its first request, and there gets its own `emit`, so that node:https need not be loaded
-// before the app loads it. A request that is not sampled costs a
-// propagation extract, a sampling decision and the context it runs in; its attributes, URL parsing
-// included, are built only for a span that records, and its histogram attributes (method, scheme,
-// route, status) without either.
+// before its first request, and there gets its own `emit`, so that node:https is loaded only by an
+// app that uses it. A request that is not sampled costs a propagation extract, a sampling decision
+// and the context it runs in; its attributes, URL parsing included, are built only for a span that
+// records, and its histogram attributes (method, scheme, route, status) without either.
 import { subscribe } from 'node:diagnostics_channel';
 import { errorMonitor } from 'node:events';
 import { IncomingMessage, Server, ServerResponse } from 'node:http';
