@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { startReceiver } from '../src/receiver/otlp-receiver.js';
+import { installServerPackages, startPostgres, stopServers } from '../test/helpers/services.js';
 import { startTarget } from '../test/helpers/target.js';
 
 const BENCH = fileURLToPath(new URL('.', import.meta.url));
@@ -185,6 +186,7 @@ async function startup(app: string, path: string, names = GENERAL.filter((name) 
 
 interface LoadRuns {
   readonly rps: number[];
+  readonly p50: number[];
   readonly p99: number[];
   readonly perRequest: number[];
   readonly growth: number[];
@@ -196,28 +198,34 @@ interface LoadRuns {
   readonly appThread: number[];
 }
 
+interface LoadOptions {
+  readonly app?: string;
+  readonly env?: Record<string, string>;
+  readonly rounds?: number;
+  readonly path?: string;
+  /** Requests a second, all connections together; without it, as many as the app answers. */
+  readonly rate?: number;
+  /** Requests before the measured run (the RSS growth is measured over them). */
+  readonly warmUp?: number;
+}
+
 /** Each variant under autocannon, alternated round by round: req/s, p99, spans received per request, RSS growth. */
-async function throughput(
-  names: readonly string[],
-  sampling: number,
-  app = 'express.cjs',
-  extra: Record<string, string> = {},
-  rounds = LOAD_ROUNDS,
-) {
+async function throughput(names: readonly string[], sampling: number, options: LoadOptions = {}) {
+  const { app = 'express.cjs', env = {}, rounds = LOAD_ROUNDS, path = '/users/42', rate, warmUp = 20_000 } = options;
   const runs: Record<string, LoadRuns> = Object.fromEntries(
-    names.map((name) => [name, { rps: [], p99: [], perRequest: [], growth: [], logsPerRequest: [], cpu: [], appThread: [] }]),
+    names.map((name) => [name, { rps: [], p50: [], p99: [], perRequest: [], growth: [], logsPerRequest: [], cpu: [], appThread: [] }]),
   );
   for (let round = 0; round < rounds; round++) {
     for (const name of names) {
-      const running = run(app, name, sampling, extra);
+      const running = run(app, name, sampling, env);
       const port = await running.port;
-      const url = `http://127.0.0.1:${port}/users/42`;
+      const url = `http://127.0.0.1:${port}${path}`;
       const before = await rss(port);
-      await autocannon({ url, connections: 10, amount: 20_000 });
+      await autocannon({ url, connections: 10, amount: warmUp });
       const after = await rss(port);
       const from = BigInt(Date.now()) * 1_000_000n;
       const cpuBefore = await cpu(port);
-      const result = await autocannon({ url, connections: 10, duration: LOAD_SECONDS });
+      const result = await autocannon({ url, connections: 10, duration: LOAD_SECONDS, ...(rate ? { overallRate: rate } : {}) });
       const cpuAfter = await cpu(port);
       const to = BigInt(Date.now()) * 1_000_000n;
       // Spans that started during the measured run, counted once every variant has flushed at SIGTERM.
@@ -227,6 +235,7 @@ async function throughput(
       ).length;
       const measured = runs[name] as (typeof runs)[string];
       measured.rps.push(result.requests.average);
+      measured.p50.push(result.latency.p50);
       measured.p99.push(result.latency.p99);
       measured.perRequest.push(spans / result.requests.total);
       measured.growth.push(after - before);
@@ -235,6 +244,7 @@ async function throughput(
       ).length;
       measured.logsPerRequest.push(logs / result.requests.total);
       receiver.forget();
+      target.requests.length = 0;
       if (cpuBefore !== undefined && cpuAfter !== undefined) {
         measured.cpu.push((cpuAfter.all - cpuBefore.all) / result.requests.total);
         measured.appThread.push((cpuAfter.app - cpuBefore.app) / result.requests.total);
@@ -264,6 +274,52 @@ async function load(names: readonly string[], sampling: number) {
         `+${mb(median(measured.growth))}`,
       ];
     }),
+  );
+}
+
+/** Steady requests a second for the service: well under what it can answer, as a service runs. */
+const SERVICE_RATE = Number(process.env.SERVICE_RATE ?? 400);
+const SERVICE = ['bare node', 'ours', 'ours, with metrics', 'official'];
+
+/**
+ * CPU per request of a service with real work in each request (a PostgreSQL read, an outgoing
+ * call, JSON) at a steady rate: what tracing adds to what a service costs, the figure the seed
+ * claims for its Rust original (2–5 % at 100 % sampling, < 1 % at 10 %).
+ */
+async function serviceCost(postgres: string, sampling: number) {
+  const runs = await throughput(SERVICE, sampling, {
+    app: 'service.cjs',
+    env: { PG_URL: postgres },
+    path: '/orders/42',
+    rate: SERVICE_RATE,
+    warmUp: 2_000,
+  });
+  const of = (name: string, what: 'cpu' | 'appThread' | 'p50' | 'p99') => median((runs[name] as LoadRuns)[what]);
+  const added = (name: string, what: 'cpu' | 'appThread') =>
+    name === 'bare node'
+      ? '–'
+      : `+${(of(name, what) - of('bare node', what)).toFixed(0)} µs (+${((100 * (of(name, what) - of('bare node', what))) / of('bare node', what)).toFixed(0)} %)`;
+  return table(
+    [
+      'variant',
+      'all threads, CPU µs/request',
+      'min–max',
+      'added',
+      "app's thread, CPU µs/request",
+      'added',
+      'p50 / p99',
+      'spans/request received',
+    ],
+    SERVICE.map((name) => [
+      name,
+      of(name, 'cpu').toFixed(0),
+      range((runs[name] as LoadRuns).cpu),
+      added(name, 'cpu'),
+      of(name, 'appThread').toFixed(0),
+      added(name, 'appThread'),
+      `${of(name, 'p50')} / ${of(name, 'p99')} ms`,
+      VARIANTS[name]?.tracing ? median((runs[name] as LoadRuns).perRequest).toFixed(2) : '–',
+    ]),
   );
 }
 
@@ -322,9 +378,9 @@ async function capacity() {
  */
 async function logCost() {
   const [none, twenty, two] = [
-    await throughput(LOGS, 1, 'pino.cjs', { LINES: '0' }),
-    await throughput(LOGS, 1, 'pino.cjs', { LINES: '20' }),
-    await throughput(LOGS, 1, 'pino.cjs', { LINES: '2' }, LOG_THROUGHPUT_ROUNDS),
+    await throughput(LOGS, 1, { app: 'pino.cjs', env: { LINES: '0' } }),
+    await throughput(LOGS, 1, { app: 'pino.cjs', env: { LINES: '20' } }),
+    await throughput(LOGS, 1, { app: 'pino.cjs', env: { LINES: '2' }, rounds: LOG_THROUGHPUT_ROUNDS }),
   ];
   const rps = (runs: Record<string, LoadRuns>, name: string) => median((runs[name] as LoadRuns).rps);
   const of = (runs: Record<string, LoadRuns>, name: string, what: 'cpu' | 'appThread') => median((runs[name] as LoadRuns)[what]);
@@ -396,7 +452,7 @@ async function logCapacity() {
 }
 
 // SECTIONS=capacity (or any comma-separated subset) runs part of the benchmark.
-const sections = new Set((process.env.SECTIONS ?? 'startup,load,script,capacity,logs').split(','));
+const sections = new Set((process.env.SECTIONS ?? 'startup,load,service,script,capacity,logs').split(','));
 console.log(
   `# @rustok/otel benchmark\n\nNode ${process.versions.node}, ${cpus().length} × ${cpus()[0]?.model}, ${new Date().toISOString()}\n`,
 );
@@ -422,6 +478,17 @@ if (sections.has('load')) {
   );
   console.log(`## Express throughput, 10 % sampling\n\n${await load(onVariants, 0.1)}\n`);
   console.log(`## Express throughput, sampling 0 (nothing recorded)\n\n${await load(onVariants, 0)}\n`);
+}
+if (sections.has('service')) {
+  installServerPackages();
+  const postgres = await startPostgres();
+  try {
+    const heading = `(a PostgreSQL read, a call out with fetch, JSON; ${SERVICE_RATE} requests/s, ${LOAD_SECONDS} s, ${LOAD_ROUNDS} alternated rounds)`;
+    console.log(`## CPU per request of a service ${heading}, 100 % sampling\n\n${await serviceCost(postgres.url, 1)}\n`);
+    console.log(`## CPU per request of a service, 10 % sampling\n\n${await serviceCost(postgres.url, 0.1)}\n`);
+  } finally {
+    await stopServers();
+  }
 }
 if (sections.has('script')) console.log(`## A 3-request CommonJS script, wall time\n\n${await script()}\n`);
 if (sections.has('capacity')) {
