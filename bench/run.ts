@@ -207,11 +207,13 @@ interface LoadOptions {
   readonly rate?: number;
   /** Requests before the measured run (the RSS growth is measured over them). */
   readonly warmUp?: number;
+  /** Seconds at `rate` after the warm-up, before the measured run: a process's first seconds cost more than the hours after. */
+  readonly settle?: number;
 }
 
 /** Each variant under autocannon, alternated round by round: req/s, p99, spans received per request, RSS growth. */
 async function throughput(names: readonly string[], sampling: number, options: LoadOptions = {}) {
-  const { app = 'express.cjs', env = {}, rounds = LOAD_ROUNDS, path = '/users/42', rate, warmUp = 20_000 } = options;
+  const { app = 'express.cjs', env = {}, rounds = LOAD_ROUNDS, path = '/users/42', rate, warmUp = 20_000, settle } = options;
   const runs: Record<string, LoadRuns> = Object.fromEntries(
     names.map((name) => [name, { rps: [], p50: [], p99: [], perRequest: [], growth: [], logsPerRequest: [], cpu: [], appThread: [] }]),
   );
@@ -222,6 +224,7 @@ async function throughput(names: readonly string[], sampling: number, options: L
       const url = `http://127.0.0.1:${port}${path}`;
       const before = await rss(port);
       await autocannon({ url, connections: 10, amount: warmUp });
+      if (settle) await autocannon({ url, connections: 10, duration: settle, ...(rate ? { overallRate: rate } : {}) });
       const after = await rss(port);
       const from = BigInt(Date.now()) * 1_000_000n;
       const cpuBefore = await cpu(port);
@@ -279,6 +282,11 @@ async function load(names: readonly string[], sampling: number) {
 
 /** Steady requests a second for the service: well under what it can answer, as a service runs. */
 const SERVICE_RATE = Number(process.env.SERVICE_RATE ?? 400);
+/**
+ * Seconds at that rate before the measured run. In a process's first seconds, the start-up's garbage
+ * and code not yet optimised cost more per request: up to ~100 µs for ours in a probe.
+ */
+const SERVICE_SETTLE_SECONDS = Number(process.env.SERVICE_SETTLE_SECONDS ?? 20);
 const SERVICE = ['bare node', 'ours', 'ours, with metrics', 'official'];
 
 /**
@@ -293,12 +301,15 @@ async function serviceCost(postgres: string, sampling: number) {
     path: '/orders/42',
     rate: SERVICE_RATE,
     warmUp: 2_000,
+    settle: SERVICE_SETTLE_SECONDS,
   });
   const of = (name: string, what: 'cpu' | 'appThread' | 'p50' | 'p99') => median((runs[name] as LoadRuns)[what]);
-  const added = (name: string, what: 'cpu' | 'appThread') =>
-    name === 'bare node'
-      ? '–'
-      : `+${(of(name, what) - of('bare node', what)).toFixed(0)} µs (+${((100 * (of(name, what) - of('bare node', what))) / of('bare node', what)).toFixed(0)} %)`;
+  const signed = (value: number) => `${value < 0 ? '−' : '+'}${Math.abs(value).toFixed(0)}`;
+  const added = (name: string, what: 'cpu' | 'appThread') => {
+    if (name === 'bare node') return '–';
+    const more = of(name, what) - of('bare node', what);
+    return `${signed(more)} µs (${signed((100 * more) / of('bare node', what))} %)`;
+  };
   return table(
     [
       'variant',
@@ -480,13 +491,14 @@ if (sections.has('load')) {
   console.log(`## Express throughput, sampling 0 (nothing recorded)\n\n${await load(onVariants, 0)}\n`);
 }
 if (sections.has('service')) {
-  installServerPackages();
+  installServerPackages(['postgresql']);
   const postgres = await startPostgres();
   try {
-    const heading = `(a PostgreSQL read, a call out with fetch, JSON; ${SERVICE_RATE} requests/s, ${LOAD_SECONDS} s, ${LOAD_ROUNDS} alternated rounds)`;
+    const heading = `(a PostgreSQL read, a call out with fetch, JSON; ${SERVICE_RATE} requests/s, ${LOAD_SECONDS} s after ${SERVICE_SETTLE_SECONDS} s, ${LOAD_ROUNDS} alternated rounds)`;
     console.log(`## CPU per request of a service ${heading}, 100 % sampling\n\n${await serviceCost(postgres.url, 1)}\n`);
     console.log(`## CPU per request of a service, 10 % sampling\n\n${await serviceCost(postgres.url, 0.1)}\n`);
   } finally {
+    await postgres.stop();
     await stopServers();
   }
 }

@@ -22,9 +22,12 @@ process.on('exit', () => {
   Atomics.store(state, STOPPED, 1);
   Atomics.notify(state, FLUSHED);
 });
-// The first beat says the thread is up; from then on, its silence means it is gone.
+// The first beat says the thread is up; from then on, its silence while a flush is awaited means it
+// is gone. It beats only then (see beatWhileFlushing): at rest, a beat every 250 ms was ~1.5 ms of
+// CPU a second, for nobody.
 Atomics.add(state, BEAT, 1);
-setInterval(() => Atomics.add(state, BEAT, 1), HEARTBEAT_MILLIS).unref();
+let flushesAwaited = 0;
+let beating: NodeJS.Timeout | undefined;
 let resource: Resource | undefined;
 let metricsExporter: CollectorExporter<ResourceMetrics> | undefined;
 let waitingMetrics: ResourceMetrics['scopeMetrics'] | undefined;
@@ -75,11 +78,13 @@ parentPort?.on('message', (message: WorkerMessage) => {
   } else if (message.type === 'metrics') {
     exportMetrics(message.scopeMetrics);
   } else {
-    void flush().finally(() => {
-      Atomics.store(state, FLUSHED, message.id);
-      Atomics.notify(state, FLUSHED);
-      parentPort?.postMessage({ type: 'flushed', id: message.id });
-    });
+    beatWhileFlushing(
+      flush().finally(() => {
+        Atomics.store(state, FLUSHED, message.id);
+        Atomics.notify(state, FLUSHED);
+        parentPort?.postMessage({ type: 'flushed', id: message.id });
+      }),
+    );
   }
 });
 
@@ -115,6 +120,21 @@ async function sendMetrics(sender: CollectorExporter<ResourceMetrics>, resource:
       sender.dropped(1);
     }
   }
+}
+
+/**
+ * The app's thread may be blocked waiting for this flush (at exit), where it cannot hear of a death
+ * by the heap cap, which runs no code on its way out: it listens for beats instead.
+ */
+function beatWhileFlushing(flushed: Promise<void>): void {
+  Atomics.add(state, BEAT, 1);
+  flushesAwaited++;
+  beating ??= setInterval(() => Atomics.add(state, BEAT, 1), HEARTBEAT_MILLIS).unref();
+  void flushed.finally(() => {
+    if (--flushesAwaited > 0) return;
+    clearInterval(beating);
+    beating = undefined;
+  });
 }
 
 function flush(): Promise<void> {

@@ -20,6 +20,21 @@ describe('the export thread', () => {
   });
 });
 
+describe('an export thread that lives', () => {
+  it('is waited for at exit while a collector keeps it, not taken for dead', { timeout: 60_000 }, async () => {
+    fixture.receiver.setFault('hang');
+    after(() => fixture.receiver.setFault(undefined));
+    const app = startApp('big-spans.cjs', {
+      receiver: fixture.receiver,
+      env: { OTEL_SERVICE_NAME: 'thread-lives-at-exit', OTEL_METRICS_EXPORTER: 'none', OTEL_SHUTDOWN_TIMEOUT_MS: '4000' },
+    });
+    // The wait at exit lasts the whole 4 s, longer than the silence that means death: it beats meanwhile.
+    await assert.rejects(app.get('/big?count=1&exit'));
+    assert.deepEqual(await app.exited, { code: 0, signal: null });
+    assert.doesNotMatch(app.stderr(), /stopped answering/);
+  });
+});
+
 describe('an export thread that dies', () => {
   it(
     'is said in one line and replaced once; after a second death spans are dropped, and nothing waits for it',

@@ -40,13 +40,17 @@ process.on('exit', () => {
   }
 });
 
-/** Installs Debian's postgresql, redis-server and prometheus when their binaries are missing, without starting any service. */
-export function installServerPackages(): void {
-  const missing = [
-    ...(postgresBin() ? [] : ['postgresql']),
-    ...(redisBin() ? [] : ['redis-server']),
-    ...(existsSync(PROMETHEUS) ? [] : ['prometheus']),
-  ];
+type ServerPackage = 'postgresql' | 'redis-server' | 'prometheus';
+
+const installed: Record<ServerPackage, () => boolean> = {
+  postgresql: () => postgresBin() !== undefined,
+  'redis-server': () => redisBin() !== undefined,
+  prometheus: () => existsSync(PROMETHEUS) && existsSync(PROMTOOL),
+};
+
+/** Installs those of Debian's postgresql, redis-server and prometheus whose binaries are missing, without starting any service. */
+export function installServerPackages(wanted: readonly ServerPackage[] = ['postgresql', 'redis-server', 'prometheus']): void {
+  const missing = wanted.filter((name) => !installed[name]());
   if (missing.length === 0) return;
   // Any prometheus the install starts anyway (policy-rc.d should stop it) is told apart from one running before.
   const before = new Set(pidsOf(PROMETHEUS));
@@ -86,7 +90,7 @@ export function installServerPackages(): void {
       }
     }
   }
-  if (!postgresBin() || !redisBin() || !existsSync(PROMETHEUS) || !existsSync(PROMTOOL)) {
+  if (missing.some((name) => !installed[name]())) {
     throw new Error(`${what}: apt-get succeeded but the binaries are still missing`);
   }
 }
