@@ -22,9 +22,9 @@ export const FLUSHED = 0;
 /** 1 once the thread is on its way out: nobody should wait for it any more. */
 export const STOPPED = 1;
 /**
- * Counted up by the thread once it is up, then every HEARTBEAT_MILLIS while a flush is awaited: one
- * killed by its heap cap runs no code on its way out, and the app's thread, blocked in a wait, cannot
- * hear of it any other way.
+ * Counted up by the thread once it is up, then on each flush asked of it and every HEARTBEAT_MILLIS
+ * until its flushes are done: one killed by its heap cap runs no code on its way out, and the app's
+ * thread, blocked in a wait, cannot hear of it any other way.
  */
 export const BEAT = 2;
 export const STATE_BYTES = 3 * Int32Array.BYTES_PER_ELEMENT;
