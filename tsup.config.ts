@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'esbuild';
 import { defineConfig } from 'tsup';
@@ -11,7 +11,7 @@ const autoInstrumentations = createRequire(createRequire(import.meta.url).resolv
 
 /** The package.json of a package as auto-instrumentations-node resolves it. */
 function manifestOf(name: string): { version: string; dependencies: Record<string, string> } {
-  const manifest = installedPackageJson(name, autoInstrumentations.resolve);
+  const manifest = installedPackageJson(name, autoInstrumentations.resolve)?.manifest;
   if (!manifest) throw new Error(`no package.json for ${name}`);
   return manifest as { version: string; dependencies: Record<string, string> };
 }
@@ -76,16 +76,12 @@ const WINSTON_TRANSPORT = fileURLToPath(new URL('src/instrument/winston-transpor
  * smaller and loads in ~26 ms rather than ~32 ms; requests cost the same, within what we can measure.
  */
 function moduleEntry(name: string): string {
-  const fromRoot = createRequire(import.meta.url);
-  const manifest = installedPackageJson(name, fromRoot.resolve) as {
-    esnext?: string;
-    module?: string;
-    exports?: { '.'?: { default?: unknown } };
-  };
-  const main = fromRoot.resolve(name);
-  const root = main.slice(0, main.lastIndexOf(`/node_modules/${name}/`) + `/node_modules/${name}/`.length);
+  const { resolve } = createRequire(import.meta.url);
+  const found = installedPackageJson(name, resolve);
+  if (!found?.manifest) throw new Error(`no package.json for ${name}`);
+  const manifest = found.manifest as { esnext?: string; module?: string; exports?: { '.'?: { default?: unknown } } };
   const esm = manifest.esnext ?? manifest.module ?? (manifest.exports?.['.']?.default as { default?: string } | undefined)?.default;
-  return esm ? join(root, esm) : main;
+  return esm ? join(dirname(found.file), esm) : resolve(name);
 }
 
 /** In dist/opentelemetry.cjs itself: each SHARED package from the top of node_modules, wherever it is imported from. */

@@ -36,13 +36,13 @@ export function* packageJsonsAbove(start: string): Generator<FoundPackageJson> {
  * The package.json of the package `name` as `resolve` finds it: from the file it resolves to, upwards,
  * since most packages do not export theirs. Undefined when it is not installed.
  */
-export function installedPackageJson(name: string, resolve: (id: string) => string): PackageJson | undefined {
+export function installedPackageJson(name: string, resolve: (id: string) => string): FoundPackageJson | undefined {
   let entry: string;
   try {
     entry = resolve(name);
   } catch {
     return undefined;
   }
-  for (const { manifest } of packageJsonsAbove(dirname(entry))) if (manifest?.name === name) return manifest;
+  for (const found of packageJsonsAbove(dirname(entry))) if (found.manifest?.name === name) return found;
   return undefined;
 }

@@ -121,7 +121,7 @@ function versions(): Record<string, string> {
 }
 
 function packageVersion(name: string): string {
-  const version = installedPackageJson(name, createRequire(import.meta.url).resolve)?.version;
+  const version = installedPackageJson(name, createRequire(import.meta.url).resolve)?.manifest?.version;
   return typeof version === 'string' ? version : 'not found';
 }
 

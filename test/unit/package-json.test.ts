@@ -53,7 +53,8 @@ describe('installedPackageJson', () => {
       if (id !== 'lib') throw new Error(`cannot resolve ${id}`);
       return join(root, 'node_modules/lib/dist/index.js');
     };
-    assert.equal(installedPackageJson('lib', resolve)?.version, '2.3.4');
+    assert.equal(installedPackageJson('lib', resolve)?.manifest?.version, '2.3.4');
+    assert.equal(installedPackageJson('lib', resolve)?.file, join(root, 'node_modules/lib/package.json'));
     assert.equal(installedPackageJson('other', resolve), undefined);
   });
 });
