@@ -214,6 +214,7 @@ interface LoadOptions {
 /** Each variant under autocannon, alternated round by round: req/s, p99, spans received per request, RSS growth. */
 async function throughput(names: readonly string[], sampling: number, options: LoadOptions = {}) {
   const { app = 'express.cjs', env = {}, rounds = LOAD_ROUNDS, path = '/users/42', rate, warmUp = 20_000, settle } = options;
+  const paced = rate ? { overallRate: rate } : {};
   const runs: Record<string, LoadRuns> = Object.fromEntries(
     names.map((name) => [name, { rps: [], p50: [], p99: [], perRequest: [], growth: [], logsPerRequest: [], cpu: [], appThread: [] }]),
   );
@@ -224,11 +225,11 @@ async function throughput(names: readonly string[], sampling: number, options: L
       const url = `http://127.0.0.1:${port}${path}`;
       const before = await rss(port);
       await autocannon({ url, connections: 10, amount: warmUp });
-      if (settle) await autocannon({ url, connections: 10, duration: settle, ...(rate ? { overallRate: rate } : {}) });
+      if (settle) await autocannon({ url, connections: 10, duration: settle, ...paced });
       const after = await rss(port);
       const from = BigInt(Date.now()) * 1_000_000n;
       const cpuBefore = await cpu(port);
-      const result = await autocannon({ url, connections: 10, duration: LOAD_SECONDS, ...(rate ? { overallRate: rate } : {}) });
+      const result = await autocannon({ url, connections: 10, duration: LOAD_SECONDS, ...paced });
       const cpuAfter = await cpu(port);
       const to = BigInt(Date.now()) * 1_000_000n;
       // Spans that started during the measured run, counted once every variant has flushed at SIGTERM.
