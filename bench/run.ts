@@ -54,10 +54,10 @@ const VARIANTS: Record<string, Variant> = {
     env: { OTEL_ENABLED: 'true', OTEL_METRICS_EXPORTER: 'otlp', OTEL_METRIC_EXPORT_INTERVAL: '5000' },
     tracing: true,
   },
-  // Servers and Express traced by upstream's instrumentations, as before ours: what ours save per request.
-  'ours, upstream http and express': {
+  // Servers, Express and fetch traced by upstream's instrumentations, as before ours: what ours save per request.
+  'ours, upstream instrumentations': {
     preload: OURS,
-    env: { OTEL_ENABLED: 'true', OTEL_NODE_UPSTREAM_INSTRUMENTATIONS: 'http,express' },
+    env: { OTEL_ENABLED: 'true', OTEL_NODE_UPSTREAM_INSTRUMENTATIONS: 'http,express,undici' },
     tracing: true,
     loadOnly: true,
   },
@@ -288,7 +288,7 @@ const SERVICE_RATE = Number(process.env.SERVICE_RATE ?? 400);
  * and code not yet optimised cost more per request: up to ~100 µs for ours in a probe.
  */
 const SERVICE_SETTLE_SECONDS = Number(process.env.SERVICE_SETTLE_SECONDS ?? 20);
-const SERVICE = ['bare node', 'ours', 'ours, with metrics', 'official'];
+const SERVICE = ['bare node', 'ours', 'ours, upstream instrumentations', 'ours, with metrics', 'official'];
 
 /**
  * CPU per request of a service with real work in each request (a PostgreSQL read, an outgoing
@@ -332,6 +332,37 @@ async function serviceCost(postgres: string, sampling: number) {
       `${of(name, 'p50')} / ${of(name, 'p99')} ms`,
       VARIANTS[name]?.tracing ? median((runs[name] as LoadRuns).perRequest).toFixed(2) : '–',
     ]),
+  );
+}
+
+const CALLS = ['bare node', 'ours', 'ours, upstream instrumentations', 'ours, with metrics', 'official'];
+const CALL_ROUNDS = Number(process.env.CALL_ROUNDS ?? 3);
+
+/** CPU per outgoing fetch call: what a gateway or a backend-for-frontend pays on each call it makes. */
+async function callCost(sampling: number) {
+  const cost: Record<string, number[]> = Object.fromEntries(CALLS.map((name) => [name, []]));
+  for (let round = 0; round < CALL_ROUNDS; round++) {
+    for (const name of CALLS) {
+      const running = run('calls.cjs', name, sampling);
+      let output = '';
+      running.child.stdout?.on('data', (chunk: string) => {
+        output += chunk;
+      });
+      await once(running.child, 'exit');
+      const measured = output.match(/cpu per call ([\d.]+)/);
+      if (!measured) throw new Error(`calls.cjs under ${name} printed no cost: ${output}`);
+      cost[name]?.push(Number(measured[1]));
+      receiver.forget();
+      target.requests.length = 0;
+    }
+  }
+  const bare = median(cost['bare node'] ?? []);
+  return table(
+    ['variant', 'CPU µs/call, all threads', 'min–max', 'added'],
+    CALLS.map((name) => {
+      const value = median(cost[name] ?? []);
+      return [name, value.toFixed(0), range(cost[name] ?? []), name === 'bare node' ? '–' : `+${(value - bare).toFixed(0)} µs`];
+    }),
   );
 }
 
@@ -464,7 +495,7 @@ async function logCapacity() {
 }
 
 // SECTIONS=capacity (or any comma-separated subset) runs part of the benchmark.
-const sections = new Set((process.env.SECTIONS ?? 'startup,load,service,script,capacity,logs').split(','));
+const sections = new Set((process.env.SECTIONS ?? 'startup,load,service,calls,script,capacity,logs').split(','));
 console.log(
   `# @rustok/otel benchmark\n\nNode ${process.versions.node}, ${cpus().length} × ${cpus()[0]?.model}, ${new Date().toISOString()}\n`,
 );
@@ -479,7 +510,7 @@ if (sections.has('load')) {
   const onVariants = [
     'bare node',
     'ours',
-    'ours, upstream http and express',
+    'ours, upstream instrumentations',
     'ours, with metrics',
     'official',
     'official, our span count',
@@ -502,6 +533,11 @@ if (sections.has('service')) {
     await postgres.stop();
     await stopServers();
   }
+}
+if (sections.has('calls')) {
+  const heading = `(10 at a time, 20 000 calls after 5 000, ${CALL_ROUNDS} alternated rounds)`;
+  console.log(`## CPU per outgoing fetch call ${heading}, 100 % sampling\n\n${await callCost(1)}\n`);
+  console.log(`## CPU per outgoing fetch call, 10 % sampling\n\n${await callCost(0.1)}\n`);
 }
 if (sections.has('script')) console.log(`## A 3-request CommonJS script, wall time\n\n${await script()}\n`);
 if (sections.has('capacity')) {

@@ -16,8 +16,8 @@ export type LogLevel = 'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' 
 export type ExpressLayer = 'request_handler' | 'router' | 'middleware';
 export const EXPRESS_LAYERS: readonly ExpressLayer[] = ['request_handler', 'router', 'middleware'];
 /** The instrumentations of ours that replace an upstream one, by the upstream one's short name. */
-export type LeanInstrumentation = 'http' | 'express';
-export const LEAN_INSTRUMENTATIONS: readonly LeanInstrumentation[] = ['http', 'express'];
+export type LeanInstrumentation = 'http' | 'express' | 'undici';
+export const LEAN_INSTRUMENTATIONS: readonly LeanInstrumentation[] = ['http', 'express', 'undici'];
 
 export interface Config {
   readonly enabled: boolean;

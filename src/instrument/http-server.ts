@@ -11,6 +11,7 @@ import { errorMonitor } from 'node:events';
 import { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Attributes, Context, Histogram, Meter, Span, Tracer } from '@opentelemetry/api';
 import forwardedParse from 'forwarded-parse';
+import { DURATION_BUCKETS, normalizedMethod } from './http-conventions.js';
 import { redactSigningParameters } from './url-redaction.js';
 
 type Api = typeof import('@opentelemetry/api');
@@ -78,7 +79,7 @@ function durationHistogram(meter: Meter, api: Api): Histogram {
     description: 'Duration of HTTP server requests.',
     unit: 's',
     valueType: api.ValueType.DOUBLE,
-    advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] },
+    advice: { explicitBucketBoundaries: [...DURATION_BUCKETS] },
   });
 }
 
@@ -219,14 +220,6 @@ function recordThrown(span: Span, error: unknown, { name, message }: Thrown): vo
   } catch {
     span.recordException(name !== undefined ? { name, message } : (message ?? 'a thrown value with neither name nor message'));
   }
-}
-
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
-
-function normalizedMethod(method: string | undefined): string {
-  if (method == null) return 'GET';
-  const upper = method.toUpperCase();
-  return KNOWN_METHODS.has(upper) ? upper : '_OTHER';
 }
 
 /** The request's attributes, as upstream sets them (stable HTTP semantic conventions). */

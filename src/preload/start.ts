@@ -6,7 +6,7 @@ import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { build } from '../bundle/build-info.js';
 import { parseConfig } from '../config/parse.js';
 import { redactEndpoint } from '../config/secrets.js';
-import { type Config, EXPRESS_LAYERS } from '../config/types.js';
+import { type Config, EXPRESS_LAYERS, type LeanInstrumentation } from '../config/types.js';
 import { type ExportThread, startExportThread } from '../export/thread.js';
 import { applicableInstrumentations, replacesModules } from '../instrument/catalogue.js';
 import { expressInstrumentation } from '../instrument/express.js';
@@ -14,6 +14,7 @@ import { traceHttpServers } from '../instrument/http-server.js';
 import { loadInstrumentations } from '../instrument/load.js';
 import { importPatching, patchImports } from '../instrument/module-hooks.js';
 import { sendPinoLines } from '../instrument/pino-log-sending.js';
+import { undiciInstrumentation } from '../instrument/undici.js';
 import { redactedFetchUrl } from '../instrument/url-redaction.js';
 import { diagLogger, hide, reason, say, sayOnce } from '../log.js';
 import { type AppPackage, appEntry, findAppPackage, serviceIdentity } from './app-package.js';
@@ -97,18 +98,20 @@ function startTracing(config: Config): void {
   const loaded = loadInstrumentations(
     applicable,
     imports === 'through require',
-    (name) =>
-      name === 'express' && !config.upstreamInstrumentations.includes('express')
-        ? expressInstrumentation({
-            api,
-            core,
-            instrumentation,
-            scope: LEAN_SCOPE,
-            version: build?.version,
-            layers: config.expressLayers,
-            routeAlways: metrics !== undefined,
-          })
-        : undefined,
+    (name) => {
+      if (config.upstreamInstrumentations.includes(name as LeanInstrumentation)) return undefined;
+      if (name === 'undici') return undiciInstrumentation({ api, instrumentation, scope: LEAN_SCOPE, version: build?.version });
+      if (name !== 'express') return undefined;
+      return expressInstrumentation({
+        api,
+        core,
+        instrumentation,
+        scope: LEAN_SCOPE,
+        version: build?.version,
+        layers: config.expressLayers,
+        routeAlways: metrics !== undefined,
+      });
+    },
     (name) => instrumentationConfig(name, config, metrics),
     (name, instrumentation) => {
       if (name === 'pino' && logs) sendPinoLines(instrumentation, logs.pinoLines(instrumentation));

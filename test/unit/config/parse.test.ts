@@ -675,7 +675,7 @@ describe('OTEL_NODE_UPSTREAM_INSTRUMENTATIONS', () => {
     const { config, warnings } = enabled({ OTEL_NODE_UPSTREAM_INSTRUMENTATIONS: 'http,pg' });
     assert.deepEqual(config.upstreamInstrumentations, ['http']);
     assert.deepEqual(warnings, [
-      'OTEL_NODE_UPSTREAM_INSTRUMENTATIONS entry "pg" has no instrumentation of ours to replace (http, express can); ignoring it',
+      'OTEL_NODE_UPSTREAM_INSTRUMENTATIONS entry "pg" has no instrumentation of ours to replace (http, express, undici can); ignoring it',
     ]);
   });
 });
@@ -1326,7 +1326,7 @@ describe('one line per variable, however many of its entries are wrong', () => {
     ],
     [
       { OTEL_NODE_UPSTREAM_INSTRUMENTATIONS: 'koa,http,pg' },
-      'OTEL_NODE_UPSTREAM_INSTRUMENTATIONS entries "koa", "pg" have no instrumentation of ours to replace (http, express can); ignoring them',
+      'OTEL_NODE_UPSTREAM_INSTRUMENTATIONS entries "koa", "pg" have no instrumentation of ours to replace (http, express, undici can); ignoring them',
     ],
     [{ OTEL_RESOURCE_ATTRIBUTES: 'bad,a=1,worse' }, 'OTEL_RESOURCE_ATTRIBUTES entries "bad", "worse" are not key=value; ignoring them'],
   ];
