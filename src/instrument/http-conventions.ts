@@ -1,5 +1,8 @@
 // What our HTTP server and client instrumentations share with upstream's, so that dashboards and
 // alerts built on upstream's read ours unchanged.
+import type { Histogram, Meter } from '@opentelemetry/api';
+
+type Api = typeof import('@opentelemetry/api');
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
 
@@ -10,5 +13,28 @@ export function normalizedMethod(method: string | undefined): string {
   return KNOWN_METHODS.has(upper) ? upper : '_OTHER';
 }
 
-/** The buckets of upstream's `http.server.request.duration` and `http.client.request.duration`, in seconds. */
-export const DURATION_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+/** `http.server.request.duration`, with upstream's name, unit, description and buckets. */
+export function serverDurationHistogram(meter: Meter, { ValueType }: Api): Histogram {
+  return meter.createHistogram('http.server.request.duration', {
+    description: 'Duration of HTTP server requests.',
+    unit: 's',
+    valueType: ValueType.DOUBLE,
+    advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+  });
+}
+
+/**
+ * `http.client.request.duration`, as upstream's http instrumentation describes it. Calls made with
+ * fetch and with node:http go to this one histogram: upstream's undici instrumentation describes
+ * its own in other words, and two descriptions under one name and scope would be a conflict.
+ */
+export function clientDurationHistogram(meter: Meter, { ValueType }: Api): Histogram {
+  return meter.createHistogram('http.client.request.duration', {
+    description: 'Duration of HTTP client requests.',
+    unit: 's',
+    valueType: ValueType.DOUBLE,
+    advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+  });
+}

@@ -8,10 +8,11 @@
 // records, and its histogram attributes (method, scheme, route, status) without either.
 import { subscribe } from 'node:diagnostics_channel';
 import { errorMonitor } from 'node:events';
-import { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Attributes, Context, Histogram, Meter, Span, Tracer } from '@opentelemetry/api';
+import { IncomingMessage, Server, type ServerResponse } from 'node:http';
+import type { Attributes, Context, Meter, Span, Tracer } from '@opentelemetry/api';
 import forwardedParse from 'forwarded-parse';
-import { DURATION_BUCKETS, normalizedMethod } from './http-conventions.js';
+import { normalizedMethod, serverDurationHistogram } from './http-conventions.js';
+import { messageEvents } from './message-events.js';
 import { redactSigningParameters } from './url-redaction.js';
 
 type Api = typeof import('@opentelemetry/api');
@@ -51,46 +52,14 @@ export function traceHttpServers(options: HttpServerOptions): void {
   });
 }
 
-/**
- * Every listener of a traced request and of its response runs in the request's context, as
- * upstream's `context.bind` of both makes them (the body's later chunks come from the socket, in
- * whatever context it had). The messages' prototypes emit so, once: an `emit` of each message's
- * own, or a property per message, would give every request and response a shape of its own that
- * Node's and Express's code then reads more slowly.
- */
-function listenersInContext({ context }: Api): WeakMap<object, Context> {
-  const contexts = new WeakMap<object, Context>();
-  for (const prototype of [IncomingMessage.prototype, ServerResponse.prototype] as unknown as { emit: Emit }[]) {
-    if (prototype.emit[TRACED]) continue;
-    const emit = prototype.emit;
-    const emitInContext: Emit = function (this: unknown, ...args) {
-      const ctx = contexts.get(this as object);
-      return ctx === undefined ? emit.apply(this, args) : context.with(ctx, emit, this, ...args);
-    };
-    emitInContext[TRACED] = true;
-    prototype.emit = emitInContext;
-  }
-  return contexts;
-}
-
-/** The same buckets, name, unit and description as the upstream instrumentation: dashboards and alerts read them. */
-function durationHistogram(meter: Meter, api: Api): Histogram {
-  return meter.createHistogram('http.server.request.duration', {
-    description: 'Duration of HTTP server requests.',
-    unit: 's',
-    valueType: api.ValueType.DOUBLE,
-    advice: { explicitBucketBoundaries: [...DURATION_BUCKETS] },
-  });
-}
-
 function requestHandler({ api, core, tracer, meter, ignore }: HttpServerOptions) {
   const { context, propagation, trace, ROOT_CONTEXT, SpanKind, SpanStatusCode } = api;
-  const histogram = meter && durationHistogram(meter, api);
+  const histogram = meter && serverDurationHistogram(meter, api);
 
-  const contexts = listenersInContext(api);
+  const events = messageEvents(api);
   const runIn = (ctx: Context, request: IncomingMessage, response: ServerResponse) => {
-    contexts.set(request, ctx);
-    contexts.set(response, ctx);
+    events.runIn(request, ctx);
+    events.runIn(response, ctx);
   };
 
   return function handle(server: unknown, emit: Emit, request: IncomingMessage, response: ServerResponse, args: unknown[]) {

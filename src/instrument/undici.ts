@@ -7,7 +7,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Attributes, Histogram, Span, TextMapSetter, Tracer } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
-import { DURATION_BUCKETS, normalizedMethod } from './http-conventions.js';
+import { clientDurationHistogram, normalizedMethod } from './http-conventions.js';
 import { redactSigningParameters } from './url-redaction.js';
 
 type Api = typeof import('@opentelemetry/api');
@@ -80,14 +80,8 @@ export function undiciInstrumentation({ api, instrumentation, scope, version }: 
       subscribed = undefined;
     }
 
-    /** The same name, unit, description and buckets as upstream's: dashboards and alerts read them. */
     protected override _updateMetricInstruments() {
-      histogram = this.meter.createHistogram('http.client.request.duration', {
-        description: 'Measures the duration of outbound HTTP requests.',
-        unit: 's',
-        valueType: api.ValueType.DOUBLE,
-        advice: { explicitBucketBoundaries: [...DURATION_BUCKETS] },
-      });
+      histogram = clientDurationHistogram(this.meter, api);
     }
   }
   return new LeanUndiciInstrumentation();

@@ -10,6 +10,7 @@ import { type Config, EXPRESS_LAYERS, type LeanInstrumentation } from '../config
 import { type ExportThread, startExportThread } from '../export/thread.js';
 import { applicableInstrumentations, replacesModules } from '../instrument/catalogue.js';
 import { expressInstrumentation } from '../instrument/express.js';
+import { httpClientInstrumentation } from '../instrument/http-client.js';
 import { traceHttpServers } from '../instrument/http-server.js';
 import { loadInstrumentations } from '../instrument/load.js';
 import { importPatching, patchImports } from '../instrument/module-hooks.js';
@@ -100,17 +101,11 @@ function startTracing(config: Config): void {
     imports === 'through require',
     (name) => {
       if (config.upstreamInstrumentations.includes(name as LeanInstrumentation)) return undefined;
-      if (name === 'undici') return undiciInstrumentation({ api, instrumentation, scope: LEAN_SCOPE, version: build?.version });
+      const lean = { api, instrumentation, scope: LEAN_SCOPE, version: build?.version };
+      if (name === 'http') return httpClientInstrumentation(lean);
+      if (name === 'undici') return undiciInstrumentation(lean);
       if (name !== 'express') return undefined;
-      return expressInstrumentation({
-        api,
-        core,
-        instrumentation,
-        scope: LEAN_SCOPE,
-        version: build?.version,
-        layers: config.expressLayers,
-        routeAlways: metrics !== undefined,
-      });
+      return expressInstrumentation({ ...lean, core, layers: config.expressLayers, routeAlways: metrics !== undefined });
     },
     (name) => instrumentationConfig(name, config, metrics),
     (name, instrumentation) => {
@@ -229,10 +224,8 @@ function instrumentationConfig(name: string, config: Config, metrics: Metrics | 
   if (name === 'express') {
     return { ignoreLayersType: EXPRESS_LAYERS.filter((layer) => !config.expressLayers.includes(layer)) };
   }
-  if (name !== 'http') return {};
-  // Servers are ours (instrument/http-server.ts) unless the upstream one is asked for.
-  if (!config.upstreamInstrumentations.includes('http')) return { disableIncomingRequestInstrumentation: true };
-  return config.untracedPaths.length === 0 && !metrics ? {} : { ignoreIncomingRequestHook: untracedRequests(config, metrics) };
+  if (name !== 'http' || (config.untracedPaths.length === 0 && !metrics)) return {};
+  return { ignoreIncomingRequestHook: untracedRequests(config, metrics) };
 }
 
 /** The requests to leave untraced and unmeasured: the configured paths, and Prometheus scraping us. */

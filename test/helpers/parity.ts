@@ -1,7 +1,11 @@
 // What a parity test compares of two runs of one app, ours and upstream's instrumentation: spans and
 // histogram points with everything taken out that differs between any two runs (ids, times, ports,
-// stack traces), so that what is left must be equal.
-import type { ReceivedMetric, ReceivedSpan } from './receiver.js';
+// stack traces), so that what is left must be equal. And the runs of a client app, bare and under
+// each instrumentation.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { fixtureDir, ROOT, startApp } from './app.js';
+import type { ReceivedMetric, ReceivedSpan, Receiver } from './receiver.js';
 
 /** A port of one of the app's servers, by which server it is: each run listens on ports of its own. */
 function portNamer(ports: readonly number[]) {
@@ -60,4 +64,104 @@ export function points(metrics: readonly ReceivedMetric[], name: string, ports: 
   return [...counts]
     .map(([attributes, count]) => ({ attributes: JSON.parse(attributes) as Record<string, unknown>, count }))
     .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+}
+
+export type Mode = 'ours' | 'upstream' | 'bare';
+
+export interface ClientRun {
+  readonly stdout: string;
+  readonly spans: ReturnType<typeof shapes>;
+  readonly metrics: readonly ReceivedMetric[];
+  readonly ports: readonly number[];
+}
+
+export interface ClientApp {
+  /** An app of test/fixtures/http-clients, which prints `ports <plain> <https> <closed>` and ends after its calls. */
+  readonly script: string;
+  /** The short name that brings upstream's instrumentation back (OTEL_NODE_UPSTREAM_INSTRUMENTATIONS). */
+  readonly upstream: string;
+  readonly sampler: string;
+  /** The client spans it makes, one per request, and the server spans of those that reach its servers. */
+  readonly requests: number;
+  readonly served: number;
+}
+
+const [SERVER, CLIENT] = [2, 3];
+const TLS_DIR = join(ROOT, 'test/fixtures/app');
+
+/**
+ * Runs a client app bare, under our instrumentation and under upstream's, at once; waits for its
+ * spans (when sampled) and for a histogram point per request, and returns what each run printed and
+ * sent, its spans as shapes() has them.
+ */
+export async function runClients(
+  receiver: Receiver,
+  { script, upstream, sampler, requests, served }: ClientApp,
+): Promise<Record<Mode, ClientRun>> {
+  const run = async (mode: Mode): Promise<ClientRun> => {
+    const service = `${script.replace(/\W/g, '-')}-${sampler}-${mode}`;
+    const app = startApp(script, {
+      cwd: fixtureDir('http-clients'),
+      preload: mode === 'bare' ? 'none' : 'import',
+      receiver,
+      env: {
+        OTEL_SERVICE_NAME: service,
+        OTEL_TRACES_SAMPLER: sampler,
+        TLS_DIR,
+        NODE_EXTRA_CA_CERTS: join(TLS_DIR, 'localhost-cert.pem'),
+        ...(mode === 'upstream' ? { OTEL_NODE_UPSTREAM_INSTRUMENTATIONS: upstream } : {}),
+      },
+    });
+    const exit = await app.exited;
+    assert.deepEqual(exit, { code: 0, signal: null }, `${mode}: stderr: ${app.stderr()}`);
+    assert.match(app.stdout(), /^done$/m, `${mode} made every call`);
+    const ports = (app.stdout().match(/ports (\d+) (\d+) (\d+)/) ?? []).slice(1).map(Number);
+    if (mode === 'bare') return { stdout: app.stdout(), spans: [], metrics: [], ports };
+    const mine = (span: ReceivedSpan) => span.resource['service.name'] === service;
+    const count = (spans: readonly ReceivedSpan[], kind: number) => spans.filter((span) => mine(span) && span.kind === kind).length;
+    const spans = /always_off/.test(sampler)
+      ? []
+      : await receiver
+          .waitFor((all) => count(all, CLIENT) === requests && count(all, SERVER) === served)
+          .catch((error: Error) => {
+            const all = receiver.spans;
+            throw new Error(
+              `${mode}: ${count(all, CLIENT)} client and ${count(all, SERVER)} server spans, not ${requests} and ${served}: ${error.message}`,
+            );
+          });
+    const metrics = () => receiver.metrics.filter((metric) => metric.resource['service.name'] === service);
+    const measured = () => points(metrics(), 'http.client.request.duration').reduce((sum, point) => sum + (point.count ?? 0), 0);
+    await receiver
+      .waitForMetrics(() => measured() === requests)
+      .catch((error: Error) => {
+        throw new Error(`${mode}: ${measured()} requests measured, ${requests} made: ${error.message}`);
+      });
+    // A refused connection's message names the closed port, with no path after it for shapes() to see.
+    const closed = JSON.stringify(shapes(spans.filter(mine), ports)).replaceAll(`127.0.0.1:${ports[2]}`, '127.0.0.1:<closed port>');
+    return { stdout: app.stdout(), spans: JSON.parse(closed) as ReturnType<typeof shapes>, metrics: metrics(), ports };
+  };
+  const [ours, theirs, bare] = await Promise.all((['ours', 'upstream', 'bare'] as const).map(run));
+  return { ours: ours as ClientRun, upstream: theirs as ClientRun, bare: bare as ClientRun };
+}
+
+/** A client app's lines, one per call, with the trace flags its server saw taken out: what every run must print alike. */
+export function calls(stdout: string): string[] {
+  return stdout
+    .split('\n')
+    .filter((line) => line.includes(': '))
+    .map((line) => line.replace(/ (none|0[01])$/, ''));
+}
+
+/** The trace flags of each call's traceparent, as its server saw them: `none`, `00` or `01`. */
+export function flagsSeen(stdout: string): string[] {
+  return stdout.split('\n').flatMap((line) => / (none|0[01])$/.exec(line)?.[1] ?? []);
+}
+
+/** Asserts that two runs sent the same spans and histogram points. */
+export function assertSameTelemetry(ours: ClientRun, upstream: ClientRun): void {
+  assert.deepEqual(ours.spans, upstream.spans);
+  for (const name of ['http.client.request.duration', 'http.server.request.duration']) {
+    const [mine, theirs] = [points(ours.metrics, name, ours.ports), points(upstream.metrics, name, upstream.ports)];
+    assert.deepEqual(mine, theirs, name);
+  }
 }

@@ -1,0 +1,379 @@
+// Client spans and the client duration histogram for requests made with node:http and node:https
+// (axios, got, the AWS SDK and most other clients), with the spans and metrics of
+// @opentelemetry/instrumentation-http, for less per request. `request` and `get` of both modules
+// are wrapped, as upstream wraps them: Node announces a request on a diagnostics channel only once
+// its headers are written, too late for traceparent. A request whose span does not record costs a
+// sampling decision, its traceparent header, a copy of its options to carry it, and the host and port
+// for the histogram, read without parsing its URL but for a string's origin, parsed once per
+// origin; its URL and its span's attributes are built only for a span that records. Its events are
+// seen through its prototype's `emit` (message-events.ts), not through listeners of its own.
+import type { IncomingMessage } from 'node:http';
+import type { Attributes, Context, Histogram, Span, Tracer } from '@opentelemetry/api';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { clientDurationHistogram, normalizedMethod } from './http-conventions.js';
+import { type MessageEvents, messageEvents } from './message-events.js';
+import { redactSigningParameters } from './url-redaction.js';
+
+type Api = typeof import('@opentelemetry/api');
+type InstrumentationModule = typeof import('@opentelemetry/instrumentation');
+type Component = 'http' | 'https';
+
+export interface HttpClientOptions {
+  readonly api: Api;
+  readonly instrumentation: InstrumentationModule;
+  readonly scope: string;
+  readonly version: string | undefined;
+}
+
+type Request = (this: unknown, ...args: unknown[]) => ClientRequestLike;
+type Wrapped<T> = T & { [ORIGINAL]?: T };
+
+interface ClientRequestLike {
+  readonly aborted?: boolean;
+  end(): unknown;
+}
+
+interface HttpModule {
+  request: Wrapped<Request>;
+  get: Wrapped<Request>;
+}
+
+/** The request options upstream's instrumentation reads, as it normalises them (its getRequestInfo). */
+interface RequestOptions {
+  protocol?: string;
+  hostname?: string;
+  host?: string;
+  port?: string | number;
+  path?: string | null;
+  method?: string;
+  auth?: string;
+  headers?: unknown;
+}
+
+interface InFlight {
+  readonly span: Span;
+  readonly parent: Context;
+  readonly started: number;
+  /** The histogram's attributes, completed as the request goes. */
+  readonly measured: Attributes;
+  finished: boolean;
+}
+
+const ORIGINAL = Symbol('@rustok/otel.http-client');
+
+export function httpClientInstrumentation({ api, instrumentation, scope, version }: HttpClientOptions): Instrumentation {
+  let histogram: Histogram | undefined;
+  class LeanHttpClientInstrumentation extends instrumentation.InstrumentationBase {
+    constructor() {
+      super(scope, version ?? '0.0.0', {});
+    }
+
+    init() {
+      const wrapRequest = requestWrapper(
+        api,
+        messageEvents(api),
+        () => this.tracer,
+        () => histogram,
+      );
+      return (['http', 'https'] as const).map(
+        (component) =>
+          new instrumentation.InstrumentationNodeModuleDefinition(
+            component,
+            ['*'],
+            (exports) => patch(exports as HttpModule, (original) => wrapRequest(component, original)),
+            (exports) => unpatch(exports as HttpModule | undefined),
+          ),
+      );
+    }
+
+    protected override _updateMetricInstruments() {
+      histogram = clientDurationHistogram(this.meter, api);
+    }
+  }
+  return new LeanHttpClientInstrumentation();
+}
+
+/**
+ * Wraps `request`, and `get` as upstream does: a `request` that ends at once (Node's own `get` calls
+ * the module's `request` from the inside, which no wrapper reaches). An `import` of node:http gets
+ * the module's namespace, whose default export is the module.
+ */
+function patch(exports: HttpModule, wrap: (original: Request) => Request): HttpModule {
+  const esm = (exports as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === 'Module';
+  const modules = esm ? [exports, (exports as unknown as { default: HttpModule }).default] : [exports];
+  if (modules.some((module) => module.request[ORIGINAL])) return exports;
+  const request: Wrapped<Request> = wrap(exports.request);
+  request[ORIGINAL] = exports.request;
+  const get: Wrapped<Request> = function (this: unknown, ...args) {
+    const sent = request.apply(this, args);
+    sent.end();
+    return sent;
+  };
+  get[ORIGINAL] = exports.get;
+  for (const module of modules) Object.assign(module, { request, get });
+  return exports;
+}
+
+function unpatch(exports: HttpModule | undefined): void {
+  if (!exports?.request[ORIGINAL]) return;
+  const { request, get } = exports;
+  Object.assign(exports, { request: request[ORIGINAL], get: get[ORIGINAL] ?? get });
+}
+
+function requestWrapper(api: Api, events: MessageEvents, tracer: () => Tracer, histogram: () => Histogram | undefined) {
+  const { context, propagation, trace, SpanKind, SpanStatusCode } = api;
+  const origins = new Map<string, RequestOptions | null>();
+
+  const close = (flight: InFlight) => {
+    flight.finished = true;
+    flight.span.end();
+    histogram()?.record((performance.now() - flight.started) / 1000, flight.measured);
+  };
+  const fail = (flight: InFlight, error: unknown) => {
+    const { name, message } = (error ?? {}) as Partial<Error>;
+    flight.span.setAttribute('error.type', name as string);
+    flight.span.setStatus({ code: SpanStatusCode.ERROR, message });
+    flight.span.recordException(error as Error);
+    flight.measured['error.type'] = name;
+    close(flight);
+  };
+
+  const responseObserver = (flight: InFlight, response: IncomingMessage) => (event: string | symbol, first: unknown) => {
+    if (flight.finished) return;
+    if (event === 'end') {
+      const status = response.statusCode;
+      const failed = (response.aborted && !response.complete) || !(status && status >= 100 && status < 400);
+      flight.span.setStatus({ code: failed ? SpanStatusCode.ERROR : SpanStatusCode.UNSET });
+      close(flight);
+    } else if (event === 'error') {
+      fail(flight, first);
+    }
+  };
+
+  const answered = (flight: InFlight, response: IncomingMessage) => {
+    const { statusCode: status, socket, httpVersion } = response;
+    if (flight.span.isRecording()) {
+      const attributes: Attributes = {};
+      if (status != null) attributes['http.response.status_code'] = status;
+      if (socket) {
+        attributes['network.peer.address'] = socket.remoteAddress;
+        attributes['network.peer.port'] = socket.remotePort;
+        attributes['network.protocol.version'] = httpVersion;
+      }
+      flight.span.setAttributes(attributes);
+    }
+    if (socket && httpVersion) flight.measured['network.protocol.version'] = httpVersion;
+    if (status) {
+      flight.measured['http.response.status_code'] = status;
+      if (status >= 400 && status < 600) flight.measured['error.type'] = String(status);
+    }
+    events.runIn(response, flight.parent);
+    events.observe(response, responseObserver(flight, response));
+  };
+
+  const requestObserver = (flight: InFlight, request: ClientRequestLike) => (event: string | symbol, first: unknown) => {
+    if (flight.finished) return;
+    if (event === 'response') answered(flight, first as IncomingMessage);
+    else if (event === 'error') fail(flight, first);
+    else if (event === 'close' && !request.aborted) close(flight);
+  };
+
+  return (component: Component, original: Request): Request =>
+    function outgoingRequest(this: unknown, ...args: unknown[]) {
+      const [input] = args;
+      if (!input || (typeof input !== 'string' && (typeof input !== 'object' || Array.isArray(input)))) return original.apply(this, args);
+      // A URL's own options come second, before the callback.
+      const withUrl = typeof input === 'string' || input instanceof URL;
+      const extra = withUrl && typeof args[1] === 'object' ? (args[1] as RequestOptions | null) : undefined;
+      const fast = fastOptions(component, input, extra, origins);
+      const full = fast ? undefined : requestInfo(component, input, extra);
+      const options = (fast ?? full?.options) as RequestOptions;
+      const method = options.method ? String(options.method).toUpperCase() : 'GET';
+      const { hostname, port } = hostnameAndPort(options);
+      const normalized = normalizedMethod(method);
+
+      const parent = context.active();
+      const span = tracer().startSpan(method, { kind: SpanKind.CLIENT }, parent);
+      if (span.isRecording()) {
+        const { options: parsed } = full ?? requestInfo(component, input, extra);
+        span.setAttributes(spanAttributes(component, parsed, normalized, hostname, port));
+      }
+      const started = performance.now();
+      const measured: Attributes = { 'http.request.method': normalized, 'server.address': hostname, 'server.port': Number(port) };
+      const flight: InFlight = { span, parent, started, measured, finished: false };
+      const requestContext = trace.setSpan(parent, span);
+      const injected: Record<string, string> = {};
+      propagation.inject(requestContext, injected);
+      // A URL Node cannot parse makes it throw as it would bare: there is no request to carry the headers.
+      const sent = full?.invalidUrl ? args : withHeaders(args, withUrl, extra, injected);
+      let request: ClientRequestLike;
+      try {
+        request = context.with(requestContext, original, this, ...sent);
+      } catch (error) {
+        fail(flight, error);
+        throw error;
+      }
+      events.runIn(request, parent);
+      events.observe(request, requestObserver(flight, request));
+      return request;
+    };
+}
+
+/** The arguments with the propagation headers added to a copy of the options, or to new options after a URL. */
+function withHeaders(
+  args: unknown[],
+  withUrl: boolean,
+  extra: RequestOptions | null | undefined,
+  injected: Record<string, string>,
+): unknown[] {
+  if (Object.keys(injected).length === 0) return args;
+  if (!withUrl) {
+    const options = args[0] as RequestOptions;
+    return [{ ...options, headers: mergedHeaders(options.headers, injected) }, ...args.slice(1)];
+  }
+  if (extra === undefined) return [args[0], { headers: injected }, ...args.slice(1)];
+  return [args[0], { ...extra, headers: mergedHeaders(extra?.headers, injected) }, ...args.slice(2)];
+}
+
+/** Headers as the app wrote them, with the propagation headers after: a list of names and values stays one. */
+function mergedHeaders(headers: unknown, injected: Record<string, string>): unknown {
+  if (!Array.isArray(headers)) return { ...(headers as object), ...injected };
+  const entries = Object.entries(injected);
+  return Array.isArray(headers[0]) ? [...headers, ...entries] : [...headers, ...entries.flat()];
+}
+
+/**
+ * The protocol, host, port, method and headers upstream would read, where they come without parsing
+ * a URL: from options, from a URL object, or from a string whose origin has been parsed before.
+ * Undefined when the whole URL has to be parsed, as upstream parses it.
+ */
+function fastOptions(
+  component: Component,
+  input: object | string,
+  extra: RequestOptions | null | undefined,
+  origins: Map<string, RequestOptions | null>,
+): RequestOptions | undefined {
+  if (typeof input === 'string') {
+    const origin = ORIGIN.exec(input)?.[0];
+    if (origin === undefined) return undefined;
+    let options = origins.get(origin);
+    if (options === undefined) {
+      // A bound, not a cache policy: a process calls a handful of origins, but each one is a key.
+      if (origins.size >= 256) origins.clear();
+      options = originOptions(origin);
+      origins.set(origin, options);
+    }
+    return options ? (extra === undefined ? options : Object.assign({}, options, extra)) : undefined;
+  }
+  if (input instanceof URL) return urlOptions(input, extra);
+  return objectOptions(component, input as RequestOptions);
+}
+
+/** A URL's scheme and authority: for http and https, the authority ends at `/`, `?`, `#` or `\`. */
+const ORIGIN = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#\\]*/;
+
+function originOptions(origin: string): RequestOptions | null {
+  try {
+    const { protocol, hostname, port, host, username, password } = new URL(origin);
+    // Credentials in the URL: its whole parse gives url.full's REDACTED:REDACTED, which this one would not.
+    if (username || password) return null;
+    const options: RequestOptions = { protocol, hostname: unbracketed(hostname), host };
+    if (port !== '') options.port = Number(port);
+    return options;
+  } catch {
+    return null;
+  }
+}
+
+function urlOptions(url: URL, extra: RequestOptions | null | undefined): RequestOptions {
+  const options: RequestOptions = {
+    protocol: url.protocol,
+    hostname: unbracketed(url.hostname),
+    path: `${url.pathname || ''}${url.search || ''}`,
+  };
+  if (url.port !== '') options.port = Number(url.port);
+  if (url.username || url.password) options.auth = `${url.username}:${url.password}`;
+  return extra === undefined ? options : Object.assign(options, extra);
+}
+
+/** Options as upstream reads them: an https request's protocol and port default to https's, as Node's do. */
+function objectOptions(component: Component, options: RequestOptions): RequestOptions {
+  const source = component === 'https' ? { ...options, protocol: options.protocol || 'https:', port: options.port || 443 } : options;
+  return Object.assign({ protocol: source.host ? 'http:' : undefined }, source);
+}
+
+const unbracketed = (hostname: string) => (hostname[0] === '[' ? hostname.slice(1, -1) : hostname);
+
+/** upstream's getRequestInfo: the options it reads attributes from, and whether the URL was one Node can parse. */
+function requestInfo(
+  component: Component,
+  input: object | string,
+  extra: RequestOptions | null | undefined,
+): { options: RequestOptions; invalidUrl: boolean } {
+  if (typeof input !== 'string')
+    return { options: input instanceof URL ? urlOptions(input, extra) : objectOptions(component, input), invalidUrl: false };
+  let options: RequestOptions;
+  let invalidUrl = false;
+  try {
+    const { hostname, pathname, port, username, password, search, protocol, host } = new URL(input);
+    options = { protocol, hostname: unbracketed(hostname), path: `${pathname || ''}${search || ''}`, host };
+    if (port !== '') options.port = Number(port);
+    if (username || password) options.auth = `${decodeURIComponent(username)}:${decodeURIComponent(password)}`;
+  } catch {
+    invalidUrl = true;
+    options = { path: input };
+  }
+  return { options: extra === undefined ? options : Object.assign(options, extra), invalidUrl };
+}
+
+/** server.address and server.port, as upstream's extractHostnameAndPort reads them. */
+function hostnameAndPort({ hostname, host, port, protocol }: RequestOptions): { hostname: string; port: string | number } {
+  if (hostname && port) return { hostname, port };
+  const matches = typeof host === 'string' ? /^([^:/ ]+)(:\d{1,5})?/.exec(host) : null;
+  return {
+    hostname: hostname || (matches ? (matches[1] as string) : 'localhost'),
+    port: port || (matches?.[2] ? matches[2].slice(1) : protocol === 'https:' ? '443' : '80'),
+  };
+}
+
+/** The span's attributes at its start, as upstream's getOutgoingRequestAttributes sets them. */
+function spanAttributes(
+  component: Component,
+  options: RequestOptions,
+  normalized: string,
+  hostname: string,
+  port: string | number,
+): Attributes {
+  const headers = (options.headers ?? {}) as Record<string, unknown>;
+  const attributes: Attributes = {
+    'http.request.method': normalized,
+    'server.address': hostname,
+    'server.port': Number(port),
+    'url.full': absoluteUrl(options, headers, `${component}:`),
+    'user_agent.original': headers['user-agent'] as string | undefined,
+  };
+  // As the app wrote it: `get` is GET's original too.
+  const method = options.method ?? 'GET';
+  if (method !== normalized) attributes['http.request.method_original'] = method;
+  return attributes;
+}
+
+/** url.full as upstream's getAbsoluteUrl writes it: credentials and signing parameters REDACTED. */
+function absoluteUrl(options: RequestOptions, headers: Record<string, unknown>, fallbackProtocol: string): string {
+  const protocol = options.protocol || fallbackProtocol;
+  const port = String(options.port || '');
+  let path = options.path || '/';
+  let host = options.host || options.hostname || (headers.host as string | undefined) || 'localhost';
+  if (!host.includes(':') && port && port !== '80' && port !== '443') host += `:${port}`;
+  if (path.includes('?')) {
+    try {
+      const url = new URL(path, 'http://localhost');
+      const params = new URLSearchParams(url.searchParams);
+      redactSigningParameters(params);
+      path = `${url.pathname}?${params.toString()}`;
+    } catch {
+      // Not a path a URL parser takes: written as it is.
+    }
+  }
+  return `${protocol}//${options.auth ? 'REDACTED:REDACTED@' : ''}${host}${path}`;
+}
