@@ -338,12 +338,12 @@ async function serviceCost(postgres: string, sampling: number) {
 const CALLS = ['bare node', 'ours', 'ours, upstream instrumentations', 'ours, with metrics', 'official'];
 const CALL_ROUNDS = Number(process.env.CALL_ROUNDS ?? 3);
 
-/** CPU per outgoing fetch call: what a gateway or a backend-for-frontend pays on each call it makes. */
-async function callCost(sampling: number) {
+/** CPU per outgoing call, with fetch or node:http: what a gateway or a backend-for-frontend pays on each call it makes. */
+async function callCost(client: 'fetch' | 'http', sampling: number) {
   const cost: Record<string, number[]> = Object.fromEntries(CALLS.map((name) => [name, []]));
   for (let round = 0; round < CALL_ROUNDS; round++) {
     for (const name of CALLS) {
-      const running = run('calls.cjs', name, sampling);
+      const running = run('calls.cjs', name, sampling, { CLIENT: client });
       let output = '';
       running.child.stdout?.on('data', (chunk: string) => {
         output += chunk;
@@ -536,8 +536,13 @@ if (sections.has('service')) {
 }
 if (sections.has('calls')) {
   const heading = `(10 at a time, 20 000 calls after 5 000, ${CALL_ROUNDS} alternated rounds)`;
-  console.log(`## CPU per outgoing fetch call ${heading}, 100 % sampling\n\n${await callCost(1)}\n`);
-  console.log(`## CPU per outgoing fetch call, 10 % sampling\n\n${await callCost(0.1)}\n`);
+  for (const [client, title] of [
+    ['fetch', 'fetch'],
+    ['http', "node:http's get"],
+  ] as const) {
+    console.log(`## CPU per outgoing call with ${title} ${heading}, 100 % sampling\n\n${await callCost(client, 1)}\n`);
+    console.log(`## CPU per outgoing call with ${title}, 10 % sampling\n\n${await callCost(client, 0.1)}\n`);
+  }
 }
 if (sections.has('script')) console.log(`## A 3-request CommonJS script, wall time\n\n${await script()}\n`);
 if (sections.has('capacity')) {

@@ -191,7 +191,7 @@ function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[]
     { setting: 'Express layers with spans', value: config.expressLayers.join(', ') || '(none)', source: sources.expressLayers },
     {
       setting: "upstream's instead of ours",
-      value: config.upstreamInstrumentations.join(', ') || '(none: HTTP servers, Express and fetch are ours)',
+      value: config.upstreamInstrumentations.join(', ') || '(none: HTTP servers and clients, Express and fetch are ours)',
       source: sources.upstreamInstrumentations,
     },
     { setting: 'shutdown timeout', value: `${config.shutdownTimeoutMillis} ms`, source: sources.shutdownTimeoutMillis },

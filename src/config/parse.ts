@@ -427,7 +427,7 @@ function readExpressLayers(read: Read, warn: Warn): Sourced<ExpressLayer[]> {
   return [list.filter(isLayer), name];
 }
 
-/** Which of our own instrumentations give way to upstream's: `http` runs @opentelemetry/instrumentation-http for servers too. */
+/** Which of our own instrumentations give way to upstream's: `http` runs @opentelemetry/instrumentation-http for servers and clients. */
 function readUpstreamInstrumentations(read: Read, warn: Warn): Sourced<LeanInstrumentation[]> {
   const name = 'OTEL_NODE_UPSTREAM_INSTRUMENTATIONS';
   const list = readList(read, name);

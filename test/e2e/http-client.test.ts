@@ -19,21 +19,34 @@ describe('node:http and node:https clients: ours and the upstream instrumentatio
     ['always_off', '00'],
   ] as const) {
     it(`spans, attributes, parents, status, exceptions, duration histograms and traceparent, call by call: OTEL_TRACES_SAMPLER=${sampler}`, async () => {
-      // axios's redirect followed and a call made while serving one count twice; the call to a closed port reaches no server.
-      const runs = await runClients(fixture.receiver, { script: 'node-http.cjs', upstream: 'http', sampler, requests: 30, served: 29 });
+      // axios's redirect followed counts twice, and each call made while serving one thrice; the call to a closed port reaches no server.
+      const runs = await runClients(fixture.receiver, { script: 'node-http.cjs', upstream: 'http', sampler, requests: 34, served: 33 });
       assert.deepEqual(calls(runs.ours.stdout), calls(runs.bare.stdout), 'ours: the app saw what it sees bare');
       const unlisted = (stdout: string) => calls(stdout).filter((line) => !line.startsWith(LISTED));
       assert.deepEqual(unlisted(runs.upstream.stdout), unlisted(runs.bare.stdout), 'upstream: the app saw what it sees bare');
       for (const mode of ['ours', 'upstream'] as const) {
-        assert.deepEqual(flagsSeen(runs[mode].stdout), Array(23).fill(flags), `${mode}: the trace flags each server saw`);
+        assert.deepEqual(flagsSeen(runs[mode].stdout), Array(24).fill(flags), `${mode}: the trace flags each server saw`);
       }
       if (sampler !== 'always_off') {
         assert.ok(
-          runs.ours.spans.some((span) => span.kind === CLIENT && span.name === 'GET' && span.parent === 'GET'),
+          runs.ours.spans.some((span) => span.kind === CLIENT && span.name === 'GET' && span.parent === 'GET /outer-2'),
           'a call made while serving a request is a child of its server span',
         );
       }
       assertSameTelemetry(runs.ours, runs.upstream);
     });
   }
+
+  it('instruments node:http and node:https as an ES module imports them: by name, through the default export, as a namespace', async () => {
+    const runs = await runClients(fixture.receiver, {
+      script: 'esm.mjs',
+      upstream: 'http',
+      sampler: 'parentbased_always_on',
+      requests: 4,
+      served: 4,
+    });
+    assert.deepEqual(calls(runs.ours.stdout), calls(runs.bare.stdout), 'ours: the app saw what it sees bare');
+    assert.deepEqual(flagsSeen(runs.ours.stdout), ['01', '01', '01', '01'], 'every call carried its traceparent');
+    assertSameTelemetry(runs.ours, runs.upstream);
+  });
 });

@@ -7,6 +7,13 @@ import { join } from 'node:path';
 import { fixtureDir, ROOT, startApp } from './app.js';
 import type { ReceivedMetric, ReceivedSpan, Receiver } from './receiver.js';
 
+/** A span by its name, and its path where it has one: a server's spans have the same name for every path. */
+function described(span: ReceivedSpan | undefined): string {
+  if (!span) return 'not in this app';
+  const path = span.attributes['url.path'];
+  return typeof path === 'string' ? `${span.name} ${path}` : span.name;
+}
+
 /** A port of one of the app's servers, by which server it is: each run listens on ports of its own. */
 function portNamer(ports: readonly number[]) {
   const port = (value: unknown): unknown => {
@@ -18,7 +25,7 @@ function portNamer(ports: readonly number[]) {
   return port;
 }
 
-/** What must be equal: everything but ids, times, ports and stack traces, with the parent by its name. */
+/** What must be equal: everything but ids, times, ports and stack traces, with the parent by its name and path. */
 export function shapes(spans: readonly ReceivedSpan[], ports: readonly number[]) {
   const byId = new Map(spans.map((span) => [span.spanId, span]));
   const port = portNamer(ports);
@@ -27,7 +34,7 @@ export function shapes(spans: readonly ReceivedSpan[], ports: readonly number[])
       name: span.name,
       kind: span.kind,
       status: span.status,
-      parent: span.parentSpanId === '' ? null : (byId.get(span.parentSpanId)?.name ?? 'not in this app'),
+      parent: span.parentSpanId === '' ? null : described(byId.get(span.parentSpanId)),
       attributes: Object.fromEntries(
         Object.entries(span.attributes)
           .filter(([key]) => key !== 'network.peer.port')
