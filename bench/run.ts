@@ -37,7 +37,7 @@ interface Variant {
   readonly env: Readonly<Record<string, string>>;
   /** Whether it exports spans (and so gets the receiver and the sampling settings). */
   readonly tracing: boolean;
-  /** Only in the throughput tables. */
+  /** Not in the start-up and script tables, which are about what the preload costs a process whatever it traces. */
   readonly loadOnly?: true;
   /** Only in the logs tables. */
   readonly logsOnly?: true;

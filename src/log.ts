@@ -73,6 +73,16 @@ export function reason(error: unknown): string {
 }
 
 /**
+ * A throw of an instrumentation of ours on the app's path, caught before it reaches the app: said
+ * once per instrumentation and cause, as what it cost, which is that request's telemetry.
+ */
+export function instrumentationFailed(instrumentation: string, error: unknown): void {
+  sayOnce(
+    `the ${instrumentation} instrumentation failed on a request (${reason(error)}); its span or duration may be missing, the app is unaffected`,
+  );
+}
+
+/**
  * For OTEL_LOG_LEVEL: OpenTelemetry's own diagnostics, one line each through `say`, so scrubbed like
  * ours (exporters may log their options, headers included). On stderr at every level, where
  * DiagConsoleLogger would put info and debug on the app's stdout.

@@ -6,12 +6,14 @@
 // sampling decision, its traceparent header, a copy of its options to carry it, and the host and port
 // for the histogram, read without parsing its URL but for a string's origin, parsed once per
 // origin; its URL and its span's attributes are built only for a span that records. Its events are
-// seen through its prototype's `emit` (message-events.ts), not through listeners of its own.
+// seen through its prototype's `emit` (message-events.ts), not through listeners of its own. A throw
+// of ours is caught before it reaches the app.
 import type { IncomingMessage } from 'node:http';
 import type { Attributes, Context, Histogram, Span, Tracer } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { instrumentationFailed } from '../log.js';
 import { clientDurationHistogram, normalizedMethod } from './http-conventions.js';
-import { type MessageEvents, messageEvents } from './message-events.js';
+import { type MessageEvents, messageEvents, type Watch } from './message-events.js';
 import { redactSigningParameters } from './url-redaction.js';
 
 type Api = typeof import('@opentelemetry/api');
@@ -48,15 +50,6 @@ interface RequestOptions {
   method?: string;
   auth?: string;
   headers?: unknown;
-}
-
-interface InFlight {
-  readonly span: Span;
-  readonly parent: Context;
-  readonly started: number;
-  /** The histogram's attributes, completed as the request goes. */
-  readonly measured: Attributes;
-  finished: boolean;
 }
 
 const ORIGINAL = Symbol('@rustok/otel.http-client');
@@ -124,97 +117,140 @@ function requestWrapper(api: Api, events: MessageEvents, tracer: () => Tracer, h
   const { context, propagation, trace, SpanKind, SpanStatusCode } = api;
   const origins = new Map<string, RequestOptions | null>();
 
-  const close = (flight: InFlight) => {
-    flight.finished = true;
-    flight.span.end();
-    histogram()?.record((performance.now() - flight.started) / 1000, flight.measured);
+  const close = (call: Call) => {
+    call.finished = true;
+    call.span.end();
+    histogram()?.record((performance.now() - call.started) / 1000, call.measured);
   };
-  const fail = (flight: InFlight, error: unknown) => {
+  const fail = (call: Call, error: unknown) => {
     const { name, message } = (error ?? {}) as Partial<Error>;
-    flight.span.setAttribute('error.type', name as string);
-    flight.span.setStatus({ code: SpanStatusCode.ERROR, message });
-    flight.span.recordException(error as Error);
-    flight.measured['error.type'] = name;
-    close(flight);
+    call.span.setAttribute('error.type', name as string);
+    call.span.setStatus({ code: SpanStatusCode.ERROR, message });
+    call.span.recordException(error as Error);
+    call.measured['error.type'] = name;
+    close(call);
   };
 
-  const responseObserver = (flight: InFlight, response: IncomingMessage) => (event: string | symbol, first: unknown) => {
-    if (flight.finished) return;
-    if (event === 'end') {
-      const status = response.statusCode;
-      const failed = (response.aborted && !response.complete) || !(status && status >= 100 && status < 400);
-      flight.span.setStatus({ code: failed ? SpanStatusCode.ERROR : SpanStatusCode.UNSET });
-      close(flight);
-    } else if (event === 'error') {
-      fail(flight, first);
+  /** A call in flight: its span, the histogram's attributes as they become known, and its request's events. */
+  class Call implements Watch {
+    finished = false;
+    constructor(
+      readonly span: Span,
+      /** The caller's, where the request's and the response's listeners run. */
+      readonly context: Context,
+      readonly started: number,
+      readonly measured: Attributes,
+    ) {}
+
+    /** Its request, once Node has made it; the events are its. */
+    request: ClientRequestLike | undefined;
+
+    seen(event: string | symbol, first: unknown) {
+      if (this.finished) return;
+      if (event === 'response') this.answered(first as IncomingMessage);
+      else if (event === 'error') fail(this, first);
+      else if (event === 'close' && !this.request?.aborted) close(this);
     }
-  };
 
-  const answered = (flight: InFlight, response: IncomingMessage) => {
-    const { statusCode: status, socket, httpVersion } = response;
-    if (flight.span.isRecording()) {
-      const attributes: Attributes = {};
-      if (status != null) attributes['http.response.status_code'] = status;
-      if (socket) {
-        attributes['network.peer.address'] = socket.remoteAddress;
-        attributes['network.peer.port'] = socket.remotePort;
-        attributes['network.protocol.version'] = httpVersion;
+    private answered(response: IncomingMessage) {
+      const { statusCode: status, socket, httpVersion } = response;
+      if (this.span.isRecording()) {
+        const attributes: Attributes = {};
+        if (status != null) attributes['http.response.status_code'] = status;
+        if (socket) {
+          attributes['network.peer.address'] = socket.remoteAddress;
+          attributes['network.peer.port'] = socket.remotePort;
+          attributes['network.protocol.version'] = httpVersion;
+        }
+        this.span.setAttributes(attributes);
       }
-      flight.span.setAttributes(attributes);
+      if (socket && httpVersion) this.measured['network.protocol.version'] = httpVersion;
+      if (status) {
+        this.measured['http.response.status_code'] = status;
+        if (status >= 400 && status < 600) this.measured['error.type'] = String(status);
+      }
+      events.watch(response, new Answer(this, response));
     }
-    if (socket && httpVersion) flight.measured['network.protocol.version'] = httpVersion;
-    if (status) {
-      flight.measured['http.response.status_code'] = status;
-      if (status >= 400 && status < 600) flight.measured['error.type'] = String(status);
-    }
-    events.runIn(response, flight.parent);
-    events.observe(response, responseObserver(flight, response));
-  };
+  }
 
-  const requestObserver = (flight: InFlight, request: ClientRequestLike) => (event: string | symbol, first: unknown) => {
-    if (flight.finished) return;
-    if (event === 'response') answered(flight, first as IncomingMessage);
-    else if (event === 'error') fail(flight, first);
-    else if (event === 'close' && !request.aborted) close(flight);
+  /** The response of a call: its end or its error ends the call. */
+  class Answer implements Watch {
+    readonly context: Context;
+    constructor(
+      private readonly call: Call,
+      private readonly response: IncomingMessage,
+    ) {
+      this.context = call.context;
+    }
+
+    seen(event: string | symbol, first: unknown) {
+      const call = this.call;
+      const response = this.response;
+      if (call.finished) return;
+      if (event === 'end') {
+        const status = response.statusCode;
+        const failed = (response.aborted && !response.complete) || !(status && status >= 100 && status < 400);
+        call.span.setStatus({ code: failed ? SpanStatusCode.ERROR : SpanStatusCode.UNSET });
+        close(call);
+      } else if (event === 'error') {
+        fail(call, first);
+      }
+    }
+  }
+
+  /** What a call needs before it is made; undefined for arguments Node itself rejects, which upstream leaves alone too. */
+  const prepare = (component: Component, args: unknown[]) => {
+    const [input] = args;
+    if (!input || (typeof input !== 'string' && (typeof input !== 'object' || Array.isArray(input)))) return undefined;
+    // A URL's own options come second, before the callback.
+    const withUrl = typeof input === 'string' || input instanceof URL;
+    const extra = withUrl && typeof args[1] === 'object' ? (args[1] as RequestOptions | null) : undefined;
+    const fast = fastOptions(component, input, extra, origins);
+    const full = fast ? undefined : requestInfo(component, input, extra);
+    const options = (fast ?? full?.options) as RequestOptions;
+    const method = options.method ? String(options.method).toUpperCase() : 'GET';
+    const { hostname, port } = hostnameAndPort(options);
+    const normalized = normalizedMethod(method);
+
+    const parent = context.active();
+    const span = tracer().startSpan(method, { kind: SpanKind.CLIENT }, parent);
+    if (span.isRecording()) {
+      const { options: parsed } = full ?? requestInfo(component, input, extra);
+      span.setAttributes(spanAttributes(component, parsed, normalized, hostname, port));
+    }
+    const measured: Attributes = { 'http.request.method': normalized, 'server.address': hostname, 'server.port': Number(port) };
+    const call = new Call(span, parent, performance.now(), measured);
+    const requestContext = trace.setSpan(parent, span);
+    const injected: Record<string, string> = {};
+    propagation.inject(requestContext, injected);
+    // A URL Node cannot parse makes it throw as it would bare: there is no request to carry the headers.
+    const sent = full?.invalidUrl ? args : withHeaders(args, withUrl, extra, injected);
+    return { call, requestContext, sent };
   };
 
   return (component: Component, original: Request): Request =>
     function outgoingRequest(this: unknown, ...args: unknown[]) {
-      const [input] = args;
-      if (!input || (typeof input !== 'string' && (typeof input !== 'object' || Array.isArray(input)))) return original.apply(this, args);
-      // A URL's own options come second, before the callback.
-      const withUrl = typeof input === 'string' || input instanceof URL;
-      const extra = withUrl && typeof args[1] === 'object' ? (args[1] as RequestOptions | null) : undefined;
-      const fast = fastOptions(component, input, extra, origins);
-      const full = fast ? undefined : requestInfo(component, input, extra);
-      const options = (fast ?? full?.options) as RequestOptions;
-      const method = options.method ? String(options.method).toUpperCase() : 'GET';
-      const { hostname, port } = hostnameAndPort(options);
-      const normalized = normalizedMethod(method);
-
-      const parent = context.active();
-      const span = tracer().startSpan(method, { kind: SpanKind.CLIENT }, parent);
-      if (span.isRecording()) {
-        const { options: parsed } = full ?? requestInfo(component, input, extra);
-        span.setAttributes(spanAttributes(component, parsed, normalized, hostname, port));
+      let prepared: ReturnType<typeof prepare>;
+      try {
+        prepared = prepare(component, args);
+      } catch (error) {
+        instrumentationFailed('http', error);
       }
-      const started = performance.now();
-      const measured: Attributes = { 'http.request.method': normalized, 'server.address': hostname, 'server.port': Number(port) };
-      const flight: InFlight = { span, parent, started, measured, finished: false };
-      const requestContext = trace.setSpan(parent, span);
-      const injected: Record<string, string> = {};
-      propagation.inject(requestContext, injected);
-      // A URL Node cannot parse makes it throw as it would bare: there is no request to carry the headers.
-      const sent = full?.invalidUrl ? args : withHeaders(args, withUrl, extra, injected);
+      if (!prepared) return original.apply(this, args);
+      const { call, requestContext, sent } = prepared;
       let request: ClientRequestLike;
       try {
         request = context.with(requestContext, original, this, ...sent);
       } catch (error) {
-        fail(flight, error);
+        try {
+          fail(call, error);
+        } catch (ours) {
+          instrumentationFailed('http', ours);
+        }
         throw error;
       }
-      events.runIn(request, parent);
-      events.observe(request, requestObserver(flight, request));
+      call.request = request;
+      events.watch(request, call);
       return request;
     };
 }

@@ -3,42 +3,60 @@
 // response run their listeners in the request's context, and a client request and its response in
 // the caller's, as upstream's `context.bind` of each message makes them (a message's events come
 // from its socket, in whatever context that had). The messages' prototypes emit so, once for all
-// instrumentations: an `emit`, a listener or a property of each message's own would give every
-// message a shape of its own that Node's code then reads more slowly.
+// instrumentations: an `emit` or listeners of each message's own would cost every message more.
+// A server's messages are looked up in a WeakMap, since Express's code reads a request with a
+// property of ours more slowly; a client's carry their watch (one property, on every one of them
+// alike), since a WeakMap entry for every call costs its garbage collection more.
 import { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from '@opentelemetry/api';
+import { instrumentationFailed } from '../log.js';
 
 type Api = typeof import('@opentelemetry/api');
 type Emit = ((this: unknown, event: string | symbol, ...args: unknown[]) => boolean) & { [WRAPPED]?: true };
 
-/** Sees an event of a message before its listeners, as an `errorMonitor` listener sees 'error'. */
-export type Observer = (event: string | symbol, first: unknown) => void;
+/** What a client's message carries: the context its listeners run in, and what sees its events first. */
+export interface Watch {
+  readonly context: Context;
+  /** Sees an event before the listeners, as an `errorMonitor` listener sees 'error'; what it throws goes no further. */
+  seen(event: string | symbol, first: unknown): void;
+}
 
 export interface MessageEvents {
-  /** The message's listeners run in `context` from now on. */
+  /** A server's message: its listeners run in `context` from now on. */
   runIn(message: object, context: Context): void;
-  observe(message: object, observer: Observer): void;
+  /** A client's message. */
+  watch(message: object, watch: Watch): void;
 }
 
 const WRAPPED = Symbol('@rustok/otel.message-events');
+const WATCH = Symbol('@rustok/otel.watch');
 const contexts = new WeakMap<object, Context>();
-const observers = new WeakMap<object, Observer>();
 const events: MessageEvents = {
   runIn: (message, context) => contexts.set(message, context),
-  observe: (message, observer) => observers.set(message, observer),
+  watch: (message, watch) => {
+    (message as { [WATCH]?: Watch })[WATCH] = watch;
+  },
 };
 
 export function messageEvents({ context }: Api): MessageEvents {
   for (const prototype of [IncomingMessage.prototype, ServerResponse.prototype, ClientRequest.prototype] as unknown as { emit: Emit }[]) {
     if (prototype.emit[WRAPPED]) continue;
     const emit = prototype.emit;
-    const emitObserved: Emit = function (this: unknown, ...args) {
-      observers.get(this as object)?.(args[0], args[1]);
+    const emitWatched: Emit = function (this: unknown, ...args) {
+      const watch = (this as { [WATCH]?: Watch })[WATCH];
+      if (watch !== undefined) {
+        try {
+          watch.seen(args[0], args[1]);
+        } catch (error) {
+          instrumentationFailed('http', error);
+        }
+        return context.with(watch.context, emit, this, ...args);
+      }
       const ctx = contexts.get(this as object);
       return ctx === undefined ? emit.apply(this, args) : context.with(ctx, emit, this, ...args);
     };
-    emitObserved[WRAPPED] = true;
-    prototype.emit = emitObserved;
+    emitWatched[WRAPPED] = true;
+    prototype.emit = emitWatched;
   }
   return events;
 }

@@ -2,11 +2,14 @@
 // @opentelemetry/instrumentation-undici, for less per request. Node's fetch and an undici the app
 // installs (5.x on) announce each request's life on undici's diagnostics channels, so nothing is
 // patched. A request whose span does not record costs a sampling decision, its traceparent header
-// and the histogram's attributes, which come from its origin, parsed once per origin; its URL is
-// parsed and its span's attributes built only for a span that records.
+// and the histogram's attributes, which come from its origin, parsed once per origin (its whole URL
+// only when its path could change the host: `//x`, `/\x`, a proxy's absolute URL); its span's
+// attributes are built only for a span that records. A throw of ours on a channel would reach the
+// app as an uncaught exception: each handler keeps its own.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Attributes, Histogram, Span, TextMapSetter, Tracer } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { instrumentationFailed } from '../log.js';
 import { clientDurationHistogram, normalizedMethod } from './http-conventions.js';
 import { redactSigningParameters } from './url-redaction.js';
 
@@ -121,7 +124,7 @@ function channelHandlers(api: Api, tracer: () => Tracer, histogram: () => Histog
     const { request, socket } = message as { request: UndiciRequest; socket: UndiciSocket };
     const flight = inFlight.get(request);
     if (!flight) return;
-    // undici offers only HTTP/1.1 and, with allowH2, h2: a connection that negotiated neither is HTTP/1.1.
+    // undici offers only HTTP/1.1 and h2 (with allowH2, or by default from undici 8 on): a connection that negotiated neither is HTTP/1.1.
     const protocolVersion = socket.alpnProtocol === 'h2' ? '2' : '1.1';
     flight.measured['network.protocol.version'] = protocolVersion;
     if (!flight.span.isRecording()) return;
@@ -137,14 +140,14 @@ function channelHandlers(api: Api, tracer: () => Tracer, histogram: () => Histog
     const flight = inFlight.get(request);
     if (!flight) return;
     const status = response.statusCode;
-    const failed = status >= 400;
+    const failing = status >= 400;
     flight.measured['http.response.status_code'] = status;
-    if (failed) flight.measured['error.type'] = String(status);
+    if (failing) flight.measured['error.type'] = String(status);
     if (!flight.span.isRecording()) return;
     flight.span.setAttributes(
-      failed ? { 'http.response.status_code': status, 'error.type': String(status) } : { 'http.response.status_code': status },
+      failing ? { 'http.response.status_code': status, 'error.type': String(status) } : { 'http.response.status_code': status },
     );
-    flight.span.setStatus({ code: failed ? SpanStatusCode.ERROR : SpanStatusCode.UNSET });
+    flight.span.setStatus({ code: failing ? SpanStatusCode.ERROR : SpanStatusCode.UNSET });
   };
 
   const done: Handler = (message) => {
@@ -154,27 +157,39 @@ function channelHandlers(api: Api, tracer: () => Tracer, histogram: () => Histog
   };
 
   const failed: Handler = (message) => {
-    const { request, error } = message as { request: UndiciRequest; error: Error & { code?: string | number } };
+    const { request, error } = message as { request: UndiciRequest; error: Error & { code?: unknown } };
     const flight = inFlight.get(request);
     if (!flight) return;
-    // An abort the app asked for is no error, as the semantic conventions say and upstream does.
+    // An AbortError (an abort without a reason of the app's own) is no error, as the semantic conventions say and upstream does.
     if (!isAbort(error)) {
-      const type = (error?.code || error?.name || 'Error') as string;
+      // A code may be a number (a DOMException's legacy one: 23 for a timeout), as upstream records it; anything else as text.
+      const code = error?.code || error?.name || 'Error';
+      const type = typeof code === 'number' ? code : String(code);
       flight.measured['error.type'] = type;
       flight.span.setAttribute('error.type', type);
-      flight.span.recordException(error);
+      flight.span.recordException(error as Error);
       flight.span.setStatus({ code: SpanStatusCode.ERROR, message: error?.message });
     }
     finish(request, flight);
   };
 
-  return [
+  const handlers: [string, Handler][] = [
     ['undici:request:create', created],
     ['undici:client:sendHeaders', headersSent],
     ['undici:request:headers', answered],
     ['undici:request:trailers', done],
     ['undici:request:error', failed],
   ];
+  return handlers.map(([channel, handler]) => [
+    channel,
+    (message) => {
+      try {
+        handler(message);
+      } catch (error) {
+        instrumentationFailed('fetch', error);
+      }
+    },
+  ]);
 }
 
 /** traceparent, tracestate and baggage, added to the request as upstream adds them to each undici version's. */
@@ -224,23 +239,31 @@ function parsed(path: string, origin: string | URL): URL | undefined {
   }
 }
 
-/** The span's attributes, as upstream sets them, with the signing parameters of a presigned URL redacted. */
+/**
+ * The span's attributes, in the order upstream sets them (under a lowered attribute count limit, the
+ * first ones are kept), with the signing parameters of a presigned URL and the credentials of an
+ * origin redacted (upstream records the credentials).
+ */
 function spanAttributes(request: UndiciRequest, method: string, target: Target): Attributes {
+  // Parsed from a path that starts with one slash, on an origin that was: it cannot fail.
+  const url = target.url ?? (parsed(request.path, request.origin) as URL);
+  if (url.username || url.password) {
+    url.username = 'REDACTED';
+    url.password = 'REDACTED';
+  }
   const attributes: Attributes = {
     'http.request.method': method,
     'http.request.method_original': request.method,
+    'url.full': url.href,
+    'url.path': url.pathname,
+    'url.query': url.search,
     'url.scheme': target.scheme,
     'server.address': target.address,
   };
   if (target.port !== undefined) attributes['server.port'] = target.port;
-  const agent = lastHeaderValue(request.headers, 'user-agent');
-  if (agent) attributes['user_agent.original'] = agent;
-  // Parsed from a path that starts with one slash, on an origin that was: it cannot fail.
-  const url = target.url ?? parsed(request.path, request.origin);
-  if (!url) return attributes;
-  attributes['url.full'] = url.href;
-  attributes['url.path'] = url.pathname;
-  attributes['url.query'] = url.search;
+  const agent = headerValue(request.headers, 'user-agent');
+  // Like curl, the last of several.
+  if (agent) attributes['user_agent.original'] = (Array.isArray(agent) ? agent.at(-1) : agent) as string;
   if (request.path.includes('?') && redactSigningParameters(url.searchParams)) {
     attributes['url.full'] = url.href;
     attributes['url.query'] = url.search;
@@ -248,8 +271,8 @@ function spanAttributes(request: UndiciRequest, method: string, target: Target):
   return attributes;
 }
 
-/** A header's value as upstream reads it: the last one sent, like curl's. */
-function lastHeaderValue(headers: string | unknown[], name: string): string | undefined {
+/** A header's value as upstream reads it: the last one sent under its name, or all of them when it was sent more than once as text (undici 5). */
+function headerValue(headers: string | unknown[], name: string): unknown {
   let value: unknown;
   if (Array.isArray(headers)) {
     for (let i = 0; i < headers.length; i += 2) {
@@ -257,10 +280,12 @@ function lastHeaderValue(headers: string | unknown[], name: string): string | un
       if (typeof key === 'string' && key.length === name.length && key.toLowerCase() === name) value = headers[i + 1];
     }
   } else if (typeof headers === 'string') {
+    const values: string[] = [];
     for (const line of headers.split('\r\n')) {
       const colon = line.indexOf(':');
-      if (colon !== -1 && line.slice(0, colon).toLowerCase() === name) value = line.slice(colon + 1).trim();
+      if (colon !== -1 && line.slice(0, colon).toLowerCase() === name) values.push(line.slice(colon + 1).trim());
     }
+    value = values.length > 1 ? values : values[0];
   }
-  return (Array.isArray(value) ? value.at(-1) : value) as string | undefined;
+  return value;
 }

@@ -1,7 +1,8 @@
 // The http instrumentation replaces the values of the query parameters that sign a URL (and so
 // grant access to what it names) with REDACTED; fetch's, undici, records the URL as written. The
-// same parameters are redacted here for fetch and for our server spans, so that a presigned S3 or
-// GCS URL in a span is no key.
+// same parameters are redacted here for all our own HTTP spans, and for upstream's undici
+// instrumentation when it is brought back (its startSpanHook), so that a presigned S3 or GCS URL in
+// a span is no key.
 
 /** The parameters the http instrumentation redacts by default (its DEFAULT_QUERY_STRINGS_TO_REDACT). */
 const SIGNING_PARAMETERS = [

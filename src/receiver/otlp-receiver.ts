@@ -36,6 +36,8 @@ export interface ReceivedSpan {
 /** One metric of one export, its data points reduced to what the tests read. */
 export interface ReceivedMetric {
   readonly name: string;
+  /** The instrumentation scope's name. */
+  readonly scope: string;
   readonly unit: string;
   readonly type: 'histogram' | 'gauge' | 'sum' | 'other';
   readonly points: readonly { attributes: Record<string, unknown>; value?: number; count?: number; sum?: number }[];
@@ -449,6 +451,7 @@ function decodeMetrics(body: Buffer, via: Via): ReceivedMetric[] {
         const points: DecodedPoint[] = (metric.histogram ?? metric.gauge ?? metric.sum)?.dataPoints ?? [];
         result.push({
           name: metric.name,
+          scope: scopeMetrics.scope?.name ?? '',
           unit: metric.unit ?? '',
           type,
           points: points.map((point) => ({
