@@ -5,6 +5,7 @@
 // lists it.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { fixtureDir, startApp } from '../helpers/app.js';
 import { useFixture } from '../helpers/fixture.js';
 import { assertSameTelemetry, calls, flagsSeen, runClients } from '../helpers/parity.js';
 
@@ -48,5 +49,18 @@ describe('node:http and node:https clients: ours and the upstream instrumentatio
     assert.deepEqual(calls(runs.ours.stdout), calls(runs.bare.stdout), 'ours: the app saw what it sees bare');
     assert.deepEqual(flagsSeen(runs.ours.stdout), ['01', '01', '01', '01'], 'every call carried its traceparent');
     assertSameTelemetry(runs.ours, runs.upstream);
+  });
+
+  it('lets a throw of its own go no further than one line: the app gets what it gets bare', async () => {
+    const run = (preload: 'import' | 'none') =>
+      startApp('throws.cjs', { cwd: fixtureDir('http-clients'), preload, receiver: fixture.receiver });
+    const [ours, bare] = [run('import'), run('none')];
+    assert.deepEqual(await ours.exited, await bare.exited);
+    assert.equal(ours.stdout(), 'RangeError: no host today\n');
+    assert.equal(ours.stdout(), bare.stdout());
+    assert.match(
+      ours.stderr(),
+      /the http instrumentation failed on a request \(no host today\); its span or duration may be missing, the app is unaffected/,
+    );
   });
 });
