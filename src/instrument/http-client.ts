@@ -13,7 +13,7 @@ import type { Attributes, Context, Histogram, Span, Tracer } from '@opentelemetr
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { instrumentationFailed } from '../log.js';
 import { clientDurationHistogram, normalizedMethod } from './http-conventions.js';
-import { type MessageEvents, messageEvents, type Watch } from './message-events.js';
+import { messageEvents, type Watch } from './message-events.js';
 import { redactSigningParameters } from './url-redaction.js';
 
 type Api = typeof import('@opentelemetry/api');
@@ -113,7 +113,12 @@ function unpatch(exports: HttpModule | undefined): void {
   Object.assign(exports, { request: request[ORIGINAL], get: get[ORIGINAL] ?? get });
 }
 
-function requestWrapper(api: Api, events: MessageEvents, tracer: () => Tracer, histogram: () => Histogram | undefined) {
+function requestWrapper(
+  api: Api,
+  watch: (message: object, watch: Watch) => void,
+  tracer: () => Tracer,
+  histogram: () => Histogram | undefined,
+) {
   const { context, propagation, trace, SpanKind, SpanStatusCode } = api;
   const origins = new Map<string, RequestOptions | null>();
 
@@ -169,7 +174,7 @@ function requestWrapper(api: Api, events: MessageEvents, tracer: () => Tracer, h
         this.measured['http.response.status_code'] = status;
         if (status >= 400 && status < 600) this.measured['error.type'] = String(status);
       }
-      events.watch(response, new Answer(this, response));
+      watch(response, new Answer(this, response));
     }
   }
 
@@ -250,7 +255,7 @@ function requestWrapper(api: Api, events: MessageEvents, tracer: () => Tracer, h
         throw error;
       }
       call.request = request;
-      events.watch(request, call);
+      watch(request, call);
       return request;
     };
 }

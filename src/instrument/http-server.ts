@@ -56,10 +56,11 @@ function requestHandler({ api, core, tracer, meter, ignore }: HttpServerOptions)
   const { context, propagation, trace, ROOT_CONTEXT, SpanKind, SpanStatusCode } = api;
   const histogram = meter && serverDurationHistogram(meter, api);
 
-  const events = messageEvents(api);
-  const runIn = (ctx: Context, request: IncomingMessage, response: ServerResponse) => {
-    events.runIn(request, ctx);
-    events.runIn(response, ctx);
+  const watch = messageEvents(api);
+  const runIn = (context: Context, request: IncomingMessage, response: ServerResponse) => {
+    const watched = { context };
+    watch(request, watched);
+    watch(response, watched);
   };
 
   return function handle(server: unknown, emit: Emit, request: IncomingMessage, response: ServerResponse, args: unknown[]) {
