@@ -27,8 +27,8 @@ export interface HttpClientOptions {
   readonly version: string | undefined;
 }
 
-type Request = (this: unknown, ...args: unknown[]) => ClientRequestLike;
-type Wrapped<T> = T & { [ORIGINAL]?: T };
+/** As shimmer marks a function it wrapped. */
+type Request = ((this: unknown, ...args: unknown[]) => ClientRequestLike) & { __wrapped?: true; __unwrap?: () => void };
 
 interface ClientRequestLike {
   readonly aborted?: boolean;
@@ -36,8 +36,8 @@ interface ClientRequestLike {
 }
 
 interface HttpModule {
-  request: Wrapped<Request>;
-  get: Wrapped<Request>;
+  request: Request;
+  get: Request;
 }
 
 /** The request options upstream's instrumentation reads, as it normalises them (its getRequestInfo). */
@@ -51,8 +51,6 @@ interface RequestOptions {
   auth?: string;
   headers?: unknown;
 }
-
-const ORIGINAL = Symbol('@rustok/otel.http-client');
 
 export function httpClientInstrumentation({ api, instrumentation, scope, version }: HttpClientOptions): Instrumentation {
   let histogram: Histogram | undefined;
@@ -89,28 +87,39 @@ export function httpClientInstrumentation({ api, instrumentation, scope, version
 /**
  * Wraps `request`, and `get` as upstream does: a `request` that ends at once (Node's own `get` calls
  * the module's `request` from the inside, which no wrapper reaches). An `import` of node:http gets
- * the module's namespace, whose default export is the module.
+ * the module's namespace, whose default export is the module. The wrappers are marked as shimmer
+ * marks its own: an app that wraps these functions with an instrumentation of its own (upstream's,
+ * for a hook) takes ours off first, instead of tracing every call twice.
  */
 function patch(exports: HttpModule, wrap: (original: Request) => Request): HttpModule {
   const esm = (exports as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === 'Module';
   const modules = esm ? [exports, (exports as unknown as { default: HttpModule }).default] : [exports];
-  if (modules.some((module) => module.request[ORIGINAL])) return exports;
-  const request: Wrapped<Request> = wrap(exports.request);
-  request[ORIGINAL] = exports.request;
-  const get: Wrapped<Request> = function (this: unknown, ...args) {
+  if (modules.some((module) => module.request.__wrapped)) return exports;
+  const request = wrap(exports.request);
+  const get: Request = function (this: unknown, ...args) {
     const sent = request.apply(this, args);
     sent.end();
     return sent;
   };
-  get[ORIGINAL] = exports.get;
-  for (const module of modules) Object.assign(module, { request, get });
+  for (const [name, wrapper] of [
+    ['request', request],
+    ['get', get],
+  ] as const) {
+    const original = exports[name];
+    const unwrap = () => {
+      for (const module of modules) if (module[name] === wrapper) module[name] = original;
+    };
+    for (const [key, value] of Object.entries({ __original: original, __unwrap: unwrap, __wrapped: true })) {
+      Object.defineProperty(wrapper, key, { value, configurable: true, writable: true });
+    }
+    for (const module of modules) module[name] = wrapper;
+  }
   return exports;
 }
 
 function unpatch(exports: HttpModule | undefined): void {
-  if (!exports?.request[ORIGINAL]) return;
-  const { request, get } = exports;
-  Object.assign(exports, { request: request[ORIGINAL], get: get[ORIGINAL] ?? get });
+  exports?.request.__unwrap?.();
+  exports?.get.__unwrap?.();
 }
 
 function requestWrapper(
@@ -203,34 +212,39 @@ function requestWrapper(
     }
   }
 
-  /** What a call needs before it is made; undefined for arguments Node itself rejects, which upstream leaves alone too. */
+  /**
+   * What a call needs before it is made; undefined for arguments that are neither a URL nor options,
+   * which upstream leaves alone too (Node makes them a request to localhost).
+   */
   const prepare = (component: Component, args: unknown[]) => {
     const [input] = args;
     if (!input || (typeof input !== 'string' && (typeof input !== 'object' || Array.isArray(input)))) return undefined;
-    // A URL's own options come second, before the callback.
-    const withUrl = typeof input === 'string' || input instanceof URL;
-    const extra = withUrl && typeof args[1] === 'object' ? (args[1] as RequestOptions | null) : undefined;
+    const withUrl = typeof input === 'string' || isUrl(input);
+    // A URL's own options come second, before the callback; `undefined` there keeps the place.
+    const slot = withUrl && args.length > 1 && (args[1] === undefined || typeof args[1] === 'object');
+    const extra = slot ? ((args[1] ?? undefined) as RequestOptions | null | undefined) : undefined;
     const fast = fastOptions(component, input, extra, origins);
-    const full = fast ? undefined : requestInfo(component, input, extra);
-    const options = (fast ?? full?.options) as RequestOptions;
+    const options = fast ?? requestInfo(component, input, extra);
     const method = options.method ? String(options.method).toUpperCase() : 'GET';
+    const normalized = normalizedMethod(String(options.method ?? 'GET'));
     const { hostname, port } = hostnameAndPort(options);
-    const normalized = normalizedMethod(method);
 
     const parent = context.active();
     const span = tracer().startSpan(method, { kind: SpanKind.CLIENT }, parent);
     if (span.isRecording()) {
-      const { options: parsed } = full ?? requestInfo(component, input, extra);
-      span.setAttributes(spanAttributes(component, parsed, normalized, hostname, port));
+      try {
+        span.setAttributes(spanAttributes(component, fast ? requestInfo(component, input, extra) : options, normalized, hostname, port));
+      } catch (error) {
+        // Options upstream would throw on (a path that is no string): the call is traced without them.
+        instrumentationFailed('http', error);
+      }
     }
     const measured: Attributes = { 'http.request.method': normalized, 'server.address': hostname, 'server.port': Number(port) };
     const call = new Call(span, parent, performance.now(), measured);
     const requestContext = trace.setSpan(parent, span);
     const injected: Record<string, string> = {};
     propagation.inject(requestContext, injected);
-    // A URL Node cannot parse makes it throw as it would bare: there is no request to carry the headers.
-    const sent = full?.invalidUrl ? args : withHeaders(args, withUrl, extra, injected);
-    return { call, requestContext, sent };
+    return { call, requestContext, sent: withHeaders(args, withUrl, slot, injected) };
   };
 
   return (component: Component, original: Request): Request =>
@@ -261,26 +275,36 @@ function requestWrapper(
 }
 
 /** The arguments with the propagation headers added to a copy of the options, or to new options after a URL. */
-function withHeaders(
-  args: unknown[],
-  withUrl: boolean,
-  extra: RequestOptions | null | undefined,
-  injected: Record<string, string>,
-): unknown[] {
+function withHeaders(args: unknown[], withUrl: boolean, slot: boolean, injected: Record<string, string>): unknown[] {
   if (Object.keys(injected).length === 0) return args;
   if (!withUrl) {
     const options = args[0] as RequestOptions;
     return [{ ...options, headers: mergedHeaders(options.headers, injected) }, ...args.slice(1)];
   }
-  if (extra === undefined) return [args[0], { headers: injected }, ...args.slice(1)];
+  if (!slot) return [args[0], { headers: injected }, ...args.slice(1)];
+  const extra = args[1] as RequestOptions | null | undefined;
   return [args[0], { ...extra, headers: mergedHeaders(extra?.headers, injected) }, ...args.slice(2)];
 }
 
-/** Headers as the app wrote them, with the propagation headers after: a list of names and values stays one. */
+/**
+ * Headers as the app wrote them, with the propagation headers in place of any it had (a proxy
+ * forwarding its request's raw headers has one): a list of names and values stays one.
+ */
 function mergedHeaders(headers: unknown, injected: Record<string, string>): unknown {
   if (!Array.isArray(headers)) return { ...(headers as object), ...injected };
+  const ours = (name: unknown) => typeof name === 'string' && Object.hasOwn(injected, name.toLowerCase());
   const entries = Object.entries(injected);
-  return Array.isArray(headers[0]) ? [...headers, ...entries] : [...headers, ...entries.flat()];
+  if (Array.isArray(headers[0])) return [...headers.filter((entry) => !ours((entry as unknown[])[0])), ...entries];
+  const kept: unknown[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (!ours(headers[i])) kept.push(headers[i], headers[i + 1]);
+  return [...kept, ...entries.flat()];
+}
+
+/** What Node takes for a URL: its own, or another implementation's (whatwg-url's, jsdom's). */
+function isUrl(value: object): value is URL {
+  if (value instanceof URL) return true;
+  const { href, protocol, auth, path } = value as Partial<URL> & RequestOptions;
+  return Boolean(href && protocol) && auth === undefined && path === undefined;
 }
 
 /**
@@ -307,7 +331,7 @@ function fastOptions(
     return options ? (extra === undefined ? options : Object.assign({}, options, extra)) : undefined;
   }
   if (input instanceof URL) return urlOptions(input, extra);
-  return objectOptions(component, input as RequestOptions);
+  return isUrl(input) ? undefined : objectOptions(component, input as RequestOptions);
 }
 
 /** A URL's scheme and authority: for http and https, the authority ends at `/`, `?`, `#` or `\`. */
@@ -345,26 +369,26 @@ function objectOptions(component: Component, options: RequestOptions): RequestOp
 
 const unbracketed = (hostname: string) => (hostname[0] === '[' ? hostname.slice(1, -1) : hostname);
 
-/** upstream's getRequestInfo: the options it reads attributes from, and whether the URL was one Node can parse. */
-function requestInfo(
-  component: Component,
-  input: object | string,
-  extra: RequestOptions | null | undefined,
-): { options: RequestOptions; invalidUrl: boolean } {
-  if (typeof input !== 'string')
-    return { options: input instanceof URL ? urlOptions(input, extra) : objectOptions(component, input), invalidUrl: false };
+/**
+ * The options upstream's getRequestInfo reads attributes from; another implementation's URL is read
+ * as Node reads it (upstream's takes it for options, and the request for one to localhost).
+ */
+function requestInfo(component: Component, input: object | string, extra: RequestOptions | null | undefined): RequestOptions {
+  if (typeof input !== 'string') {
+    if (input instanceof URL) return urlOptions(input, extra);
+    return isUrl(input) ? urlOptions(new URL(String(input.href)), extra) : objectOptions(component, input as RequestOptions);
+  }
   let options: RequestOptions;
-  let invalidUrl = false;
   try {
     const { hostname, pathname, port, username, password, search, protocol, host } = new URL(input);
     options = { protocol, hostname: unbracketed(hostname), path: `${pathname || ''}${search || ''}`, host };
     if (port !== '') options.port = Number(port);
     if (username || password) options.auth = `${decodeURIComponent(username)}:${decodeURIComponent(password)}`;
   } catch {
-    invalidUrl = true;
+    // Node throws ERR_INVALID_URL for it: the span records that.
     options = { path: input };
   }
-  return { options: extra === undefined ? options : Object.assign(options, extra), invalidUrl };
+  return extra === undefined ? options : Object.assign(options, extra);
 }
 
 /** server.address and server.port, as upstream's extractHostnameAndPort reads them. */

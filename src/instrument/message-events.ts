@@ -48,6 +48,7 @@ export function messageEvents({ context }: Api): (message: object, watch: Watch)
   return watch;
 }
 
+/** Not enumerable: the app may log or copy its messages, and sees nothing of ours there. */
 function watch(message: object, watched: Watch): void {
-  (message as Watched)[WATCH] = watched;
+  Object.defineProperty(message, WATCH, { value: watched, writable: true, configurable: true });
 }

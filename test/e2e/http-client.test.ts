@@ -8,11 +8,16 @@ import { describe, it } from 'node:test';
 import { fixtureDir, startApp } from '../helpers/app.js';
 import { useFixture } from '../helpers/fixture.js';
 import { assertSameTelemetry, calls, flagsSeen, runClients } from '../helpers/parity.js';
+import type { ReceivedSpan } from '../helpers/receiver.js';
 
 const fixture = useFixture();
 const CLIENT = 3;
-/** Upstream's instrumentation turns a list of headers into an object keyed 0, 1, 2…: the request the server gets is not the app's. */
-const LISTED = 'headers as a list';
+/**
+ * Where upstream's instrumentation changes what the app sees, and ours does not: it turns a list of
+ * headers into an object keyed 0, 1, 2… (the request the server gets is not the app's), and takes
+ * `undefined` options before a callback for no options (the callback never runs).
+ */
+const LISTED = ['headers as a list', 'get(string, undefined, callback)'];
 
 describe('node:http and node:https clients: ours and the upstream instrumentation send the same', () => {
   for (const [sampler, flags] of [
@@ -21,12 +26,12 @@ describe('node:http and node:https clients: ours and the upstream instrumentatio
   ] as const) {
     it(`spans, attributes, parents, status, exceptions, duration histograms and traceparent, call by call: OTEL_TRACES_SAMPLER=${sampler}`, async () => {
       // axios's redirect followed counts twice, and each call made while serving one thrice; the call to a closed port reaches no server.
-      const runs = await runClients(fixture.receiver, { script: 'node-http.cjs', upstream: 'http', sampler, requests: 34, served: 33 });
+      const runs = await runClients(fixture.receiver, { script: 'node-http.cjs', upstream: 'http', sampler, requests: 38, served: 37 });
       assert.deepEqual(calls(runs.ours.stdout), calls(runs.bare.stdout), 'ours: the app saw what it sees bare');
-      const unlisted = (stdout: string) => calls(stdout).filter((line) => !line.startsWith(LISTED));
+      const unlisted = (stdout: string) => calls(stdout).filter((line) => !LISTED.some((listed) => line.startsWith(listed)));
       assert.deepEqual(unlisted(runs.upstream.stdout), unlisted(runs.bare.stdout), 'upstream: the app saw what it sees bare');
       for (const mode of ['ours', 'upstream'] as const) {
-        assert.deepEqual(flagsSeen(runs[mode].stdout), Array(24).fill(flags), `${mode}: the trace flags each server saw`);
+        assert.deepEqual(flagsSeen(runs[mode].stdout), Array(28).fill(flags), `${mode}: the trace flags each server saw`);
       }
       if (sampler !== 'always_off') {
         assert.ok(
@@ -62,5 +67,23 @@ describe('node:http and node:https clients: ours and the upstream instrumentatio
       ours.stderr(),
       /the http instrumentation failed on a request \(no host today\); its span or duration may be missing, the app is unaffected/,
     );
+  });
+
+  it("takes another implementation's URL for a URL, as Node does (upstream's sends its request to localhost:80)", async () => {
+    const run = (preload: 'import' | 'none') =>
+      startApp('url-like.cjs', {
+        cwd: fixtureDir('http-clients'),
+        preload,
+        receiver: fixture.receiver,
+        env: { OTEL_SERVICE_NAME: `url-like-${preload}` },
+      });
+    const [ours, bare] = [run('import'), run('none')];
+    assert.deepEqual(await ours.exited, { code: 0, signal: null });
+    await bare.exited;
+    assert.equal(bare.stdout(), '200 /foreign?a=1 untraced\n');
+    assert.equal(ours.stdout(), '200 /foreign?a=1 traced\n');
+    const mine = (span: ReceivedSpan) => span.resource['service.name'] === 'url-like-import' && span.kind === CLIENT;
+    const spans = await fixture.receiver.waitFor((all) => all.some(mine));
+    assert.match(String(spans.find(mine)?.attributes['url.full']), /^http:\/\/127\.0\.0\.1:\d+\/foreign\?a=1$/);
   });
 });
