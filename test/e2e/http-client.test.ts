@@ -86,4 +86,25 @@ describe('node:http and node:https clients: ours and the upstream instrumentatio
     const spans = await fixture.receiver.waitFor((all) => all.some(mine));
     assert.match(String(spans.find(mine)?.attributes['url.full']), /^http:\/\/127\.0\.0\.1:\d+\/foreign\?a=1$/);
   });
+
+  it("steps aside for the app's own registration of upstream's http instrumentation: one client span a call, with the app's hook", async () => {
+    const service = 'own-http-instrumentation';
+    const app = startApp('own-instrumentation.cjs', {
+      cwd: fixtureDir('http-clients'),
+      receiver: fixture.receiver,
+      env: { OTEL_SERVICE_NAME: service },
+    });
+    assert.deepEqual(await app.exited, { code: 0, signal: null }, app.stderr());
+    assert.equal(app.stdout(), '/one: 200\n/two: 200\ndone\n');
+    const mine = (span: ReceivedSpan) => span.resource['service.name'] === service && span.kind === CLIENT;
+    // Both calls' server spans have arrived by then: they end before their client spans.
+    const spans = (await fixture.receiver.waitFor((all) => all.filter(mine).length >= 2)).filter(mine);
+    assert.deepEqual(
+      spans.map((span) => [span.attributes['url.full']?.toString().replace(/:\d+\//, ':<port>/'), span.attributes['app.hook']]),
+      [
+        ['http://127.0.0.1:<port>/one', 'ran'],
+        ['http://127.0.0.1:<port>/two', 'ran'],
+      ],
+    );
+  });
 });
