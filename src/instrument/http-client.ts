@@ -12,7 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Attributes, Context, Histogram, Span, Tracer } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { instrumentationFailed } from '../log.js';
-import { clientDurationHistogram, normalizedMethod } from './http-conventions.js';
+import { durationHistogram, normalizedMethod } from './http-conventions.js';
 import { messageEvents, type Watch } from './message-events.js';
 import { redactSigningParameters } from './url-redaction.js';
 
@@ -78,7 +78,7 @@ export function httpClientInstrumentation({ api, instrumentation, scope, version
     }
 
     protected override _updateMetricInstruments() {
-      histogram = clientDurationHistogram(this.meter, api);
+      histogram = durationHistogram(this.meter, api, 'client');
     }
   }
   return new LeanHttpClientInstrumentation();

@@ -15,24 +15,15 @@ export function normalizedMethod(method: string | undefined): string {
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
-/** `http.server.request.duration`, with upstream's name, unit, description and buckets. */
-export function serverDurationHistogram(meter: Meter, { ValueType }: Api): Histogram {
-  return meter.createHistogram('http.server.request.duration', {
-    description: 'Duration of HTTP server requests.',
-    unit: 's',
-    valueType: ValueType.DOUBLE,
-    advice: { explicitBucketBoundaries: DURATION_BUCKETS },
-  });
-}
-
 /**
- * `http.client.request.duration`, as upstream's http instrumentation describes it. Calls made with
- * fetch and with node:http go to this one histogram: upstream's undici instrumentation describes
- * its own in other words, and two descriptions under one name and scope would be a conflict.
+ * `http.server.request.duration` or `http.client.request.duration`, with the name, unit, buckets
+ * and description of upstream's http instrumentation. Calls made with fetch and with node:http go
+ * to one client histogram: upstream's undici instrumentation describes its own in other words, and
+ * two descriptions under one name and scope would be a conflict.
  */
-export function clientDurationHistogram(meter: Meter, { ValueType }: Api): Histogram {
-  return meter.createHistogram('http.client.request.duration', {
-    description: 'Duration of HTTP client requests.',
+export function durationHistogram(meter: Meter, { ValueType }: Api, side: 'server' | 'client'): Histogram {
+  return meter.createHistogram(`http.${side}.request.duration`, {
+    description: `Duration of HTTP ${side} requests.`,
     unit: 's',
     valueType: ValueType.DOUBLE,
     advice: { explicitBucketBoundaries: DURATION_BUCKETS },

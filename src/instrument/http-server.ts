@@ -11,7 +11,7 @@ import { errorMonitor } from 'node:events';
 import { IncomingMessage, Server, type ServerResponse } from 'node:http';
 import type { Attributes, Context, Meter, Span, Tracer } from '@opentelemetry/api';
 import forwardedParse from 'forwarded-parse';
-import { normalizedMethod, serverDurationHistogram } from './http-conventions.js';
+import { durationHistogram, normalizedMethod } from './http-conventions.js';
 import { messageEvents } from './message-events.js';
 import { redactSigningParameters } from './url-redaction.js';
 
@@ -54,7 +54,7 @@ export function traceHttpServers(options: HttpServerOptions): void {
 
 function requestHandler({ api, core, tracer, meter, ignore }: HttpServerOptions) {
   const { context, propagation, trace, ROOT_CONTEXT, SpanKind, SpanStatusCode } = api;
-  const histogram = meter && serverDurationHistogram(meter, api);
+  const histogram = meter && durationHistogram(meter, api, 'server');
 
   const watch = messageEvents(api);
   const runIn = (context: Context, request: IncomingMessage, response: ServerResponse) => {

@@ -10,7 +10,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Attributes, Histogram, Span, TextMapSetter, Tracer } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { instrumentationFailed } from '../log.js';
-import { clientDurationHistogram, normalizedMethod } from './http-conventions.js';
+import { durationHistogram, normalizedMethod } from './http-conventions.js';
 import { redactSigningParameters } from './url-redaction.js';
 
 type Api = typeof import('@opentelemetry/api');
@@ -84,7 +84,7 @@ export function undiciInstrumentation({ api, instrumentation, scope, version }: 
     }
 
     protected override _updateMetricInstruments() {
-      histogram = clientDurationHistogram(this.meter, api);
+      histogram = durationHistogram(this.meter, api, 'client');
     }
   }
   return new LeanUndiciInstrumentation();
