@@ -296,7 +296,8 @@ function mergedHeaders(headers: unknown, injected: Record<string, string>): unkn
   const entries = Object.entries(injected);
   if (Array.isArray(headers[0])) return [...headers.filter((entry) => !ours((entry as unknown[])[0])), ...entries];
   const kept: unknown[] = [];
-  for (let i = 0; i < headers.length; i += 2) if (!ours(headers[i])) kept.push(headers[i], headers[i + 1]);
+  // A name without a value stays one: Node then rejects the list as it would bare.
+  for (let i = 0; i < headers.length; i += 2) if (!ours(headers[i])) kept.push(...headers.slice(i, i + 2));
   return [...kept, ...entries.flat()];
 }
 
@@ -330,8 +331,7 @@ function fastOptions(
     }
     return options ? (extra === undefined ? options : Object.assign({}, options, extra)) : undefined;
   }
-  if (input instanceof URL) return urlOptions(input, extra);
-  return isUrl(input) ? undefined : objectOptions(component, input as RequestOptions);
+  return isUrl(input) ? urlOptions(input, extra) : objectOptions(component, input as RequestOptions);
 }
 
 /** A URL's scheme and authority: for http and https, the authority ends at `/`, `?`, `#` or `\`. */
@@ -350,10 +350,11 @@ function originOptions(origin: string): RequestOptions | null {
   }
 }
 
+/** A URL's options, read from its fields as Node's urlToHttpOptions reads them, whoever implemented it. */
 function urlOptions(url: URL, extra: RequestOptions | null | undefined): RequestOptions {
   const options: RequestOptions = {
     protocol: url.protocol,
-    hostname: unbracketed(url.hostname),
+    hostname: typeof url.hostname === 'string' ? unbracketed(url.hostname) : url.hostname,
     path: `${url.pathname || ''}${url.search || ''}`,
   };
   if (url.port !== '') options.port = Number(url.port);
@@ -371,13 +372,11 @@ const unbracketed = (hostname: string) => (hostname[0] === '[' ? hostname.slice(
 
 /**
  * The options upstream's getRequestInfo reads attributes from; another implementation's URL is read
- * as Node reads it (upstream's takes it for options, and the request for one to localhost).
+ * as Node reads it, from its fields (upstream's takes it for options, and the request for one to
+ * localhost).
  */
 function requestInfo(component: Component, input: object | string, extra: RequestOptions | null | undefined): RequestOptions {
-  if (typeof input !== 'string') {
-    if (input instanceof URL) return urlOptions(input, extra);
-    return isUrl(input) ? urlOptions(new URL(String(input.href)), extra) : objectOptions(component, input as RequestOptions);
-  }
+  if (typeof input !== 'string') return isUrl(input) ? urlOptions(input, extra) : objectOptions(component, input as RequestOptions);
   let options: RequestOptions;
   try {
     const { hostname, pathname, port, username, password, search, protocol, host } = new URL(input);

@@ -160,8 +160,9 @@ function channelHandlers(api: Api, tracer: () => Tracer, histogram: () => Histog
     const { request, error } = message as { request: UndiciRequest; error: Error & { code?: unknown } };
     const flight = inFlight.get(request);
     if (!flight) return;
-    // An AbortError (an abort without a reason of the app's own) is no error, as the semantic conventions say and upstream does.
-    if (!isAbort(error)) {
+    try {
+      // An AbortError (an abort without a reason of the app's own) is no error, as the semantic conventions say and upstream does.
+      if (isAbort(error)) return;
       // A code may be a number (a DOMException's legacy one: 23 for a timeout), as upstream records it; anything else as text.
       const code = error?.code || error?.name || 'Error';
       const type = typeof code === 'number' ? code : String(code);
@@ -169,8 +170,10 @@ function channelHandlers(api: Api, tracer: () => Tracer, histogram: () => Histog
       flight.span.setAttribute('error.type', type);
       flight.span.recordException(error as Error);
       flight.span.setStatus({ code: SpanStatusCode.ERROR, message: error?.message });
+    } finally {
+      // Ended whatever reading the error cost: a span left open is never exported.
+      finish(request, flight);
     }
-    finish(request, flight);
   };
 
   const handlers: [string, Handler][] = [
