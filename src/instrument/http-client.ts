@@ -12,7 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Attributes, Context, Histogram, Span, Tracer } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { instrumentationFailed } from '../log.js';
-import { durationHistogram, normalizedMethod } from './http-conventions.js';
+import { durationHistogram, markWrapped, normalizedMethod } from './http-conventions.js';
 import { messageEvents, type Watch } from './message-events.js';
 import { redactSigningParameters } from './url-redaction.js';
 
@@ -87,9 +87,8 @@ export function httpClientInstrumentation({ api, instrumentation, scope, version
 /**
  * Wraps `request`, and `get` as upstream does: a `request` that ends at once (Node's own `get` calls
  * the module's `request` from the inside, which no wrapper reaches). An `import` of node:http gets
- * the module's namespace, whose default export is the module. The wrappers are marked as shimmer
- * marks its own: an app that wraps these functions with an instrumentation of its own (upstream's,
- * for a hook) takes ours off first, instead of tracing every call twice.
+ * the module's namespace, whose default export is the module. The wrappers are marked as shimmer's
+ * (markWrapped).
  */
 function patch(exports: HttpModule, wrap: (original: Request) => Request): HttpModule {
   const esm = (exports as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === 'Module';
@@ -106,12 +105,9 @@ function patch(exports: HttpModule, wrap: (original: Request) => Request): HttpM
     ['get', get],
   ] as const) {
     const original = exports[name];
-    const unwrap = () => {
+    markWrapped(wrapper, original, () => {
       for (const module of modules) if (module[name] === wrapper) module[name] = original;
-    };
-    for (const [key, value] of Object.entries({ __original: original, __unwrap: unwrap, __wrapped: true })) {
-      Object.defineProperty(wrapper, key, { value, configurable: true, writable: true });
-    }
+    });
     for (const module of modules) module[name] = wrapper;
   }
   return exports;

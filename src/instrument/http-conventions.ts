@@ -29,3 +29,14 @@ export function durationHistogram(meter: Meter, { ValueType }: Api, side: 'serve
     advice: { explicitBucketBoundaries: DURATION_BUCKETS },
   });
 }
+
+/**
+ * Marks a wrapper of ours as shimmer, upstream's wrapping library, marks its own: an app that
+ * registers upstream's instrumentation in code of its own (for a hook) then takes ours off before
+ * it wraps, instead of tracing every request twice.
+ */
+export function markWrapped(wrapper: object, original: unknown, unwrap: () => void): void {
+  for (const [key, value] of Object.entries({ __original: original, __unwrap: unwrap, __wrapped: true })) {
+    Object.defineProperty(wrapper, key, { value, configurable: true, writable: true });
+  }
+}

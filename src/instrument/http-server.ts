@@ -11,7 +11,7 @@ import { errorMonitor } from 'node:events';
 import { IncomingMessage, Server, type ServerResponse } from 'node:http';
 import type { Attributes, Context, Meter, Span, Tracer } from '@opentelemetry/api';
 import forwardedParse from 'forwarded-parse';
-import { durationHistogram, normalizedMethod } from './http-conventions.js';
+import { durationHistogram, markWrapped, normalizedMethod } from './http-conventions.js';
 import { messageEvents } from './message-events.js';
 import { redactSigningParameters } from './url-redaction.js';
 
@@ -44,7 +44,14 @@ export function traceHttpServers(options: HttpServerOptions): void {
     return emitTraced;
   };
   const prototype = Server.prototype as unknown as { emit: Emit };
-  if (!prototype.emit[TRACED]) prototype.emit = traced(prototype.emit);
+  if (!prototype.emit[TRACED]) {
+    const emit = prototype.emit;
+    const emitTraced = traced(emit);
+    markWrapped(emitTraced, emit, () => {
+      if (prototype.emit === emitTraced) prototype.emit = emit;
+    });
+    prototype.emit = emitTraced;
+  }
   subscribe('http.server.request.start', (message) => {
     const { server } = message as { server: { emit: Emit } };
     // Loaded by now if the server is one of its own; an HTTP/2 server answering HTTP/1 is not traced, as by upstream's.

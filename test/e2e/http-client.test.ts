@@ -90,7 +90,7 @@ describe('node:http and node:https clients: ours and the upstream instrumentatio
     );
   });
 
-  it("steps aside for the app's own registration of upstream's http instrumentation: one client span a call, with the app's hook", async () => {
+  it("steps aside for the app's own registration of upstream's http instrumentation: one client and one server span a call, with the app's hook", async () => {
     const service = 'own-http-instrumentation';
     const app = startApp('own-instrumentation.cjs', {
       cwd: fixtureDir('http-clients'),
@@ -99,15 +99,22 @@ describe('node:http and node:https clients: ours and the upstream instrumentatio
     });
     assert.deepEqual(await app.exited, { code: 0, signal: null }, app.stderr());
     assert.equal(app.stdout(), '/one: 200\n/two: 200\ndone\n');
-    const mine = (span: ReceivedSpan) => span.resource['service.name'] === service && span.kind === CLIENT;
-    // Both calls' server spans have arrived by then: they end before their client spans.
-    const spans = (await fixture.receiver.waitFor((all) => all.filter(mine).length >= 2)).filter(mine);
-    assert.deepEqual(
-      spans.map((span) => [span.attributes['url.full']?.toString().replace(/:\d+\//, ':<port>/'), span.attributes['app.hook']]),
+    const mine = (span: ReceivedSpan) => span.resource['service.name'] === service;
+    // Flushed at the app's exit: all of them arrive together.
+    const spans = (await fixture.receiver.waitFor((all) => all.filter(mine).length >= 4)).filter(mine);
+    const described = (span: ReceivedSpan) =>
       [
-        ['http://127.0.0.1:<port>/one', 'ran'],
-        ['http://127.0.0.1:<port>/two', 'ran'],
-      ],
-    );
+        span.kind === CLIENT ? 'client' : 'server',
+        span.attributes['url.full'] ?? span.attributes['url.path'],
+        span.attributes['app.hook'] ?? 'no hook',
+      ]
+        .map((part) => String(part).replace(/:\d+\//, ':<port>/'))
+        .join(' ');
+    assert.deepEqual(spans.map(described).sort(), [
+      'client http://127.0.0.1:<port>/one ran',
+      'client http://127.0.0.1:<port>/two ran',
+      'server /one ran',
+      'server /two ran',
+    ]);
   });
 });
