@@ -14,7 +14,7 @@ import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { instrumentationFailed } from '../log.js';
 import { durationHistogram, markWrapped, normalizedMethod } from './http-conventions.js';
 import { messageEvents, type Watch } from './message-events.js';
-import { redactSigningParameters } from './url-redaction.js';
+import { redactedQuery } from './url-redaction.js';
 
 type Api = typeof import('@opentelemetry/api');
 type InstrumentationModule = typeof import('@opentelemetry/instrumentation');
@@ -219,8 +219,9 @@ function requestWrapper(
     // A URL's own options come second, before the callback; `undefined` there keeps the place.
     const slot = withUrl && args.length > 1 && (args[1] === undefined || typeof args[1] === 'object');
     const extra = slot ? ((args[1] ?? undefined) as RequestOptions | null | undefined) : undefined;
-    const fast = fastOptions(component, input, extra, origins);
-    const options = fast ?? requestInfo(component, input, extra);
+    // A string's origin, parsed once: what a span that does not record needs of it.
+    const cached = typeof input === 'string' ? originOptions(input, extra, origins) : undefined;
+    const options = cached ?? requestInfo(component, input, extra);
     const method = options.method ? String(options.method).toUpperCase() : 'GET';
     const normalized = normalizedMethod(String(options.method ?? 'GET'));
     const { hostname, port } = hostnameAndPort(options);
@@ -229,7 +230,7 @@ function requestWrapper(
     const span = tracer().startSpan(method, { kind: SpanKind.CLIENT }, parent);
     if (span.isRecording()) {
       try {
-        span.setAttributes(spanAttributes(component, fast ? requestInfo(component, input, extra) : options, normalized, hostname, port));
+        span.setAttributes(spanAttributes(component, cached ? requestInfo(component, input, extra) : options, normalized, hostname, port));
       } catch (error) {
         // Options upstream would throw on (a path that is no string): the call is traced without them.
         instrumentationFailed('http', error);
@@ -305,35 +306,30 @@ function isUrl(value: object): value is URL {
 }
 
 /**
- * The protocol, host, port, method and headers upstream would read, where they come without parsing
- * a URL: from options, from a URL object, or from a string whose origin has been parsed before.
- * Undefined when the whole URL has to be parsed, as upstream parses it.
+ * The protocol, host, port, method and headers upstream would read of a URL string, from its origin,
+ * parsed once per origin; undefined when the whole URL has to be parsed, as upstream parses it.
  */
-function fastOptions(
-  component: Component,
-  input: object | string,
+function originOptions(
+  input: string,
   extra: RequestOptions | null | undefined,
   origins: Map<string, RequestOptions | null>,
 ): RequestOptions | undefined {
-  if (typeof input === 'string') {
-    const origin = ORIGIN.exec(input)?.[0];
-    if (origin === undefined) return undefined;
-    let options = origins.get(origin);
-    if (options === undefined) {
-      // A bound, not a cache policy: a process calls a handful of origins, but each one is a key.
-      if (origins.size >= 256) origins.clear();
-      options = originOptions(origin);
-      origins.set(origin, options);
-    }
-    return options ? (extra === undefined ? options : Object.assign({}, options, extra)) : undefined;
+  const origin = ORIGIN.exec(input)?.[0];
+  if (origin === undefined) return undefined;
+  let options = origins.get(origin);
+  if (options === undefined) {
+    // A bound, not a cache policy: a process calls a handful of origins, but each one is a key.
+    if (origins.size >= 256) origins.clear();
+    options = parsedOrigin(origin);
+    origins.set(origin, options);
   }
-  return isUrl(input) ? urlOptions(input, extra) : objectOptions(component, input as RequestOptions);
+  return options ? (extra === undefined ? options : Object.assign({}, options, extra)) : undefined;
 }
 
 /** A URL's scheme and authority: for http and https, the authority ends at `/`, `?`, `#` or `\`. */
 const ORIGIN = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#\\]*/;
 
-function originOptions(origin: string): RequestOptions | null {
+function parsedOrigin(origin: string): RequestOptions | null {
   try {
     const { protocol, hostname, port, host, username, password } = new URL(origin);
     // Credentials in the URL: its whole parse gives url.full's REDACTED:REDACTED, which this one would not.
@@ -428,9 +424,7 @@ function absoluteUrl(options: RequestOptions, headers: Record<string, unknown>, 
   if (path.includes('?')) {
     try {
       const url = new URL(path, 'http://localhost');
-      const params = new URLSearchParams(url.searchParams);
-      redactSigningParameters(params);
-      path = `${url.pathname}?${params.toString()}`;
+      path = `${url.pathname}?${redactedQuery(url.searchParams)}`;
     } catch {
       // Not a path a URL parser takes: written as it is.
     }

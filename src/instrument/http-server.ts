@@ -13,7 +13,7 @@ import type { Attributes, Context, Meter, Span, Tracer } from '@opentelemetry/ap
 import forwardedParse from 'forwarded-parse';
 import { durationHistogram, markWrapped, normalizedMethod } from './http-conventions.js';
 import { messageEvents } from './message-events.js';
-import { redactSigningParameters } from './url-redaction.js';
+import { redactedQuery } from './url-redaction.js';
 
 type Api = typeof import('@opentelemetry/api');
 type Core = typeof import('@opentelemetry/core');
@@ -217,9 +217,7 @@ export function requestAttributes(request: IncomingMessage, scheme: 'http' | 'ht
   const url = parsedUrl(request, scheme);
   if (url.pathname != null) attributes['url.path'] = url.pathname;
   if (url.search) {
-    const params = new URLSearchParams(url.search.slice(1));
-    redactSigningParameters(params);
-    attributes['url.query'] = params.toString();
+    attributes['url.query'] = redactedQuery(url.search.slice(1));
   }
   if (client != null) attributes['client.address'] = client;
   if (server?.port != null) attributes['server.port'] = Number(server.port);

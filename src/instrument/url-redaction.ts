@@ -39,3 +39,10 @@ export function redactSigningParameters(params: URLSearchParams): boolean {
   }
   return redacted;
 }
+
+/** A query (without its `?`) as the http instrumentation writes it: re-encoded, the signing parameters' values redacted. */
+export function redactedQuery(query: string | URLSearchParams): string {
+  const params = new URLSearchParams(query);
+  redactSigningParameters(params);
+  return params.toString();
+}
