@@ -2,9 +2,26 @@
 // and turns a failing collector into one explained line, not a line per batch and never a crash.
 import { connect } from 'node:net';
 import type { ExportResult } from '@opentelemetry/core';
+import {
+  createOtlpNetworkExportDelegate,
+  ExporterMetrics,
+  getSharedConfigurationDefaults,
+  OTLPExporterBase,
+} from '@opentelemetry/otlp-exporter-base';
+import { getSharedConfigurationFromEnvironment } from '@opentelemetry/otlp-exporter-base/node-http';
+import {
+  LogsExporterMetricsHelper,
+  MetricsExporterMetricsHelper,
+  ProtobufLogsSerializer,
+  ProtobufMetricsSerializer,
+  ProtobufTraceSerializer,
+  TraceExporterMetricsHelper,
+} from '@opentelemetry/otlp-transformer';
+import { build } from '../bundle/build-info.js';
 import { redactEndpoint } from '../config/secrets.js';
 import type { ExporterOptions } from '../config/types.js';
 import { reason, say } from '../log.js';
+import { GrpcTransport, tlsFromEnv } from './grpc.js';
 
 export type Signal = 'spans' | 'metrics' | 'logs';
 
@@ -14,28 +31,72 @@ export interface OtlpExporter<T> {
 }
 
 export function otlpExporter<T>(signal: Signal, options: ExporterOptions): OtlpExporter<T> {
-  const { url, headers, timeoutMillis, protocol } = options;
+  if (options.protocol === 'grpc') return grpcExporter(signal, options);
+  const { url, headers, timeoutMillis } = options;
   // Literal requires: the export thread's bundle carries every exporter, and loads the ones in use.
-  const exporters: Record<Signal, Record<ExporterOptions['protocol'], () => new (options: object) => OtlpExporter<T>>> = {
-    spans: {
-      grpc: () => require('@opentelemetry/exporter-trace-otlp-grpc').OTLPTraceExporter,
-      'http/protobuf': () => require('@opentelemetry/exporter-trace-otlp-proto').OTLPTraceExporter,
-    },
-    metrics: {
-      grpc: () => require('@opentelemetry/exporter-metrics-otlp-grpc').OTLPMetricExporter,
-      'http/protobuf': () => require('@opentelemetry/exporter-metrics-otlp-proto').OTLPMetricExporter,
-    },
-    logs: {
-      grpc: () => require('@opentelemetry/exporter-logs-otlp-grpc').OTLPLogExporter,
-      'http/protobuf': () => require('@opentelemetry/exporter-logs-otlp-proto').OTLPLogExporter,
-    },
+  const exporters: Record<Signal, () => new (options: object) => OtlpExporter<T>> = {
+    spans: () => require('@opentelemetry/exporter-trace-otlp-proto').OTLPTraceExporter,
+    metrics: () => require('@opentelemetry/exporter-metrics-otlp-proto').OTLPMetricExporter,
+    logs: () => require('@opentelemetry/exporter-logs-otlp-proto').OTLPLogExporter,
   };
-  const Exporter = exporters[signal][protocol]();
-  if (protocol === 'http/protobuf') return withoutHeaderVariables(() => new Exporter({ url, headers: { ...headers }, timeoutMillis }));
-  const { Metadata } = require('@grpc/grpc-js');
-  const metadata = new Metadata();
-  for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
-  return withoutHeaderVariables(() => new Exporter({ url, metadata, timeoutMillis }));
+  const Exporter = exporters[signal]();
+  return withoutHeaderVariables(() => new Exporter({ url, headers: { ...headers }, timeoutMillis }));
+}
+
+/** Each signal's gRPC method, upstream's serializer and its self-observability helper and component type. */
+const GRPC_SERVICES = {
+  spans: {
+    path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+    variable: 'TRACES',
+    serializer: ProtobufTraceSerializer,
+    helper: TraceExporterMetricsHelper,
+    componentType: 'otlp_grpc_span_exporter',
+  },
+  metrics: {
+    path: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
+    variable: 'METRICS',
+    serializer: ProtobufMetricsSerializer,
+    helper: MetricsExporterMetricsHelper,
+    componentType: 'otlp_grpc_metric_exporter',
+  },
+  logs: {
+    path: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
+    variable: 'LOGS',
+    serializer: ProtobufLogsSerializer,
+    helper: LogsExporterMetricsHelper,
+    componentType: 'otlp_grpc_log_exporter',
+  },
+} as const;
+
+/**
+ * Upstream's exporter (its serialisation, concurrency limit and partial-success handling) on our
+ * gRPC transport (./grpc.ts); the compression and TLS files come from the same variables as upstream's.
+ */
+function grpcExporter<T>(signal: Signal, { url, headers, timeoutMillis }: ExporterOptions): OtlpExporter<T> {
+  const service = GRPC_SERVICES[signal];
+  const { compression } = getSharedConfigurationFromEnvironment(service.variable);
+  const transport = new GrpcTransport({
+    url,
+    path: service.path,
+    headers,
+    compression: compression === 'gzip' ? 'gzip' : 'none',
+    tls: url.startsWith('https:') ? tlsFromEnv(service.variable) : {},
+    userAgent: `@rustok/otel/${build?.version ?? 'source'}`,
+  });
+  const metrics = new ExporterMetrics({
+    componentType: service.componentType,
+    metricsHelper: service.helper as never,
+    url,
+    meterProvider: undefined,
+    responseAttributesFromError: () => ({}),
+  });
+  const delegate = createOtlpNetworkExportDelegate(
+    { ...getSharedConfigurationDefaults(), timeoutMillis },
+    service.serializer as never,
+    metrics,
+    transport,
+  );
+  return new OTLPExporterBase(delegate) as unknown as OtlpExporter<T>;
 }
 
 /**
@@ -91,7 +152,16 @@ export function explain(error: unknown, options: ExporterOptions, signal: Signal
   if ((typeof code === 'number' && code >= 400 && code < 500) || code === 3) {
     return `the collector rejected the ${signal}; its own logs say why`;
   }
-  // The specific causes first: gRPC wraps every one of them in "No connection established".
+  // The specific causes first: TLS's before the handshake's failing at all.
+  if (/self[- ]signed certificate|unable to (get|verify)|certificate (has expired|is not yet valid)|CERT_/i.test(text)) {
+    return `the collector's certificate is not trusted here; set OTEL_EXPORTER_OTLP_CERTIFICATE to the file of the authority that signed it`;
+  }
+  if (/Hostname\/IP does not match/i.test(text)) {
+    return `the collector's certificate is not for the endpoint's host; use the name it was issued to`;
+  }
+  if (/certificate required|alert bad certificate|alert handshake failure/i.test(text) && options.url.startsWith('https:')) {
+    return 'the collector asks for a client certificate; set OTEL_EXPORTER_OTLP_CLIENT_KEY and OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE';
+  }
   if (/wrong version number|EPROTO|SSL routines|TLS|handshake/i.test(text)) {
     return 'TLS failed: if the collector speaks plaintext, use http:// instead of https://';
   }

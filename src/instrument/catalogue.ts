@@ -107,8 +107,9 @@ function canResolve(id: string, resolve: (id: string) => unknown): boolean {
 
 /**
  * Modules that are resolvable mostly as someone else's dependency, so they count only where the app's
- * package.json names them: our own gRPC exporter installs @grpc/grpc-js, and Express 5 routes through
- * `router`, whose spans would duplicate the Express instrumentation's ("middleware - patched").
+ * package.json names them: @grpc/grpc-js, which upstream's OTLP gRPC exporters install next to the app
+ * (ours, in the export thread, is node:http2), and `router`, which Express 5 routes through, whose spans
+ * would duplicate the Express instrumentation's ("middleware - patched").
  */
 const DECLARED_ONLY = ['@grpc/grpc-js', 'router'];
 

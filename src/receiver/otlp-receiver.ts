@@ -118,6 +118,8 @@ export interface ReceiverOptions {
    * would not, and decoding is most of its work. What is not OTLP is then answered as accepted.
    */
   readonly decodeOnRead?: boolean;
+  /** The gRPC port speaks TLS with this key and certificate (`grpcUrl` is then https://); with `clientCa`, it asks for a client certificate signed by it. */
+  readonly tls?: { readonly key: Buffer; readonly cert: Buffer; readonly clientCa?: Buffer };
 }
 
 export async function startReceiver({
@@ -126,6 +128,7 @@ export async function startReceiver({
   retain = true,
   onRejected = () => {},
   decodeOnRead = false,
+  tls,
 }: ReceiverOptions = {}): Promise<Receiver> {
   const spans: ReceivedSpan[] = [];
   const metrics: ReceivedMetric[] = [];
@@ -225,10 +228,11 @@ export async function startReceiver({
       },
     );
   }
+  const credentials = tls
+    ? grpc.ServerCredentials.createSsl(tls.clientCa ?? null, [{ private_key: tls.key, cert_chain: tls.cert }], tls.clientCa !== undefined)
+    : grpc.ServerCredentials.createInsecure();
   const grpcPort = await new Promise<number>((resolve, reject) =>
-    grpcServer.bindAsync(`127.0.0.1:${grpcWanted}`, grpc.ServerCredentials.createInsecure(), (error, port) =>
-      error ? reject(error) : resolve(port),
-    ),
+    grpcServer.bindAsync(`127.0.0.1:${grpcWanted}`, credentials, (error, port) => (error ? reject(error) : resolve(port))),
   );
 
   const httpServer: HttpServer = createServer((request, response) => {
@@ -274,7 +278,7 @@ export async function startReceiver({
   const httpPort = (httpServer.address() as { port: number }).port;
 
   const receiver: Receiver = {
-    grpcUrl: `http://127.0.0.1:${grpcPort}`,
+    grpcUrl: `${tls ? 'https' : 'http'}://127.0.0.1:${grpcPort}`,
     httpUrl: `http://127.0.0.1:${httpPort}`,
     get spans() {
       decodeArrived();

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { APP_DIR, ourLines, startApp } from '../helpers/app.js';
+import { useFixture } from '../helpers/fixture.js';
+import { type Receiver, startReceiver } from '../helpers/receiver.js';
+
+const fixture = useFixture();
+/** The app fixture's self-signed certificate for localhost and 127.0.0.1: its own authority. */
+const SERVER_CERT = join(APP_DIR, 'localhost-cert.pem');
+const SERVER_KEY = join(APP_DIR, 'localhost-key.pem');
+
+/** The spans of one run of the 3-call script under the preload, and its lines. */
+async function runScript(receiver: Receiver, env: Record<string, string>) {
+  const service = `grpc-${Math.random().toString(36).slice(2)}`;
+  const app = startApp('script.cjs', {
+    receiver,
+    env: { OTEL_SERVICE_NAME: service, OTEL_METRICS_EXPORTER: 'none', TARGET_URL: fixture.target.url, ...env },
+  });
+  assert.deepEqual(await app.exited, { code: 0, signal: null });
+  assert.match(app.stdout(), /script done/);
+  const spans = () => receiver.spans.filter((span) => span.resource['service.name'] === service);
+  return { lines: ourLines(app.stderr()).slice(1), spans, stderr: app.stderr() };
+}
+
+describe('OTLP over gRPC with TLS', () => {
+  let tls: Receiver;
+  let mutual: Receiver;
+  const dir = mkdtempSync(join(tmpdir(), 'rustok-otel-grpc-'));
+  const clientKey = join(dir, 'client-key.pem');
+  const clientCert = join(dir, 'client-cert.pem');
+  before(async () => {
+    // A client certificate of its own authority, which the mutual-TLS collector trusts.
+    execFileSync(
+      'openssl',
+      [
+        ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'],
+        ...['-keyout', clientKey, '-out', clientCert, '-days', '2', '-subj', '/CN=rustok-otel-test-client'],
+      ],
+      { stdio: 'ignore' },
+    );
+    const server = { key: readFileSync(SERVER_KEY), cert: readFileSync(SERVER_CERT) };
+    tls = await startReceiver({ tls: server });
+    mutual = await startReceiver({ tls: { ...server, clientCa: readFileSync(clientCert) } });
+  });
+  after(async () => {
+    await Promise.all([tls?.close(), mutual?.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('exports to an https:// collector whose authority OTEL_EXPORTER_OTLP_CERTIFICATE names', async () => {
+    const run = await runScript(tls, { OTEL_EXPORTER_OTLP_CERTIFICATE: SERVER_CERT });
+    assert.deepEqual(run.lines, [], run.stderr);
+    assert.deepEqual(
+      run
+        .spans()
+        .map((span) => span.name)
+        .sort(),
+      ['GET', 'GET', 'GET'],
+    );
+  });
+
+  it('sends a client certificate where the collector asks for one, a signal’s own variables first', async () => {
+    const run = await runScript(mutual, {
+      OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: SERVER_CERT,
+      OTEL_EXPORTER_OTLP_CERTIFICATE: join(dir, 'no-such-file.pem'),
+      OTEL_EXPORTER_OTLP_CLIENT_KEY: clientKey,
+      OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE: clientCert,
+    });
+    assert.deepEqual(run.lines, [], run.stderr);
+    assert.equal(run.spans().length, 3);
+  });
+
+  it('explains a certificate it does not trust, in one line', async () => {
+    const run = await runScript(tls, {});
+    assert.equal(run.lines.length, 1, run.stderr);
+    assert.match(
+      run.lines[0] ?? '',
+      /^cannot export spans to grpc https:.*self[- ]signed certificate.*; the collector's certificate is not trusted here; set OTEL_EXPORTER_OTLP_CERTIFICATE to the file of the authority that signed it\./,
+    );
+    assert.equal(run.spans().length, 0);
+  });
+
+  it('explains a collector that asks for a client certificate, in one line', async () => {
+    const run = await runScript(mutual, { OTEL_EXPORTER_OTLP_CERTIFICATE: SERVER_CERT });
+    assert.equal(run.lines.length, 1, run.stderr);
+    assert.match(
+      run.lines[0] ?? '',
+      /; the collector asks for a client certificate; set OTEL_EXPORTER_OTLP_CLIENT_KEY and OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE\./,
+    );
+  });
+
+  it('says which TLS file it cannot read, and goes on without it', async () => {
+    const missing = join(dir, 'no-such-file.pem');
+    const run = await runScript(tls, { OTEL_EXPORTER_OTLP_CERTIFICATE: missing });
+    assert.equal(run.lines.length, 2, run.stderr);
+    assert.equal(run.lines[0], `cannot read OTEL_EXPORTER_OTLP_CERTIFICATE="${missing}" (ENOENT); the exporter goes on without it`);
+    assert.match(run.lines[1] ?? '', /the collector's certificate is not trusted here/);
+  });
+
+  it('says a client key without its certificate is not used', async () => {
+    const run = await runScript(tls, { OTEL_EXPORTER_OTLP_CERTIFICATE: SERVER_CERT, OTEL_EXPORTER_OTLP_CLIENT_KEY: clientKey });
+    assert.deepEqual(
+      run.lines,
+      [
+        'a client certificate needs both OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY (or OTEL_EXPORTER_OTLP_CLIENT_KEY) and _CLIENT_CERTIFICATE; neither is used',
+      ],
+      run.stderr,
+    );
+    assert.equal(run.spans().length, 3);
+  });
+});
+
+describe('OTLP over gRPC', () => {
+  it('compresses with gzip when OTEL_EXPORTER_OTLP_COMPRESSION says so', async () => {
+    const run = await runScript(fixture.receiver, { OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' });
+    assert.deepEqual(run.lines, [], run.stderr);
+    assert.equal(run.spans().length, 3);
+  });
+
+  it('is the export thread’s own: its bundle carries no @grpc/grpc-js', () => {
+    const bundle = readFileSync(join(APP_DIR, 'node_modules/@rustok/otel/dist/export-worker.cjs'), 'utf8');
+    assert.ok(bundle.includes('application/grpc'));
+    assert.ok(!bundle.includes('@grpc/grpc-js'));
+  });
+});
