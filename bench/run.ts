@@ -137,6 +137,11 @@ function median(values: readonly number[]): number {
 const range = (values: readonly number[]) => `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}`;
 const ratio = (value: number, base: number) => `${(value / base).toFixed(2)}×`;
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+/** A difference with its sign; one that rounds to zero is +0, not -0. */
+const signed = (value: number, unit: string) => {
+  const rounded = Math.round(value);
+  return `${rounded < 0 ? '−' : '+'}${Math.abs(rounded)} ${unit}`;
+};
 const table = (head: string[], rows: string[][]) =>
   [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
 
@@ -175,10 +180,10 @@ async function startup(app: string, path: string, names = GENERAL.filter((name) 
         name,
         `${t.toFixed(0)} ms`,
         `${range(times[name] ?? [])} ms`,
-        `+${(t - bare).toFixed(0)} ms`,
+        signed(t - bare, 'ms'),
         ratio(t, bare),
         mb(m),
-        `+${mb(m - bareRss)}`,
+        signed((m - bareRss) / 2 ** 20, 'MB'),
       ];
     }),
   );
