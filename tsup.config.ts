@@ -84,11 +84,15 @@ function moduleEntry(name: string): string {
   return esm ? join(dirname(found.file), esm) : resolve(name);
 }
 
-/** In dist/opentelemetry.cjs itself: each SHARED package from the top of node_modules, wherever it is imported from. */
+/**
+ * In dist/opentelemetry.cjs itself: each SHARED package from the top of node_modules, wherever it is
+ * imported from; and sdk-trace-base's own sdk-trace, whose CommonJS build would `require` the
+ * semantic conventions whole, where its ES modules import the names they use.
+ */
 const oneCopyEach: Plugin = {
   name: 'one-copy-each',
   setup(build) {
-    const entries = new Map(SHARED.map((name) => [name, moduleEntry(name)]));
+    const entries = new Map([...SHARED, '@opentelemetry/sdk-trace'].map((name) => [name, moduleEntry(name)]));
     build.onResolve({ filter: /^import-in-the-middle(\/|$)/ }, () => ({ external: true }));
     build.onResolve({ filter: /^@opentelemetry\// }, ({ path }) => (entries.has(path) ? { path: entries.get(path) } : undefined));
   },

@@ -11,7 +11,7 @@ import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace
 import { build } from '../bundle/build-info.js';
 import { parseConfig } from '../config/parse.js';
 import { redactEndpoint } from '../config/secrets.js';
-import type { Config, ConfigResult, ExporterOptions } from '../config/types.js';
+import type { Config, ConfigResult, ExporterOptions, TlsFiles } from '../config/types.js';
 import { connectionError, explain, otlpExporter, type Signal } from '../export/exporter.js';
 import { fromLogData, ScopeTable } from '../export/log-record.js';
 import { applicableInstrumentations } from '../instrument/catalogue.js';
@@ -134,6 +134,13 @@ function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[]
     const count = Object.keys(set).length;
     return count === 0 ? '(none)' : `${count} header${count === 1 ? '' : 's'} (hidden)`;
   };
+  const tls = ({ certificate, clientKey, clientCertificate }: TlsFiles) =>
+    [
+      certificate && `authority ${certificate.path}`,
+      clientKey && clientCertificate && `client key ${clientKey.path} and certificate ${clientCertificate.path}`,
+    ]
+      .filter(Boolean)
+      .join('; ') || "(none: the system's authorities)";
   const otlpMetrics: Setting[] =
     metrics.exporter !== 'otlp'
       ? []
@@ -142,6 +149,8 @@ function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[]
           { setting: 'metrics endpoint', value: redactEndpoint(metrics.otlp.url), source: sources['metrics.otlp.url'] },
           { setting: 'metrics headers', value: headers(metrics.otlp.headers), source: sources['metrics.otlp.headers'] },
           { setting: 'metrics export timeout', value: `${metrics.otlp.timeoutMillis} ms`, source: sources['metrics.otlp.timeoutMillis'] },
+          { setting: 'metrics compression', value: metrics.otlp.compression, source: sources['metrics.otlp.compression'] },
+          { setting: 'metrics TLS files', value: tls(metrics.otlp.tls), source: sources['metrics.otlp.tls'] },
           { setting: 'metrics interval', value: `${metrics.intervalMillis / 1000} s`, source: sources['metrics.intervalMillis'] },
         ];
   const otlpLogs: Setting[] =
@@ -152,6 +161,8 @@ function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[]
           { setting: 'logs endpoint', value: redactEndpoint(logs.otlp.url), source: sources['logs.otlp.url'] },
           { setting: 'logs headers', value: headers(logs.otlp.headers), source: sources['logs.otlp.headers'] },
           { setting: 'logs export timeout', value: `${logs.otlp.timeoutMillis} ms`, source: sources['logs.otlp.timeoutMillis'] },
+          { setting: 'logs compression', value: logs.otlp.compression, source: sources['logs.otlp.compression'] },
+          { setting: 'logs TLS files', value: tls(logs.otlp.tls), source: sources['logs.otlp.tls'] },
         ];
   return [
     { setting: 'tracing', value: config.enabled ? 'on' : 'off', source: sources.enabled },
@@ -166,6 +177,8 @@ function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[]
     { setting: 'traces endpoint', value: redactEndpoint(traces.otlp.url), source: sources['traces.otlp.url'] },
     { setting: 'headers', value: headers(traces.otlp.headers), source: sources['traces.otlp.headers'] },
     { setting: 'export timeout', value: `${traces.otlp.timeoutMillis} ms`, source: sources['traces.otlp.timeoutMillis'] },
+    { setting: 'compression', value: traces.otlp.compression, source: sources['traces.otlp.compression'] },
+    { setting: 'TLS files', value: tls(traces.otlp.tls), source: sources['traces.otlp.tls'] },
     {
       setting: 'sampling',
       value: `${traces.sampler.ratio * 100}%${traces.sampler.parentBased ? ', following the caller' : ''}`,

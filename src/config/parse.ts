@@ -18,6 +18,7 @@ import {
 } from './readers.js';
 import { redactEndpoint, secretsOf } from './secrets.js';
 import {
+  type Compression,
   type Config,
   type ConfigResult,
   type ConfigSetting,
@@ -31,6 +32,8 @@ import {
   type LogsExporter,
   type MetricsExporter,
   type Protocol,
+  type TlsFile,
+  type TlsFiles,
 } from './types.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -81,6 +84,7 @@ export function parseConfig(env: Env): ConfigResult {
   const logsBatchSize = readInteger(read, warn, 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', [512, DEFAULT_SOURCE]);
   const generalHeaders = readHeaders(read, 'OTEL_EXPORTER_OTLP_HEADERS', warn);
   const generalTimeout = readInteger(read, warn, 'OTEL_EXPORTER_OTLP_TIMEOUT', [10000, DEFAULT_SOURCE]);
+  const generalCompression = readCompression(read, warn, 'OTEL_EXPORTER_OTLP_COMPRESSION', ['none', DEFAULT_SOURCE]);
   const disabledInstrumentations = readList(read, 'OTEL_NODE_DISABLED_INSTRUMENTATIONS') ?? [];
   // A bad general endpoint was explained for traces already.
   const warnAfterTraces: Warn = (message) => {
@@ -117,7 +121,24 @@ export function parseConfig(env: Env): ConfigResult {
       url: from(`${signal}.otlp.url`, readEndpoint(read, warnAfterTraces, protocol[0], signal)),
       headers: Object.freeze(from(`${signal}.otlp.headers`, mergeHeaders(generalHeaders, readHeaders(read, variables.headers, warn)))),
       timeoutMillis: from(`${signal}.otlp.timeoutMillis`, readInteger(read, warn, variables.timeout, generalTimeout)),
+      ...transportOf(signal),
     });
+  /** Half a client certificate, by the variable that holds it: said once for all the signals it leaves without one. */
+  const unpaired = new Map<string, { missing: string; signals: string[] }>();
+  /** Compression and TLS files: a signal's own variable, else the general one. */
+  const transportOf = (signal: 'traces' | 'metrics' | 'logs'): Pick<ExporterOptions, 'compression' | 'tls'> => {
+    const prefix = `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}`;
+    const [files, half] = readTlsFiles(read, prefix);
+    if (half) {
+      const entry = unpaired.get(half.variable) ?? { missing: half.missing, signals: [] };
+      entry.signals.push(signal);
+      unpaired.set(half.variable, entry);
+    }
+    return {
+      compression: from(`${signal}.otlp.compression`, readCompression(read, warn, `${prefix}_COMPRESSION`, generalCompression)),
+      tls: Object.freeze(from(`${signal}.otlp.tls`, files)),
+    };
+  };
 
   const config: Config = {
     enabled,
@@ -140,6 +161,7 @@ export function parseConfig(env: Env): ConfigResult {
           from('traces.otlp.headers', mergeHeaders(generalHeaders, readHeaders(read, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', warn))),
         ),
         timeoutMillis: from('traces.otlp.timeoutMillis', readInteger(read, warn, 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', generalTimeout)),
+        ...transportOf('traces'),
       }),
       sampler: Object.freeze(from('traces.sampler', readSampler(read, warn))),
       batch: batchOf('traces', batchQueue, batchSize, 5000, {
@@ -182,6 +204,10 @@ export function parseConfig(env: Env): ConfigResult {
   };
   // Other tools share the OTEL_ namespace: complain about it only when we are the ones reading it.
   const aboutEnabling = (w: string) => w.startsWith('OTEL_ENABLED') || w.startsWith('OTEL_SDK_DISABLED');
+  for (const [variable, { missing, signals }] of unpaired) {
+    const which = signals.length === 1 ? signals[0] : `${signals.slice(0, -1).join(', ')} and ${signals.at(-1)}`;
+    warn(`${variable} is set, but no ${missing} (or a signal's own) goes with it; ${which} go without a client certificate`);
+  }
   return Object.freeze({
     config: Object.freeze(config),
     warnings: Object.freeze(enabled ? warnings : warnings.filter(aboutEnabling)),
@@ -219,6 +245,42 @@ function readProtocol(read: Read, warn: Warn, signalName: string): Sourced<Proto
   const result = chosen ?? ['grpc', DEFAULT_SOURCE];
   for (const problem of unusable) warn(`${problem}; using ${result[0]}`);
   return result;
+}
+
+function readCompression(read: Read, warn: Warn, name: string, fallback: Sourced<Compression>): Sourced<Compression> {
+  const raw = read(name);
+  if (raw === undefined) return fallback;
+  if (raw === 'gzip' || raw === 'none') return [raw, name];
+  warn(`${name}="${raw}" is not gzip or none; using ${fallback[0]}`);
+  return fallback;
+}
+
+/**
+ * The PEM files of one signal, each from the signal's own variable (`prefix`_CERTIFICATE) or else
+ * the general one, and their sources; their paths are not secrets, and the exporter reads them. A
+ * client key without its certificate, or the reverse, is used for neither: TLS needs both. That half
+ * is returned for the caller to say, once for every signal it concerns.
+ */
+function readTlsFiles(read: Read, prefix: string): [Sourced<TlsFiles>, { variable: string; missing: string } | undefined] {
+  const file = (own: string, general: string): TlsFile | undefined => {
+    const variable = [own, general].find((name) => read(name) !== undefined);
+    return variable ? { path: read(variable) as string, variable } : undefined;
+  };
+  const certificate = file(`${prefix}_CERTIFICATE`, 'OTEL_EXPORTER_OTLP_CERTIFICATE');
+  const clientKey = file(`${prefix}_CLIENT_KEY`, 'OTEL_EXPORTER_OTLP_CLIENT_KEY');
+  const clientCertificate = file(`${prefix}_CLIENT_CERTIFICATE`, 'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE');
+  const files: TlsFiles = {
+    ...(certificate ? { certificate } : {}),
+    ...(clientKey && clientCertificate ? { clientKey, clientCertificate } : {}),
+  };
+  const half =
+    clientKey && !clientCertificate
+      ? { variable: clientKey.variable, missing: 'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE' }
+      : clientCertificate && !clientKey
+        ? { variable: clientCertificate.variable, missing: 'OTEL_EXPORTER_OTLP_CLIENT_KEY' }
+        : undefined;
+  const sources = Object.values(files).map((tlsFile) => tlsFile.variable);
+  return [[files, sources.join(', ') || DEFAULT_SOURCE], half];
 }
 
 function readMetricsExporter(read: Read, warn: Warn): Sourced<MetricsExporter> {

@@ -11,6 +11,23 @@ export interface ExporterOptions {
   readonly url: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly timeoutMillis: number;
+  /** gzip compresses every export. */
+  readonly compression: Compression;
+  /** PEM files for an https:// collector, as written (relative to the working directory); the exporter reads them. */
+  readonly tls: TlsFiles;
+}
+export type Compression = 'gzip' | 'none';
+/** A file as written in its variable, and the variable: a file that cannot be read is said by its variable. */
+export interface TlsFile {
+  readonly path: string;
+  readonly variable: string;
+}
+export interface TlsFiles {
+  /** The authority that signed the collector's certificate, when the system's do not know it. */
+  readonly certificate?: TlsFile;
+  /** A client certificate for mutual TLS: both or neither. */
+  readonly clientKey?: TlsFile;
+  readonly clientCertificate?: TlsFile;
 }
 export type LogLevel = 'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' | 'all';
 export type ExpressLayer = 'request_handler' | 'router' | 'middleware';
@@ -89,6 +106,8 @@ export type ConfigSetting =
   | 'traces.otlp.url'
   | 'traces.otlp.headers'
   | 'traces.otlp.timeoutMillis'
+  | 'traces.otlp.compression'
+  | 'traces.otlp.tls'
   | 'traces.sampler'
   | 'traces.batch.maxQueueSize'
   | 'traces.batch.maxExportBatchSize'
@@ -99,6 +118,8 @@ export type ConfigSetting =
   | 'metrics.otlp.url'
   | 'metrics.otlp.headers'
   | 'metrics.otlp.timeoutMillis'
+  | 'metrics.otlp.compression'
+  | 'metrics.otlp.tls'
   | 'metrics.intervalMillis'
   | 'metrics.prometheus.host'
   | 'metrics.prometheus.port'
@@ -108,6 +129,8 @@ export type ConfigSetting =
   | 'logs.otlp.url'
   | 'logs.otlp.headers'
   | 'logs.otlp.timeoutMillis'
+  | 'logs.otlp.compression'
+  | 'logs.otlp.tls'
   | 'logs.batch.maxQueueSize'
   | 'logs.batch.maxExportBatchSize'
   | 'logs.batch.scheduledDelayMillis'

@@ -1,6 +1,9 @@
 // Runs in the export thread: sends spans, metrics or logs over the OTLP protocol configured for each,
 // and turns a failing collector into one explained line, not a line per batch and never a crash.
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
+import type { SecureContextOptions } from 'node:tls';
 import type { ExportResult } from '@opentelemetry/core';
 import {
   createOtlpNetworkExportDelegate,
@@ -8,7 +11,6 @@ import {
   getSharedConfigurationDefaults,
   OTLPExporterBase,
 } from '@opentelemetry/otlp-exporter-base';
-import { getSharedConfigurationFromEnvironment } from '@opentelemetry/otlp-exporter-base/node-http';
 import {
   LogsExporterMetricsHelper,
   MetricsExporterMetricsHelper,
@@ -19,9 +21,9 @@ import {
 } from '@opentelemetry/otlp-transformer';
 import { build } from '../bundle/build-info.js';
 import { redactEndpoint } from '../config/secrets.js';
-import type { ExporterOptions } from '../config/types.js';
-import { reason, say } from '../log.js';
-import { GrpcTransport, tlsFromEnv } from './grpc.js';
+import type { ExporterOptions, TlsFile, TlsFiles } from '../config/types.js';
+import { reason, say, sayOnce } from '../log.js';
+import { GrpcTransport } from './grpc.js';
 
 export type Signal = 'spans' | 'metrics' | 'logs';
 
@@ -32,7 +34,9 @@ export interface OtlpExporter<T> {
 
 export function otlpExporter<T>(signal: Signal, options: ExporterOptions): OtlpExporter<T> {
   if (options.protocol === 'grpc') return grpcExporter(signal, options);
-  const { url, headers, timeoutMillis } = options;
+  const { url, headers, timeoutMillis, compression } = options;
+  // Options given win over upstream's own reading of the variables, which the config read already.
+  const tls = url.startsWith('https:') ? { httpAgentOptions: tlsOptions(options.tls) } : {};
   // Literal requires: the export thread's bundle carries every exporter, and loads the ones in use.
   const exporters: Record<Signal, () => new (options: object) => OtlpExporter<T>> = {
     spans: () => require('@opentelemetry/exporter-trace-otlp-proto').OTLPTraceExporter,
@@ -40,47 +44,62 @@ export function otlpExporter<T>(signal: Signal, options: ExporterOptions): OtlpE
     logs: () => require('@opentelemetry/exporter-logs-otlp-proto').OTLPLogExporter,
   };
   const Exporter = exporters[signal]();
-  return withoutHeaderVariables(() => new Exporter({ url, headers: { ...headers }, timeoutMillis }));
+  return withoutHeaderVariables(() => new Exporter({ url, headers: { ...headers }, timeoutMillis, compression, ...tls }));
+}
+
+/**
+ * The PEM files the config found, read; one that cannot be read is said by its variable and left out
+ * (an https:// collector is then trusted by the system's authorities, as without the variable).
+ */
+export function tlsOptions(files: TlsFiles): SecureContextOptions {
+  const read = (file: TlsFile | undefined) => {
+    if (!file) return undefined;
+    try {
+      return readFileSync(resolvePath(process.cwd(), file.path));
+    } catch (error) {
+      sayOnce(
+        `cannot read ${file.variable}="${file.path}" (${(error as NodeJS.ErrnoException).code ?? reason(error)}); the exporter goes on without it`,
+      );
+      return undefined;
+    }
+  };
+  const ca = read(files.certificate);
+  const key = read(files.clientKey);
+  const cert = read(files.clientCertificate);
+  return { ...(ca ? { ca } : {}), ...(key && cert ? { key, cert } : {}) };
 }
 
 /** Each signal's gRPC method, upstream's serializer and its self-observability helper and component type. */
 const GRPC_SERVICES = {
   spans: {
     path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-    variable: 'TRACES',
     serializer: ProtobufTraceSerializer,
     helper: TraceExporterMetricsHelper,
     componentType: 'otlp_grpc_span_exporter',
   },
   metrics: {
     path: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
-    variable: 'METRICS',
     serializer: ProtobufMetricsSerializer,
     helper: MetricsExporterMetricsHelper,
     componentType: 'otlp_grpc_metric_exporter',
   },
   logs: {
     path: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
-    variable: 'LOGS',
     serializer: ProtobufLogsSerializer,
     helper: LogsExporterMetricsHelper,
     componentType: 'otlp_grpc_log_exporter',
   },
 } as const;
 
-/**
- * Upstream's exporter (its serialisation, concurrency limit and partial-success handling) on our
- * gRPC transport (./grpc.ts); the compression and TLS files come from the same variables as upstream's.
- */
-function grpcExporter<T>(signal: Signal, { url, headers, timeoutMillis }: ExporterOptions): OtlpExporter<T> {
+/** Upstream's exporter (its serialisation, concurrency limit and partial-success handling) on our gRPC transport (./grpc.ts). */
+function grpcExporter<T>(signal: Signal, { url, headers, timeoutMillis, compression, tls }: ExporterOptions): OtlpExporter<T> {
   const service = GRPC_SERVICES[signal];
-  const { compression } = getSharedConfigurationFromEnvironment(service.variable);
   const transport = new GrpcTransport({
     url,
     path: service.path,
     headers,
-    compression: compression === 'gzip' ? 'gzip' : 'none',
-    tls: url.startsWith('https:') ? tlsFromEnv(service.variable) : {},
+    compression,
+    tls: url.startsWith('https:') ? tlsOptions(tls) : {},
     userAgent: `@rustok/otel/${build?.version ?? 'source'}`,
   });
   const metrics = new ExporterMetrics({

@@ -3,14 +3,11 @@
 // protobufjs it loads, was 60 % of the export thread's bundle, and loading it was most of the time
 // between a process's first span and the thread's first answer, which a short-lived process waits
 // for at exit.
-import { readFileSync } from 'node:fs';
 import { type ClientHttp2Session, type ClientHttp2Stream, connect, constants, type IncomingHttpHeaders } from 'node:http2';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
-import { resolve as resolvePath } from 'node:path';
 import { type SecureContextOptions, connect as tlsConnect } from 'node:tls';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { ExportResponse, IExporterTransport } from '@opentelemetry/otlp-exporter-base';
-import { say } from '../log.js';
 
 /** gRPC's status codes, by number: a failed export's error has the number as `code`, as grpc-js's had. */
 const STATUS = [
@@ -269,37 +266,4 @@ function decodeMessage(value: string | string[] | undefined): string {
   } catch {
     return text;
   }
-}
-
-type SignalName = 'TRACES' | 'METRICS' | 'LOGS';
-
-/**
- * The TLS files of the OTLP variables, a signal's own before the general ones, relative to the
- * working directory, as upstream's gRPC exporters read them. An https:// endpoint with none of them
- * trusts the system's certificate authorities. A file that cannot be read is said, and left out.
- */
-export function tlsFromEnv(signal: SignalName, env: NodeJS.ProcessEnv = process.env): SecureContextOptions {
-  const read = (what: 'CERTIFICATE' | 'CLIENT_KEY' | 'CLIENT_CERTIFICATE') => {
-    const name = [`OTEL_EXPORTER_OTLP_${signal}_${what}`, `OTEL_EXPORTER_OTLP_${what}`].find((variable) => env[variable]?.trim());
-    if (!name) return undefined;
-    const path = env[name]?.trim() ?? '';
-    try {
-      return readFileSync(resolvePath(process.cwd(), path));
-    } catch (error) {
-      say(
-        `cannot read ${name}="${path}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); the exporter goes on without it`,
-      );
-      return undefined;
-    }
-  };
-  const ca = read('CERTIFICATE');
-  const key = read('CLIENT_KEY');
-  const cert = read('CLIENT_CERTIFICATE');
-  if ((key === undefined) !== (cert === undefined)) {
-    say(
-      `a client certificate needs both OTEL_EXPORTER_OTLP_${signal}_CLIENT_KEY (or OTEL_EXPORTER_OTLP_CLIENT_KEY) and _CLIENT_CERTIFICATE; neither is used`,
-    );
-    return ca ? { ca } : {};
-  }
-  return { ...(ca ? { ca } : {}), ...(key && cert ? { key, cert } : {}) };
 }

@@ -2,7 +2,8 @@
 // protobuf definitions the OpenTelemetry project publishes. `rustok-otel dev` prints what it gets;
 // the tests and benchmarks assert on it, and make it fail like a collector does (setFault).
 import { once } from 'node:events';
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { gunzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import protos from 'otlp-proto-root/build/src/generated/root.js';
@@ -118,7 +119,7 @@ export interface ReceiverOptions {
    * would not, and decoding is most of its work. What is not OTLP is then answered as accepted.
    */
   readonly decodeOnRead?: boolean;
-  /** The gRPC port speaks TLS with this key and certificate (`grpcUrl` is then https://); with `clientCa`, it asks for a client certificate signed by it. */
+  /** Both ports speak TLS with this key and certificate (the URLs are then https://); with `clientCa`, they ask for a client certificate signed by it. */
   readonly tls?: { readonly key: Buffer; readonly cert: Buffer; readonly clientCa?: Buffer };
 }
 
@@ -235,7 +236,7 @@ export async function startReceiver({
     grpcServer.bindAsync(`127.0.0.1:${grpcWanted}`, credentials, (error, port) => (error ? reject(error) : resolve(port))),
   );
 
-  const httpServer: HttpServer = createServer((request, response) => {
+  const handleHttp = (request: IncomingMessage, response: ServerResponse) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
@@ -266,7 +267,11 @@ export async function startReceiver({
       response.writeHead(200, { 'content-type': 'application/x-protobuf' });
       response.end(signal.response);
     });
-  });
+  };
+  // With `tls`, OTLP over HTTP speaks it too, with the same certificates.
+  const httpServer: HttpServer = tls
+    ? createHttpsServer({ key: tls.key, cert: tls.cert, ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true } : {}) }, handleHttp)
+    : createServer(handleHttp);
   httpServer.listen(httpWanted, '127.0.0.1');
   await Promise.race([
     once(httpServer, 'listening'),
@@ -279,7 +284,7 @@ export async function startReceiver({
 
   const receiver: Receiver = {
     grpcUrl: `${tls ? 'https' : 'http'}://127.0.0.1:${grpcPort}`,
-    httpUrl: `http://127.0.0.1:${httpPort}`,
+    httpUrl: `${tls ? 'https' : 'http'}://127.0.0.1:${httpPort}`,
     get spans() {
       decodeArrived();
       return spans;

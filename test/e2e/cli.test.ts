@@ -275,6 +275,8 @@ describe('rustok-otel doctor', () => {
       OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf',
       OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'a=1,b=2',
       OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: '2500',
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
+      OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE: 'metrics-ca.pem',
     });
     const port = new URL(fixture.receiver.grpcUrl).port;
     assert.deepEqual(
@@ -285,6 +287,8 @@ describe('rustok-otel doctor', () => {
         { setting: 'metrics endpoint', value: `http://127.0.0.1:${port}/v1/metrics`, source: 'OTEL_EXPORTER_OTLP_ENDPOINT' },
         { setting: 'metrics headers', value: '2 headers (hidden)', source: 'OTEL_EXPORTER_OTLP_METRICS_HEADERS' },
         { setting: 'metrics export timeout', value: '2500 ms', source: 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT' },
+        { setting: 'metrics compression', value: 'gzip', source: 'OTEL_EXPORTER_OTLP_COMPRESSION' },
+        { setting: 'metrics TLS files', value: 'authority metrics-ca.pem', source: 'OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE' },
         { setting: 'metrics interval', value: '60 s', source: 'default' },
       ],
     );
@@ -308,6 +312,8 @@ describe('rustok-otel doctor', () => {
         { setting: 'logs endpoint', value: `http://***@127.0.0.1:${port}/v1/logs?***`, source: 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT' },
         { setting: 'logs headers', value: '2 headers (hidden)', source: 'OTEL_EXPORTER_OTLP_LOGS_HEADERS' },
         { setting: 'logs export timeout', value: '2500 ms', source: 'OTEL_EXPORTER_OTLP_LOGS_TIMEOUT' },
+        { setting: 'logs compression', value: 'none', source: 'default' },
+        { setting: 'logs TLS files', value: "(none: the system's authorities)", source: 'default' },
       ],
     );
     const json = JSON.stringify(report);

@@ -172,7 +172,7 @@ describe('one line per collector, whichever signals fail there', () => {
       spanProcessors: [{ onStart() {}, onEnd: (span) => ended.push(span), forceFlush: async () => {}, shutdown: async () => {} }],
     });
     provider.getTracer('test').startSpan('one').end();
-    const options = { protocol: 'http/protobuf' as const, headers: {}, timeoutMillis: 2000 };
+    const options = { protocol: 'http/protobuf' as const, headers: {}, timeoutMillis: 2000, compression: 'none' as const, tls: {} };
     const spans = new CollectorExporter({ ...options, url: `${fixture.receiver.httpUrl}/v1/traces` }, 'spans');
     // Same collector, a path it does not serve: metrics fail for as long as the test runs.
     const metrics = new CollectorExporter<import('@opentelemetry/sdk-metrics').ResourceMetrics>(
@@ -213,6 +213,8 @@ describe('the endpoint in its lines', () => {
       url: `http://us3r:p4ss@127.0.0.1:${port}/v1/traces?api_key=qu3ry#fr4g`,
       headers: {},
       timeoutMillis: 2000,
+      compression: 'none',
+      tls: {},
     });
     const { said, restore } = captureOurLines();
     try {

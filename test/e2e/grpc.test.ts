@@ -13,17 +13,18 @@ const fixture = useFixture();
 const SERVER_CERT = join(APP_DIR, 'localhost-cert.pem');
 const SERVER_KEY = join(APP_DIR, 'localhost-key.pem');
 
-/** The spans of one run of the 3-call script under the preload, and its lines. */
-async function runScript(receiver: Receiver, env: Record<string, string>) {
-  const service = `grpc-${Math.random().toString(36).slice(2)}`;
+/** The spans of one run of the 3-call script under the preload, and its lines but the start line. */
+async function runScript(receiver: Receiver, env: Record<string, string>, protocol: 'grpc' | 'http/protobuf' = 'grpc') {
+  const service = `tls-${Math.random().toString(36).slice(2)}`;
   const app = startApp('script.cjs', {
     receiver,
-    env: { OTEL_SERVICE_NAME: service, OTEL_METRICS_EXPORTER: 'none', TARGET_URL: fixture.target.url, ...env },
+    protocol,
+    env: { OTEL_SERVICE_NAME: service, OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', TARGET_URL: fixture.target.url, ...env },
   });
   assert.deepEqual(await app.exited, { code: 0, signal: null });
   assert.match(app.stdout(), /script done/);
   const spans = () => receiver.spans.filter((span) => span.resource['service.name'] === service);
-  return { lines: ourLines(app.stderr()).slice(1), spans, stderr: app.stderr() };
+  return { lines: ourLines(app.stderr()).filter((line) => !line.startsWith('tracing ')), spans, stderr: app.stderr() };
 }
 
 describe('OTLP over gRPC with TLS', () => {
@@ -51,28 +52,34 @@ describe('OTLP over gRPC with TLS', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('exports to an https:// collector whose authority OTEL_EXPORTER_OTLP_CERTIFICATE names', async () => {
-    const run = await runScript(tls, { OTEL_EXPORTER_OTLP_CERTIFICATE: SERVER_CERT });
-    assert.deepEqual(run.lines, [], run.stderr);
-    assert.deepEqual(
-      run
-        .spans()
-        .map((span) => span.name)
-        .sort(),
-      ['GET', 'GET', 'GET'],
-    );
-  });
-
-  it('sends a client certificate where the collector asks for one, a signal’s own variables first', async () => {
-    const run = await runScript(mutual, {
-      OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: SERVER_CERT,
-      OTEL_EXPORTER_OTLP_CERTIFICATE: join(dir, 'no-such-file.pem'),
-      OTEL_EXPORTER_OTLP_CLIENT_KEY: clientKey,
-      OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE: clientCert,
+  for (const protocol of ['grpc', 'http/protobuf'] as const) {
+    it(`exports over ${protocol} to an https:// collector whose authority OTEL_EXPORTER_OTLP_CERTIFICATE names`, async () => {
+      const run = await runScript(tls, { OTEL_EXPORTER_OTLP_CERTIFICATE: SERVER_CERT }, protocol);
+      assert.deepEqual(run.lines, [], run.stderr);
+      assert.deepEqual(
+        run
+          .spans()
+          .map((span) => span.name)
+          .sort(),
+        ['GET', 'GET', 'GET'],
+      );
     });
-    assert.deepEqual(run.lines, [], run.stderr);
-    assert.equal(run.spans().length, 3);
-  });
+
+    it(`sends a client certificate over ${protocol} where the collector asks for one, a signal’s own variables first`, async () => {
+      const run = await runScript(
+        mutual,
+        {
+          OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: SERVER_CERT,
+          OTEL_EXPORTER_OTLP_CERTIFICATE: join(dir, 'no-such-file.pem'),
+          OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: clientKey,
+          OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE: clientCert,
+        },
+        protocol,
+      );
+      assert.deepEqual(run.lines, [], run.stderr);
+      assert.equal(run.spans().length, 3);
+    });
+  }
 
   it('explains a certificate it does not trust, in one line', async () => {
     const run = await runScript(tls, {});
@@ -106,7 +113,7 @@ describe('OTLP over gRPC with TLS', () => {
     assert.deepEqual(
       run.lines,
       [
-        'a client certificate needs both OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY (or OTEL_EXPORTER_OTLP_CLIENT_KEY) and _CLIENT_CERTIFICATE; neither is used',
+        "OTEL_EXPORTER_OTLP_CLIENT_KEY is set, but no OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE (or a signal's own) goes with it; traces, metrics and logs go without a client certificate",
       ],
       run.stderr,
     );

@@ -21,7 +21,14 @@ describe('parseConfig defaults', () => {
     assert.equal(environmentOf(config, {}), 'development');
     assert.deepEqual(config.resourceAttributes, {});
     assert.deepEqual(config.resourceDetectors, ['env', 'host', 'os', 'process', 'serviceinstance', 'container']);
-    assert.deepEqual(config.traces.otlp, { protocol: 'grpc', url: 'http://localhost:4317', headers: {}, timeoutMillis: 10000 });
+    assert.deepEqual(config.traces.otlp, {
+      protocol: 'grpc',
+      url: 'http://localhost:4317',
+      headers: {},
+      timeoutMillis: 10000,
+      compression: 'none',
+      tls: {},
+    });
     assert.deepEqual(config.traces.sampler, { ratio: 1, parentBased: true });
     assert.deepEqual(config.traces.batch, {
       maxQueueSize: 2048,
@@ -391,6 +398,59 @@ describe('exporter headers and timeout', () => {
       enabled({ OTEL_EXPORTER_OTLP_TIMEOUT: '2000', OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '3000' }).config.traces.otlp.timeoutMillis,
       3000,
     );
+  });
+
+  it('reads compression per signal before the general variable, and warns about a value it cannot use', () => {
+    const { config, sources, warnings } = enabled({
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
+      OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: 'none',
+      OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'zstd',
+    });
+    assert.deepEqual(
+      [config.traces.otlp.compression, config.metrics.otlp.compression, config.logs.otlp.compression],
+      ['gzip', 'gzip', 'none'],
+    );
+    assert.deepEqual(
+      [sources['traces.otlp.compression'], sources['metrics.otlp.compression'], sources['logs.otlp.compression']],
+      ['OTEL_EXPORTER_OTLP_COMPRESSION', 'OTEL_EXPORTER_OTLP_COMPRESSION', 'OTEL_EXPORTER_OTLP_LOGS_COMPRESSION'],
+    );
+    assert.deepEqual(warnings, ['OTEL_EXPORTER_OTLP_METRICS_COMPRESSION="zstd" is not gzip or none; using gzip']);
+  });
+
+  it('reads the TLS files per signal before the general variables, each with the variable it came from', () => {
+    const { config, sources, warnings } = enabled({
+      OTEL_EXPORTER_OTLP_CERTIFICATE: 'ca.pem',
+      OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: '/etc/traces-ca.pem',
+      OTEL_EXPORTER_OTLP_CLIENT_KEY: 'key.pem',
+      OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE: 'cert.pem',
+    });
+    // Metrics and logs have no client certificate of their own: the general key alone is half of one.
+    assert.deepEqual(warnings, [
+      "OTEL_EXPORTER_OTLP_CLIENT_KEY is set, but no OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE (or a signal's own) goes with it; metrics and logs go without a client certificate",
+    ]);
+    assert.deepEqual(config.traces.otlp.tls, {
+      certificate: { path: '/etc/traces-ca.pem', variable: 'OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE' },
+      clientKey: { path: 'key.pem', variable: 'OTEL_EXPORTER_OTLP_CLIENT_KEY' },
+      clientCertificate: { path: 'cert.pem', variable: 'OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE' },
+    });
+    assert.equal(
+      sources['traces.otlp.tls'],
+      'OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_KEY, OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE',
+    );
+    assert.deepEqual(config.metrics.otlp.tls, { certificate: { path: 'ca.pem', variable: 'OTEL_EXPORTER_OTLP_CERTIFICATE' } });
+    assert.deepEqual(parseConfig({}).config.traces.otlp.tls, {});
+  });
+
+  it('says a client key without its certificate once, for every signal it leaves without one, and uses neither', () => {
+    const { config, sources, warnings } = enabled({ OTEL_EXPORTER_OTLP_CLIENT_KEY: 'key.pem' });
+    assert.deepEqual(config.traces.otlp.tls, {});
+    assert.equal(sources['traces.otlp.tls'], 'default');
+    assert.deepEqual(warnings, [
+      "OTEL_EXPORTER_OTLP_CLIENT_KEY is set, but no OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE (or a signal's own) goes with it; traces, metrics and logs go without a client certificate",
+    ]);
+    assert.deepEqual(enabled({ OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE: 'cert.pem' }).warnings, [
+      "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE is set, but no OTEL_EXPORTER_OTLP_CLIENT_KEY (or a signal's own) goes with it; logs go without a client certificate",
+    ]);
   });
 
   it('warns about a bad timeout, naming the variable that was read', () => {
@@ -858,7 +918,7 @@ describe('metrics', () => {
     const { config, warnings } = enabled({});
     assert.deepEqual(config.metrics, {
       exporter: 'otlp',
-      otlp: { protocol: 'grpc', url: 'http://localhost:4317', headers: {}, timeoutMillis: 10000 },
+      otlp: { protocol: 'grpc', url: 'http://localhost:4317', headers: {}, timeoutMillis: 10000, compression: 'none', tls: {} },
       intervalMillis: 60000,
       prometheus: { host: undefined, port: 9464 },
       runtime: true,
@@ -879,6 +939,8 @@ describe('metrics', () => {
       url: 'https://collector:4318/v1/metrics',
       headers: { 'x-api-key': 'secret' },
       timeoutMillis: 3000,
+      compression: 'none',
+      tls: {},
     });
     assert.equal(config.traces.otlp.url, 'https://collector:4318/v1/traces');
   });
@@ -963,12 +1025,16 @@ describe('the metrics exporter variables', () => {
       url: 'https://collector:4318/v1/metrics',
       headers: { 'api-key': 'metrics', x: '1' },
       timeoutMillis: 4000,
+      compression: 'none',
+      tls: {},
     });
     assert.deepEqual(config.traces.otlp, {
       protocol: 'grpc',
       url: 'https://collector:4318',
       headers: { 'api-key': 'general', x: '1' },
       timeoutMillis: 2000,
+      compression: 'none',
+      tls: {},
     });
     assert.equal(sources['metrics.otlp.protocol'], 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL');
     assert.equal(sources['metrics.otlp.headers'], 'OTEL_EXPORTER_OTLP_METRICS_HEADERS, OTEL_EXPORTER_OTLP_HEADERS');
@@ -1005,7 +1071,7 @@ describe('logs', () => {
     const { config, warnings, sources } = enabled({});
     assert.deepEqual(config.logs, {
       exporter: 'otlp',
-      otlp: { protocol: 'grpc', url: 'http://localhost:4317', headers: {}, timeoutMillis: 10000 },
+      otlp: { protocol: 'grpc', url: 'http://localhost:4317', headers: {}, timeoutMillis: 10000, compression: 'none', tls: {} },
       batch: { maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 1000, exportTimeoutMillis: 30000 },
     });
     assert.deepEqual(warnings, []);
@@ -1027,6 +1093,8 @@ describe('logs', () => {
       url: 'https://collector:4318/v1/logs',
       headers: { 'x-api-key': 'secret' },
       timeoutMillis: 3000,
+      compression: 'none',
+      tls: {},
     });
     assert.equal(sources['logs.otlp.protocol'], 'OTEL_EXPORTER_OTLP_PROTOCOL');
     assert.equal(sources['logs.otlp.url'], 'OTEL_EXPORTER_OTLP_ENDPOINT');
@@ -1069,12 +1137,16 @@ describe('logs', () => {
       url: 'https://collector:4318/v1/logs',
       headers: { 'api-key': 'logs', x: '1' },
       timeoutMillis: 4000,
+      compression: 'none',
+      tls: {},
     });
     assert.deepEqual(config.traces.otlp, {
       protocol: 'grpc',
       url: 'https://collector:4318',
       headers: { 'api-key': 'general', x: '1' },
       timeoutMillis: 2000,
+      compression: 'none',
+      tls: {},
     });
     assert.deepEqual(config.metrics.otlp.headers, { 'api-key': 'general', x: '1' });
     assert.equal(sources['logs.otlp.protocol'], 'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL');
@@ -1373,7 +1445,7 @@ describe('sources: where each effective value came from', () => {
   it('names a source for every setting, `default` for an empty environment', () => {
     const { sources } = parseConfig({});
     assert.ok(Object.isFrozen(sources));
-    assert.equal(Object.keys(sources).length, 40);
+    assert.equal(Object.keys(sources).length, 46);
     for (const [setting, source] of Object.entries(sources)) assert.equal(source, 'default', setting);
   });
 

@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { GrpcError, type GrpcTarget, GrpcTransport, tlsFromEnv } from '../../../src/export/grpc.js';
+import { GrpcError, type GrpcTarget, GrpcTransport } from '../../../src/export/grpc.js';
 
 const PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
@@ -188,41 +185,5 @@ describe('the gRPC transport', () => {
       () => new GrpcTransport({ ...target, headers: { 'api-key': 'SECRET-2\n' } }),
       (error: Error) => /the value of the header "api-key" has characters/.test(error.message) && !error.message.includes('SECRET'),
     );
-  });
-});
-
-describe('the TLS files of the OTLP variables', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rustok-otel-tls-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-  for (const [name, text] of [
-    ['ca.pem', 'general ca'],
-    ['traces-ca.pem', 'traces ca'],
-    ['key.pem', 'client key'],
-    ['cert.pem', 'client cert'],
-  ]) {
-    writeFileSync(join(dir, name as string), text as string);
-  }
-  const read = (env: NodeJS.ProcessEnv) =>
-    Object.fromEntries(Object.entries(tlsFromEnv('TRACES', env)).map(([key, value]) => [key, String(value)]));
-
-  it('reads a signal’s own file before the general one, and a client key with its certificate', () => {
-    assert.deepEqual(read({}), {});
-    assert.deepEqual(read({ OTEL_EXPORTER_OTLP_CERTIFICATE: join(dir, 'ca.pem') }), { ca: 'general ca' });
-    assert.deepEqual(
-      read({
-        OTEL_EXPORTER_OTLP_CERTIFICATE: join(dir, 'ca.pem'),
-        OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: join(dir, 'traces-ca.pem'),
-        OTEL_EXPORTER_OTLP_CLIENT_KEY: join(dir, 'key.pem'),
-        OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE: join(dir, 'cert.pem'),
-      }),
-      { ca: 'traces ca', key: 'client key', cert: 'client cert' },
-    );
-  });
-
-  it('leaves out a client key without its certificate, and a file it cannot read', () => {
-    assert.deepEqual(read({ OTEL_EXPORTER_OTLP_CERTIFICATE: join(dir, 'ca.pem'), OTEL_EXPORTER_OTLP_CLIENT_KEY: join(dir, 'key.pem') }), {
-      ca: 'general ca',
-    });
-    assert.deepEqual(read({ OTEL_EXPORTER_OTLP_CERTIFICATE: join(dir, 'missing.pem') }), {});
   });
 });
