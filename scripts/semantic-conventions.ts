@@ -21,11 +21,12 @@ const SHARED_COPY = '.packages["@opentelemetry/semantic-conventions"]';
 export function namesRead(bundle: string): { names: string[]; escapes: string[] } {
   const names = new Set<string>();
   const escapes: string[] = [];
-  const variables = new Set(
-    [...bundle.matchAll(/\b(\w*semantic_conventions\w*) = (?:__toESM\()?require_semantic_conventions\(\)/g)].map(
-      ([, name]) => name as string,
-    ),
-  );
+  // Any name esbuild or a CommonJS build binds it to (`semconv`, `import_semantic_conventions`, …);
+  // a use that binds none (destructured, passed on) is an escape.
+  const bindings = [...bundle.matchAll(/\b(\w+) = (?:__toESM\()?require_semantic_conventions\d*\(\)/g)];
+  const uses = bundle.match(/\brequire_semantic_conventions\d*\(\)/g)?.length ?? 0;
+  if (uses > bindings.length) escapes.push(`${uses - bindings.length} of ${uses} uses bind no name`);
+  const variables = new Set(bindings.map(([, name]) => name as string));
   for (const variable of variables) {
     for (const match of bundle.matchAll(new RegExp(`\\b${variable}\\b(\\.\\w+)?`, 'g'))) {
       const after = bundle.slice((match.index ?? 0) + match[0].length, (match.index ?? 0) + match[0].length + 3);

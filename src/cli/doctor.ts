@@ -3,15 +3,15 @@
 // known traps, and sends one real test span to the configured collector. It never prints a credential:
 // endpoints are shown redacted, headers only counted, and the whole report goes through the scrubber
 // with the configuration's secrets, the text form and the JSON alike.
-import { readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type ExportResult, millisToHrTime } from '@opentelemetry/core';
 import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { build } from '../bundle/build-info.js';
 import { parseConfig } from '../config/parse.js';
 import { redactEndpoint } from '../config/secrets.js';
-import type { Config, ConfigResult, ExporterOptions, TlsFiles } from '../config/types.js';
+import type { Config, ConfigResult, ExporterOptions, TlsFile } from '../config/types.js';
 import { connectionError, explain, otlpExporter, type Signal } from '../export/exporter.js';
 import { fromLogData, ScopeTable } from '../export/log-record.js';
 import { applicableInstrumentations } from '../instrument/catalogue.js';
@@ -134,13 +134,23 @@ function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[]
     const count = Object.keys(set).length;
     return count === 0 ? '(none)' : `${count} header${count === 1 ? '' : 's'} (hidden)`;
   };
-  const tls = ({ certificate, clientKey, clientCertificate }: TlsFiles) =>
-    [
-      certificate && `authority ${certificate.path}`,
-      clientKey && clientCertificate && `client key ${clientKey.path} and certificate ${clientCertificate.path}`,
-    ]
-      .filter(Boolean)
-      .join('; ') || "(none: the system's authorities)";
+  /** The files, each unreadable one said so; none of them is used for an http:// endpoint. */
+  const tls = ({ url, tls: { certificate, clientKey, clientCertificate } }: ExporterOptions) => {
+    const named = (file: TlsFile) => {
+      try {
+        accessSync(resolve(file.path), constants.R_OK);
+        return file.path;
+      } catch (error) {
+        return `${file.path} (cannot be read: ${(error as NodeJS.ErrnoException).code})`;
+      }
+    };
+    const files = [
+      certificate && `authority ${named(certificate)}`,
+      clientKey && clientCertificate && `client key ${named(clientKey)} and certificate ${named(clientCertificate)}`,
+    ].filter(Boolean);
+    if (files.length === 0) return "(none: the system's authorities)";
+    return /^https:/i.test(url) ? files.join('; ') : `(unused: the endpoint is not https://) ${files.join('; ')}`;
+  };
   const otlpMetrics: Setting[] =
     metrics.exporter !== 'otlp'
       ? []
@@ -150,7 +160,7 @@ function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[]
           { setting: 'metrics headers', value: headers(metrics.otlp.headers), source: sources['metrics.otlp.headers'] },
           { setting: 'metrics export timeout', value: `${metrics.otlp.timeoutMillis} ms`, source: sources['metrics.otlp.timeoutMillis'] },
           { setting: 'metrics compression', value: metrics.otlp.compression, source: sources['metrics.otlp.compression'] },
-          { setting: 'metrics TLS files', value: tls(metrics.otlp.tls), source: sources['metrics.otlp.tls'] },
+          { setting: 'metrics TLS files', value: tls(metrics.otlp), source: sources['metrics.otlp.tls'] },
           { setting: 'metrics interval', value: `${metrics.intervalMillis / 1000} s`, source: sources['metrics.intervalMillis'] },
         ];
   const otlpLogs: Setting[] =
@@ -162,7 +172,7 @@ function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[]
           { setting: 'logs headers', value: headers(logs.otlp.headers), source: sources['logs.otlp.headers'] },
           { setting: 'logs export timeout', value: `${logs.otlp.timeoutMillis} ms`, source: sources['logs.otlp.timeoutMillis'] },
           { setting: 'logs compression', value: logs.otlp.compression, source: sources['logs.otlp.compression'] },
-          { setting: 'logs TLS files', value: tls(logs.otlp.tls), source: sources['logs.otlp.tls'] },
+          { setting: 'logs TLS files', value: tls(logs.otlp), source: sources['logs.otlp.tls'] },
         ];
   return [
     { setting: 'tracing', value: config.enabled ? 'on' : 'off', source: sources.enabled },
@@ -178,7 +188,7 @@ function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[]
     { setting: 'headers', value: headers(traces.otlp.headers), source: sources['traces.otlp.headers'] },
     { setting: 'export timeout', value: `${traces.otlp.timeoutMillis} ms`, source: sources['traces.otlp.timeoutMillis'] },
     { setting: 'compression', value: traces.otlp.compression, source: sources['traces.otlp.compression'] },
-    { setting: 'TLS files', value: tls(traces.otlp.tls), source: sources['traces.otlp.tls'] },
+    { setting: 'TLS files', value: tls(traces.otlp), source: sources['traces.otlp.tls'] },
     {
       setting: 'sampling',
       value: `${traces.sampler.ratio * 100}%${traces.sampler.parentBased ? ', following the caller' : ''}`,

@@ -114,28 +114,30 @@ export function parseConfig(env: Env): ConfigResult {
   const otlpOf = (
     signal: 'metrics' | 'logs',
     protocol: Sourced<Protocol>,
-    variables: { readonly headers: string; readonly timeout: string },
+    variables: { readonly headers: string; readonly timeout: string } & TransportVariables,
   ): ExporterOptions =>
     Object.freeze({
       protocol: from(`${signal}.otlp.protocol`, protocol),
       url: from(`${signal}.otlp.url`, readEndpoint(read, warnAfterTraces, protocol[0], signal)),
       headers: Object.freeze(from(`${signal}.otlp.headers`, mergeHeaders(generalHeaders, readHeaders(read, variables.headers, warn)))),
       timeoutMillis: from(`${signal}.otlp.timeoutMillis`, readInteger(read, warn, variables.timeout, generalTimeout)),
-      ...transportOf(signal),
+      ...transportOf(signal, variables),
     });
   /** Half a client certificate, by the variable that holds it: said once for all the signals it leaves without one. */
-  const unpaired = new Map<string, { missing: string; signals: string[] }>();
+  const unpaired = new Map<string, { missing: string; signals: ('traces' | 'metrics' | 'logs')[] }>();
   /** Compression and TLS files: a signal's own variable, else the general one. */
-  const transportOf = (signal: 'traces' | 'metrics' | 'logs'): Pick<ExporterOptions, 'compression' | 'tls'> => {
-    const prefix = `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}`;
-    const [files, half] = readTlsFiles(read, prefix);
+  const transportOf = (
+    signal: 'traces' | 'metrics' | 'logs',
+    variables: TransportVariables,
+  ): Pick<ExporterOptions, 'compression' | 'tls'> => {
+    const [files, half] = readTlsFiles(read, warn, variables);
     if (half) {
       const entry = unpaired.get(half.variable) ?? { missing: half.missing, signals: [] };
       entry.signals.push(signal);
       unpaired.set(half.variable, entry);
     }
     return {
-      compression: from(`${signal}.otlp.compression`, readCompression(read, warn, `${prefix}_COMPRESSION`, generalCompression)),
+      compression: from(`${signal}.otlp.compression`, readCompression(read, warn, variables.compression, generalCompression)),
       tls: Object.freeze(from(`${signal}.otlp.tls`, files)),
     };
   };
@@ -161,7 +163,12 @@ export function parseConfig(env: Env): ConfigResult {
           from('traces.otlp.headers', mergeHeaders(generalHeaders, readHeaders(read, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', warn))),
         ),
         timeoutMillis: from('traces.otlp.timeoutMillis', readInteger(read, warn, 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', generalTimeout)),
-        ...transportOf('traces'),
+        ...transportOf('traces', {
+          compression: 'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION',
+          certificate: 'OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE',
+          clientKey: 'OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY',
+          clientCertificate: 'OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE',
+        }),
       }),
       sampler: Object.freeze(from('traces.sampler', readSampler(read, warn))),
       batch: batchOf('traces', batchQueue, batchSize, 5000, {
@@ -175,6 +182,10 @@ export function parseConfig(env: Env): ConfigResult {
       otlp: otlpOf('metrics', metricsProtocol, {
         headers: 'OTEL_EXPORTER_OTLP_METRICS_HEADERS',
         timeout: 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT',
+        compression: 'OTEL_EXPORTER_OTLP_METRICS_COMPRESSION',
+        certificate: 'OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE',
+        clientKey: 'OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY',
+        clientCertificate: 'OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE',
       }),
       intervalMillis: from('metrics.intervalMillis', readInteger(read, warn, 'OTEL_METRIC_EXPORT_INTERVAL', [60000, DEFAULT_SOURCE])),
       prometheus: Object.freeze({
@@ -188,7 +199,14 @@ export function parseConfig(env: Env): ConfigResult {
     }),
     logs: Object.freeze({
       exporter: from('logs.exporter', readLogsExporter(read, warn)),
-      otlp: otlpOf('logs', logsProtocol, { headers: 'OTEL_EXPORTER_OTLP_LOGS_HEADERS', timeout: 'OTEL_EXPORTER_OTLP_LOGS_TIMEOUT' }),
+      otlp: otlpOf('logs', logsProtocol, {
+        headers: 'OTEL_EXPORTER_OTLP_LOGS_HEADERS',
+        timeout: 'OTEL_EXPORTER_OTLP_LOGS_TIMEOUT',
+        compression: 'OTEL_EXPORTER_OTLP_LOGS_COMPRESSION',
+        certificate: 'OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE',
+        clientKey: 'OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY',
+        clientCertificate: 'OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE',
+      }),
       batch: batchOf('logs', logsQueue, logsBatchSize, 1000, {
         size: 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE',
         delay: 'OTEL_BLRP_SCHEDULE_DELAY',
@@ -204,7 +222,13 @@ export function parseConfig(env: Env): ConfigResult {
   };
   // Other tools share the OTEL_ namespace: complain about it only when we are the ones reading it.
   const aboutEnabling = (w: string) => w.startsWith('OTEL_ENABLED') || w.startsWith('OTEL_SDK_DISABLED');
-  for (const [variable, { missing, signals }] of unpaired) {
+  for (const [variable, { missing, signals: all }] of unpaired) {
+    // Only where a client certificate would be sent: an OTLP exporter, to an https:// endpoint.
+    const signals = all.filter((signal) => {
+      const exporting = signal === 'traces' || config[signal].exporter === 'otlp';
+      return exporting && /^https:/i.test(config[signal].otlp.url);
+    });
+    if (signals.length === 0) continue;
     const which = signals.length === 1 ? signals[0] : `${signals.slice(0, -1).join(', ')} and ${signals.at(-1)}`;
     warn(`${variable} is set, but no ${missing} (or a signal's own) goes with it; ${which} go without a client certificate`);
   }
@@ -250,25 +274,45 @@ function readProtocol(read: Read, warn: Warn, signalName: string): Sourced<Proto
 function readCompression(read: Read, warn: Warn, name: string, fallback: Sourced<Compression>): Sourced<Compression> {
   const raw = read(name);
   if (raw === undefined) return fallback;
-  if (raw === 'gzip' || raw === 'none') return [raw, name];
+  const value = raw.toLowerCase();
+  if (value === 'gzip' || value === 'none') return [value, name];
   warn(`${name}="${raw}" is not gzip or none; using ${fallback[0]}`);
   return fallback;
 }
 
+/** One signal's own transport variables; the general ones are OTEL_EXPORTER_OTLP_COMPRESSION and so on. */
+interface TransportVariables {
+  readonly compression: string;
+  readonly certificate: string;
+  readonly clientKey: string;
+  readonly clientCertificate: string;
+}
+
 /**
- * The PEM files of one signal, each from the signal's own variable (`prefix`_CERTIFICATE) or else
- * the general one, and their sources; their paths are not secrets, and the exporter reads them. A
- * client key without its certificate, or the reverse, is used for neither: TLS needs both. That half
- * is returned for the caller to say, once for every signal it concerns.
+ * The PEM files of one signal, each from the signal's own variable or else the general one, and
+ * their sources; their paths are not secrets, and the exporter reads them. A value that is PEM text
+ * rather than a path (a key pasted in) is refused without being shown. A client key without its
+ * certificate, or the reverse, is used for neither: TLS needs both. That half is returned for the
+ * caller to say, once for every signal it concerns.
  */
-function readTlsFiles(read: Read, prefix: string): [Sourced<TlsFiles>, { variable: string; missing: string } | undefined] {
+function readTlsFiles(
+  read: Read,
+  warn: Warn,
+  variables: TransportVariables,
+): [Sourced<TlsFiles>, { variable: string; missing: string } | undefined] {
   const file = (own: string, general: string): TlsFile | undefined => {
     const variable = [own, general].find((name) => read(name) !== undefined);
-    return variable ? { path: read(variable) as string, variable } : undefined;
+    if (!variable) return undefined;
+    const path = read(variable) as string;
+    if (/-----BEGIN|\n/.test(path)) {
+      warn(`${variable} holds PEM text (not shown), not the path of a file; it is not used`);
+      return undefined;
+    }
+    return { path, variable };
   };
-  const certificate = file(`${prefix}_CERTIFICATE`, 'OTEL_EXPORTER_OTLP_CERTIFICATE');
-  const clientKey = file(`${prefix}_CLIENT_KEY`, 'OTEL_EXPORTER_OTLP_CLIENT_KEY');
-  const clientCertificate = file(`${prefix}_CLIENT_CERTIFICATE`, 'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE');
+  const certificate = file(variables.certificate, 'OTEL_EXPORTER_OTLP_CERTIFICATE');
+  const clientKey = file(variables.clientKey, 'OTEL_EXPORTER_OTLP_CLIENT_KEY');
+  const clientCertificate = file(variables.clientCertificate, 'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE');
   const files: TlsFiles = {
     ...(certificate ? { certificate } : {}),
     ...(clientKey && clientCertificate ? { clientKey, clientCertificate } : {}),

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
-import type { SecureContextOptions } from 'node:tls';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import type { ExportResult } from '@opentelemetry/core';
 import {
   createOtlpNetworkExportDelegate,
@@ -35,8 +35,9 @@ export interface OtlpExporter<T> {
 export function otlpExporter<T>(signal: Signal, options: ExporterOptions): OtlpExporter<T> {
   if (options.protocol === 'grpc') return grpcExporter(signal, options);
   const { url, headers, timeoutMillis, compression } = options;
-  // Options given win over upstream's own reading of the variables, which the config read already.
-  const tls = url.startsWith('https:') ? { httpAgentOptions: tlsOptions(options.tls) } : {};
+  // Options given win over upstream's own reading of the variables, which the config read already;
+  // agent options replace upstream's whole, its keep-alive included.
+  const tls = isHttps(url) ? { httpAgentOptions: { keepAlive: true, ...tlsOptions(options.tls) } } : {};
   // Literal requires: the export thread's bundle carries every exporter, and loads the ones in use.
   const exporters: Record<Signal, () => new (options: object) => OtlpExporter<T>> = {
     spans: () => require('@opentelemetry/exporter-trace-otlp-proto').OTLPTraceExporter,
@@ -66,7 +67,18 @@ export function tlsOptions(files: TlsFiles): SecureContextOptions {
   const ca = read(files.certificate);
   const key = read(files.clientKey);
   const cert = read(files.clientCertificate);
-  return { ...(ca ? { ca } : {}), ...(key && cert ? { key, cert } : {}) };
+  if (!key || !cert) return ca ? { ca } : {};
+  try {
+    createSecureContext({ key, cert });
+  } catch (error) {
+    // Said here, once, rather than as every export's failure to start.
+    const { clientKey, clientCertificate } = files as Required<TlsFiles>;
+    sayOnce(
+      `${clientKey.variable}="${clientKey.path}" and ${clientCertificate.variable}="${clientCertificate.path}" are not a key and its certificate (${(error as { reason?: string }).reason ?? reason(error)}); no client certificate is sent`,
+    );
+    return ca ? { ca } : {};
+  }
+  return { ...(ca ? { ca } : {}), key, cert };
 }
 
 /** Each signal's gRPC method, upstream's serializer and its self-observability helper and component type. */
@@ -99,7 +111,7 @@ function grpcExporter<T>(signal: Signal, { url, headers, timeoutMillis, compress
     path: service.path,
     headers,
     compression,
-    tls: url.startsWith('https:') ? tlsOptions(tls) : {},
+    tls: isHttps(url) ? tlsOptions(tls) : {},
     userAgent: `@rustok/otel/${build?.version ?? 'source'}`,
   });
   const metrics = new ExporterMetrics({
@@ -119,10 +131,9 @@ function grpcExporter<T>(signal: Signal, { url, headers, timeoutMillis, compress
 }
 
 /**
- * The exporters read the header variables as they are built and merge what they find into the
- * headers they are given, the entries the config reported and set aside included (one malformed gRPC
- * header fails the whole exporter): they are built without them. What the config does not read
- * (certificates, compression) they still take from the environment themselves.
+ * Upstream's HTTP exporters read the header variables as they are built and merge what they find
+ * into the headers they are given, the entries the config reported and set aside included: they are
+ * built without them. Compression and TLS files they are given, which wins over their own reading.
  */
 function withoutHeaderVariables<T>(build: () => T): T {
   const set = Object.entries(process.env).filter(([name]) => /^OTEL_EXPORTER_OTLP_(\w+_)?HEADERS$/.test(name));
@@ -132,6 +143,11 @@ function withoutHeaderVariables<T>(build: () => T): T {
   } finally {
     for (const [name, value] of set) process.env[name] = value;
   }
+}
+
+/** Whatever the scheme's letter case: the config keeps the endpoint as written. */
+function isHttps(url: string): boolean {
+  return new URL(url).protocol === 'https:';
 }
 
 /** Why a TCP connection to the collector fails, if it does: a refused port or an unknown host in a millisecond. */
@@ -178,9 +194,13 @@ export function explain(error: unknown, options: ExporterOptions, signal: Signal
   if (/Hostname\/IP does not match/i.test(text)) {
     return `the collector's certificate is not for the endpoint's host; use the name it was issued to`;
   }
-  if (/certificate required|alert bad certificate|alert handshake failure/i.test(text) && options.url.startsWith('https:')) {
+  if (/certificate required|alert bad certificate|alert handshake failure/i.test(text) && isHttps(options.url)) {
     return 'the collector asks for a client certificate; set OTEL_EXPORTER_OTLP_CLIENT_KEY and OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE';
   }
+  if (/Connection dropped/.test(text) && isHttps(options.url)) {
+    return 'the collector closed the connection; if it asks for a client certificate, check that OTEL_EXPORTER_OTLP_CLIENT_KEY and OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE are one it trusts';
+  }
+  if (/Connection dropped/.test(text)) return 'the collector closed the connection; its own logs say why';
   if (/wrong version number|EPROTO|SSL routines|TLS|handshake/i.test(text)) {
     return 'TLS failed: if the collector speaks plaintext, use http:// instead of https://';
   }

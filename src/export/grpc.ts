@@ -82,7 +82,11 @@ function checkedHeaders(headers: Readonly<Record<string, string>>): Record<strin
 /** A connection to the collector and how many calls are on it. */
 interface Connection {
   readonly session: ClientHttp2Session;
-  /** Ours to end: after a GOAWAY, Node ends the session but leaves its socket open (Node 20 to 26). */
+  /**
+   * Ours to destroy. After a GOAWAY, Node ends its side and waits for the collector to close the
+   * other, which a peer may never do (Node's own http2 server does not), and `close()` waits for a
+   * call still connecting: a connection given up on is destroyed with its socket.
+   */
   readonly socket: Socket;
   calls: number;
   /** No new calls go on it; it ends with its last call. */
@@ -94,19 +98,27 @@ interface Connection {
 /** Upstream's exporter transport interface: the retries, timeouts and partial-success handling stay upstream's. */
 export class GrpcTransport implements IExporterTransport {
   readonly #target: GrpcTarget;
-  readonly #origin: string;
+  readonly #url: URL;
   readonly #headers: Record<string, string>;
   #connection: Connection | undefined;
+  #shutDown = false;
 
   constructor(target: GrpcTarget) {
     this.#target = target;
-    this.#origin = new URL(target.url).origin;
+    this.#url = new URL(target.url);
     this.#headers = checkedHeaders(target.headers);
   }
 
   send(data: Uint8Array, timeoutMillis: number): Promise<ExportResponse> {
     return new Promise((resolve) => {
-      const failure = (status: Status, details: string) => resolve({ status: 'failure', error: new GrpcError(status, details) });
+      let settled = false;
+      const settle = (response: ExportResponse) => {
+        if (settled) return;
+        settled = true;
+        resolve(response);
+      };
+      const failure = (status: Status, details: string) => settle({ status: 'failure', error: new GrpcError(status, details) });
+      if (this.#shutDown) return failure('UNAVAILABLE', 'the exporter is shut down');
       let connection: Connection;
       let stream: ClientHttp2Stream;
       const gzip = this.#target.compression === 'gzip';
@@ -116,6 +128,8 @@ export class GrpcTransport implements IExporterTransport {
           ...this.#headers,
           [constants.HTTP2_HEADER_METHOD]: 'POST',
           [constants.HTTP2_HEADER_PATH]: this.#target.path,
+          // Node writes an IPv6 address without its brackets.
+          [constants.HTTP2_HEADER_AUTHORITY]: this.#url.host,
           [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
           [constants.HTTP2_HEADER_TE]: 'trailers',
           [constants.HTTP2_HEADER_USER_AGENT]: this.#target.userAgent,
@@ -131,13 +145,14 @@ export class GrpcTransport implements IExporterTransport {
       let headers: IncomingHttpHeaders | undefined;
       let trailers: IncomingHttpHeaders | undefined;
       let streamError: Error | undefined;
-      let timedOut = false;
       const chunks: Buffer[] = [];
+      // The deadline covers connecting and the TLS handshake too: it answers at once, whatever the
+      // stream is waiting for, and a connection not yet up (or silent) is not waited on again.
       const timer = setTimeout(() => {
-        timedOut = true;
-        stream.close(constants.NGHTTP2_CANCEL);
-        // Silent connections (a peer gone without a word) are not waited on twice.
-        this.#retire(connection);
+        failure('DEADLINE_EXCEEDED', `Deadline exceeded after ${timeoutMillis} ms`);
+        const connecting = stream.pending || connection.session.connecting;
+        if (!connecting) stream.close(constants.NGHTTP2_CANCEL);
+        this.#retire(connection, connecting);
       }, timeoutMillis);
       stream.on('response', (received) => {
         headers = received;
@@ -152,15 +167,15 @@ export class GrpcTransport implements IExporterTransport {
       stream.on('close', () => {
         clearTimeout(timer);
         connection.calls--;
-        if (connection.retired && connection.calls === 0) this.#retire(connection);
-        if (timedOut) return failure('DEADLINE_EXCEEDED', `Deadline exceeded after ${timeoutMillis} ms`);
+        if (connection.retired && connection.calls === 0) this.#retire(connection, true);
+        if (settled) return;
         // A trailers-only reply (an error straight away) carries its status in the headers.
         const status = trailers?.['grpc-status'] ?? headers?.['grpc-status'];
         if (status !== undefined) {
           const number = Number(status);
           if (number === 0) {
             try {
-              return resolve({ status: 'success', data: message(Buffer.concat(chunks), headers) });
+              return settle({ status: 'success', data: message(Buffer.concat(chunks), headers) });
             } catch (error) {
               return failure('INTERNAL', `the reply does not parse (${(error as Error).message})`);
             }
@@ -170,10 +185,14 @@ export class GrpcTransport implements IExporterTransport {
         }
         const httpStatus = Number(headers?.[constants.HTTP2_HEADER_STATUS]);
         if (httpStatus && httpStatus !== 200) return failure(statusOfHttp(httpStatus), `Received HTTP status code ${httpStatus}`);
+        const dropped = connection.session.destroyed || connection.socket.destroyed || connection.socket.readableEnded;
+        // Without a status, the call failed below gRPC: the connection is not trusted with another
+        // (a stream error such as ENHANCE_YOUR_CALM can leave the session refusing every new one).
+        this.#retire(connection, connection.calls === 0);
         // A stream cancelled by its connection's failure has that failure as its cause.
         const cause = connection.error ?? (streamError?.cause as Error | undefined) ?? streamError;
-        // OpenSSL's message is its error queue's line, source file included; its reason is the part that tells.
-        if (cause) return failure('UNAVAILABLE', (cause as { reason?: string }).reason ?? cause.message);
+        if (cause) return failure('UNAVAILABLE', describe(cause));
+        if (dropped) return failure('UNAVAILABLE', 'Connection dropped');
         failure(
           stream.rstCode === constants.NGHTTP2_REFUSED_STREAM ? 'UNAVAILABLE' : 'INTERNAL',
           `Received RST_STREAM with code ${stream.rstCode}`,
@@ -184,6 +203,7 @@ export class GrpcTransport implements IExporterTransport {
   }
 
   shutdown(): void {
+    this.#shutDown = true;
     if (this.#connection) this.#retire(this.#connection);
   }
 
@@ -192,21 +212,27 @@ export class GrpcTransport implements IExporterTransport {
     const current = this.#connection;
     if (current && !current.session.closed && !current.session.destroyed) return current;
     const socket = this.#socket();
-    const connection: Connection = { session: connect(this.#origin, { createConnection: () => socket }), socket, calls: 0, retired: false };
-    connection.session.on('error', (error) => {
-      connection.error = error;
-      this.#retire(connection);
+    const session = connect(this.#url.origin, {
+      createConnection: () => socket,
+      // As grpc-js: Node's default (10 MB) counts a batch the collector refused unread against every
+      // later call, which then fails with ENHANCE_YOUR_CALM; the export queue bounds what is sent.
+      maxSessionMemory: Number.MAX_SAFE_INTEGER,
     });
-    // A collector's GOAWAY (its max_connection_age, say) lets the calls on it finish; Node keeps the socket open after them.
-    connection.session.on('goaway', () => this.#retire(connection));
-    connection.session.on('close', () => this.#retire(connection));
+    const connection: Connection = { session, socket, calls: 0, retired: false };
+    session.on('error', (error) => {
+      connection.error = error;
+      this.#retire(connection, true);
+    });
+    // A collector's GOAWAY (its max_connection_age, say) lets the calls on it finish.
+    session.on('goaway', () => this.#retire(connection));
+    session.on('close', () => this.#retire(connection, true));
     this.#connection = connection;
     return connection;
   }
 
   /** As Node's http2 `connect` makes it: TLS with ALPN h2 and the host's name (not an address's) for SNI. */
   #socket(): Socket {
-    const { hostname, port, protocol } = new URL(this.#origin);
+    const { hostname, port, protocol } = this.#url;
     const host = hostname.replace(/^\[|\]$/g, '');
     if (protocol === 'http:') return netConnect({ host, port: Number(port) || 80 });
     return tlsConnect({
@@ -218,16 +244,27 @@ export class GrpcTransport implements IExporterTransport {
     });
   }
 
-  #retire(connection: Connection): void {
+  /** No new call goes on it; it ends with its last call, or now when `now` (a failed or silent connection). */
+  #retire(connection: Connection, now = false): void {
     if (this.#connection === connection) this.#connection = undefined;
     connection.retired = true;
-    if (connection.calls > 0) {
-      if (!connection.session.closed) connection.session.close();
-      return;
+    if (now || connection.calls === 0) {
+      connection.session.destroy();
+      connection.socket.destroy();
+    } else if (!connection.session.closed) {
+      connection.session.close();
     }
-    connection.session.destroy();
-    connection.socket.destroy();
   }
+}
+
+/**
+ * What a connection's error says. OpenSSL's message is its error queue's line, source file and all:
+ * its reason is the part that tells. Node's own TLS errors (a certificate for another host) say it
+ * in their message.
+ */
+function describe(error: Error): string {
+  const { reason } = error as { reason?: string };
+  return reason && /:error:[0-9A-F]+:/.test(error.message) ? reason : error.message;
 }
 
 /** gRPC's length-prefixed message: a compressed flag, 4 bytes of length, the message. */

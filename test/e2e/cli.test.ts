@@ -288,7 +288,11 @@ describe('rustok-otel doctor', () => {
         { setting: 'metrics headers', value: '2 headers (hidden)', source: 'OTEL_EXPORTER_OTLP_METRICS_HEADERS' },
         { setting: 'metrics export timeout', value: '2500 ms', source: 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT' },
         { setting: 'metrics compression', value: 'gzip', source: 'OTEL_EXPORTER_OTLP_COMPRESSION' },
-        { setting: 'metrics TLS files', value: 'authority metrics-ca.pem', source: 'OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE' },
+        {
+          setting: 'metrics TLS files',
+          value: '(unused: the endpoint is not https://) authority metrics-ca.pem (cannot be read: ENOENT)',
+          source: 'OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE',
+        },
         { setting: 'metrics interval', value: '60 s', source: 'default' },
       ],
     );

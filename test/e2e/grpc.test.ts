@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { EventEmitter, once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttp2Server } from 'node:http2';
+import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -91,6 +94,88 @@ describe('OTLP over gRPC with TLS', () => {
     assert.equal(run.spans().length, 0);
   });
 
+  it('explains a certificate issued to another host name, in one line', async () => {
+    // A certificate for 127.0.0.1 alone, reached as localhost.
+    const key = join(dir, 'ip-key.pem');
+    const cert = join(dir, 'ip-cert.pem');
+    execFileSync(
+      'openssl',
+      [
+        ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert],
+        ...['-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+      ],
+      { stdio: 'ignore' },
+    );
+    const ipOnly = await startReceiver({ tls: { key: readFileSync(key), cert: readFileSync(cert) } });
+    after(() => ipOnly.close());
+    const endpoint = ipOnly.grpcUrl.replace('127.0.0.1', 'localhost');
+    const run = await runScript(ipOnly, { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_CERTIFICATE: cert });
+    assert.equal(run.lines.length, 1, run.stderr);
+    assert.match(
+      run.lines[0] ?? '',
+      /Hostname\/IP does not match .*; the collector's certificate is not for the endpoint's host; use the name it was issued to\./,
+    );
+  });
+
+  it('reads an endpoint written HTTPS:// as https://', async () => {
+    const run = await runScript(tls, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: tls.grpcUrl.replace('https:', 'HTTPS:'),
+      OTEL_EXPORTER_OTLP_CERTIFICATE: SERVER_CERT,
+    });
+    assert.deepEqual(run.lines, [], run.stderr);
+    assert.equal(run.spans().length, 3);
+  });
+
+  it('says a client key and certificate that are not a pair once, and sends none', async () => {
+    const otherKey = join(dir, 'other-key.pem');
+    execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', otherKey], { stdio: 'ignore' });
+    const run = await runScript(tls, {
+      OTEL_EXPORTER_OTLP_CERTIFICATE: SERVER_CERT,
+      OTEL_EXPORTER_OTLP_CLIENT_KEY: otherKey,
+      OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: clientCert,
+    });
+    assert.deepEqual(
+      run.lines,
+      [
+        `OTEL_EXPORTER_OTLP_CLIENT_KEY="${otherKey}" and OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE="${clientCert}" are not a key and its certificate (key values mismatch); no client certificate is sent`,
+      ],
+      run.stderr,
+    );
+    assert.equal(run.spans().length, 3);
+  });
+
+  it('keeps one TLS connection for its exports over http/protobuf', async () => {
+    let connections = 0;
+    let exports = 0;
+    const exported = new EventEmitter();
+    const collector = createHttpsServer({ key: readFileSync(SERVER_KEY), cert: readFileSync(SERVER_CERT) }, (request, response) => {
+      request.resume().on('end', () => {
+        response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+        exports++;
+        exported.emit('export');
+      });
+    });
+    collector.on('secureConnection', () => connections++);
+    collector.listen(0, '127.0.0.1');
+    await once(collector, 'listening');
+    after(() => collector.close());
+    const app = startApp('server.cjs', {
+      env: {
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_ENDPOINT: `https://127.0.0.1:${(collector.address() as { port: number }).port}`,
+        OTEL_EXPORTER_OTLP_CERTIFICATE: SERVER_CERT,
+        OTEL_BSP_SCHEDULE_DELAY: '50',
+        OTEL_METRICS_EXPORTER: 'none',
+        OTEL_LOGS_EXPORTER: 'none',
+      },
+    });
+    for (let i = 1; i <= 3; i++) {
+      assert.equal((await app.get('/hello')).status, 200);
+      while (exports < i) await once(exported, 'export', { signal: AbortSignal.timeout(10_000) });
+    }
+    assert.equal(connections, 1);
+  });
+
   it('explains a collector that asks for a client certificate, in one line', async () => {
     const run = await runScript(mutual, { OTEL_EXPORTER_OTLP_CERTIFICATE: SERVER_CERT });
     assert.equal(run.lines.length, 1, run.stderr);
@@ -113,7 +198,7 @@ describe('OTLP over gRPC with TLS', () => {
     assert.deepEqual(
       run.lines,
       [
-        "OTEL_EXPORTER_OTLP_CLIENT_KEY is set, but no OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE (or a signal's own) goes with it; traces, metrics and logs go without a client certificate",
+        "OTEL_EXPORTER_OTLP_CLIENT_KEY is set, but no OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE (or a signal's own) goes with it; traces go without a client certificate",
       ],
       run.stderr,
     );
@@ -122,10 +207,36 @@ describe('OTLP over gRPC with TLS', () => {
 });
 
 describe('OTLP over gRPC', () => {
-  it('compresses with gzip when OTEL_EXPORTER_OTLP_COMPRESSION says so', async () => {
+  it('compresses with gzip when OTEL_EXPORTER_OTLP_COMPRESSION says so, which a gRPC collector reads', async () => {
     const run = await runScript(fixture.receiver, { OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' });
     assert.deepEqual(run.lines, [], run.stderr);
     assert.equal(run.spans().length, 3);
+    // What went on the wire, which the collector above decompresses unseen: one gRPC call's headers and frame.
+    const calls: { encoding: unknown; flag: number | undefined }[] = [];
+    const wire = createHttp2Server();
+    wire.on('stream', (stream, headers) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        calls.push({ encoding: headers['grpc-encoding'], flag: Buffer.concat(chunks)[0] });
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' }, { endStream: true });
+      });
+    });
+    wire.listen(0, '127.0.0.1');
+    await once(wire, 'listening');
+    after(() => wire.close());
+    const endpoint = `http://127.0.0.1:${(wire.address() as { port: number }).port}`;
+    const app = startApp('script.cjs', {
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+        OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'gzip',
+        OTEL_METRICS_EXPORTER: 'none',
+        OTEL_LOGS_EXPORTER: 'none',
+        TARGET_URL: fixture.target.url,
+      },
+    });
+    assert.deepEqual(await app.exited, { code: 0, signal: null });
+    assert.deepEqual(calls, [{ encoding: 'gzip', flag: 1 }]);
   });
 
   it('is the export thread’s own: its bundle carries no @grpc/grpc-js', () => {

@@ -419,6 +419,7 @@ describe('exporter headers and timeout', () => {
 
   it('reads the TLS files per signal before the general variables, each with the variable it came from', () => {
     const { config, sources, warnings } = enabled({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector.example:4317',
       OTEL_EXPORTER_OTLP_CERTIFICATE: 'ca.pem',
       OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: '/etc/traces-ca.pem',
       OTEL_EXPORTER_OTLP_CLIENT_KEY: 'key.pem',
@@ -442,15 +443,34 @@ describe('exporter headers and timeout', () => {
   });
 
   it('says a client key without its certificate once, for every signal it leaves without one, and uses neither', () => {
-    const { config, sources, warnings } = enabled({ OTEL_EXPORTER_OTLP_CLIENT_KEY: 'key.pem' });
+    const https = { OTEL_EXPORTER_OTLP_ENDPOINT: 'HTTPS://collector.example:4317' };
+    const { config, sources, warnings } = enabled({ ...https, OTEL_EXPORTER_OTLP_CLIENT_KEY: 'key.pem' });
     assert.deepEqual(config.traces.otlp.tls, {});
     assert.equal(sources['traces.otlp.tls'], 'default');
     assert.deepEqual(warnings, [
       "OTEL_EXPORTER_OTLP_CLIENT_KEY is set, but no OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE (or a signal's own) goes with it; traces, metrics and logs go without a client certificate",
     ]);
-    assert.deepEqual(enabled({ OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE: 'cert.pem' }).warnings, [
+    assert.deepEqual(enabled({ ...https, OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE: 'cert.pem' }).warnings, [
       "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE is set, but no OTEL_EXPORTER_OTLP_CLIENT_KEY (or a signal's own) goes with it; logs go without a client certificate",
     ]);
+    // Only where one would be sent: signals exported over OTLP, to an https:// endpoint.
+    const elsewhere = { OTEL_EXPORTER_OTLP_CLIENT_KEY: 'key.pem', OTEL_METRICS_EXPORTER: 'prometheus', OTEL_LOGS_EXPORTER: 'none' };
+    assert.deepEqual(enabled({ ...https, ...elsewhere }).warnings, [
+      "OTEL_EXPORTER_OTLP_CLIENT_KEY is set, but no OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE (or a signal's own) goes with it; traces go without a client certificate",
+    ]);
+    assert.deepEqual(enabled({ OTEL_EXPORTER_OTLP_CLIENT_KEY: 'key.pem' }).warnings, []);
+  });
+
+  it('refuses PEM text where a file path belongs, without showing it', () => {
+    const pem = '-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----';
+    const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_CLIENT_KEY: pem, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: 'cert.pem' });
+    assert.deepEqual(config.traces.otlp.tls, {});
+    assert.ok(warnings.includes('OTEL_EXPORTER_OTLP_CLIENT_KEY holds PEM text (not shown), not the path of a file; it is not used'));
+    assert.ok(!warnings.join('\n').includes('MIGHAgEA'));
+  });
+
+  it('reads compression in any letter case', () => {
+    assert.equal(enabled({ OTEL_EXPORTER_OTLP_COMPRESSION: 'GZIP' }).config.traces.otlp.compression, 'gzip');
   });
 
   it('warns about a bad timeout, naming the variable that was read', () => {

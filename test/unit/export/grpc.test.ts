@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { GrpcError, type GrpcTarget, GrpcTransport } from '../../../src/export/grpc.js';
@@ -173,6 +174,73 @@ describe('the gRPC transport', () => {
     const error = failure(await server.transport().send(REQUEST, 1000));
     assert.equal(error.code, 14);
     assert.match(error.message, /^14 UNAVAILABLE: connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
+  });
+
+  it('answers at the deadline while the TLS handshake hangs, and gives that connection up', async () => {
+    const sockets: Socket[] = [];
+    // It reads what comes, so that it sees the client go, and answers nothing.
+    const silent = createNetServer((socket) => sockets.push(socket.resume())).listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    after(() => {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    });
+    const { port } = silent.address() as { port: number };
+    const transport = new GrpcTransport({
+      url: `https://127.0.0.1:${port}`,
+      path: PATH,
+      headers: {},
+      compression: 'none',
+      tls: {},
+      userAgent: 'x',
+    });
+    const started = performance.now();
+    const error = failure(await transport.send(REQUEST, 300));
+    assert.equal(error.code, 4);
+    assert.ok(performance.now() - started < 5000);
+    const [socket] = sockets;
+    if (socket && !socket.closed) await once(socket, 'close');
+  });
+
+  it('keeps its connection after the collector refused a batch larger than Node’s session memory unread', async () => {
+    const server = createServer();
+    server.on('stream', (stream) =>
+      stream.respond(
+        { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '8', 'grpc-message': 'too%20large' },
+        { endStream: true },
+      ),
+    );
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const transport = new GrpcTransport({
+      url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+      path: PATH,
+      headers: {},
+      compression: 'none',
+      tls: {},
+      userAgent: 'x',
+    });
+    after(() => {
+      transport.shutdown();
+      server.close();
+    });
+    assert.equal(failure(await transport.send(Buffer.alloc(11 * 2 ** 20), 5000)).message, '8 RESOURCE_EXHAUSTED: too large');
+    for (let i = 0; i < 3; i++) assert.equal(failure(await transport.send(REQUEST, 5000)).message, '8 RESOURCE_EXHAUSTED: too large');
+  });
+
+  it('says the connection dropped when the collector closes it mid-call', async () => {
+    const server = await collector((stream) => stream.session?.destroy());
+    const error = failure(await server.transport().send(REQUEST, 1000));
+    assert.equal(error.code, 14);
+    assert.doesNotMatch(error.message, /RST_STREAM/);
+  });
+
+  it('refuses calls once shut down, without a connection', async () => {
+    const server = await collector((stream) => reply(stream, 0));
+    const transport = server.transport();
+    transport.shutdown();
+    assert.equal(failure(await transport.send(REQUEST, 1000)).message, '14 UNAVAILABLE: the exporter is shut down');
+    assert.equal(server.sessions(), 0);
   });
 
   it('refuses metadata gRPC cannot carry when it is made, without showing the value', () => {

@@ -14,6 +14,20 @@ describe('the semantic conventions the bundles read', () => {
     assert.deepEqual(namesRead(bundle), { names: ['ATTR_HTTP_ROUTE', 'ATTR_URL_PATH'], escapes: [] });
   });
 
+  it('are read under any name the module is bound to', () => {
+    const bundle = [
+      'var semconv = __toESM(require_semantic_conventions(), 1);',
+      'var sc = require_semantic_conventions();',
+      'f(semconv.ATTR_URL_FULL, sc.ATTR_SERVER_PORT);',
+    ].join('\n');
+    assert.deepEqual(namesRead(bundle), { names: ['ATTR_SERVER_PORT', 'ATTR_URL_FULL'], escapes: [] });
+  });
+
+  it('say where a use binds no name (destructured, passed on)', () => {
+    const bundle = 'var { ATTR_URL_FULL } = require_semantic_conventions();\nf(require_semantic_conventions());';
+    assert.deepEqual(namesRead(bundle).escapes, ['2 of 2 uses bind no name']);
+  });
+
   it('say where the module itself goes somewhere, since its names could not be known', () => {
     const bundle = [
       'var semantic_conventions_1 = require_semantic_conventions();',
