@@ -141,7 +141,9 @@ function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[]
         accessSync(resolve(file.path), constants.R_OK);
         return file.path;
       } catch (error) {
-        return `${file.path} (cannot be read: ${(error as NodeJS.ErrnoException).code})`;
+        // A key's variable may hold the key itself where its path belongs: not shown.
+        const shown = /CLIENT_KEY$/.test(file.variable) ? `from ${file.variable}` : file.path;
+        return `${shown} (cannot be read: ${(error as NodeJS.ErrnoException).code})`;
       }
     };
     const files = [

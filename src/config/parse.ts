@@ -304,7 +304,7 @@ function readTlsFiles(
     const variable = [own, general].find((name) => read(name) !== undefined);
     if (!variable) return undefined;
     const path = read(variable) as string;
-    if (/-----BEGIN|\n/.test(path)) {
+    if (pemText(path)) {
       warn(`${variable} holds PEM text (not shown), not the path of a file; it is not used`);
       return undefined;
     }
@@ -317,14 +317,26 @@ function readTlsFiles(
     ...(certificate ? { certificate } : {}),
     ...(clientKey && clientCertificate ? { clientKey, clientCertificate } : {}),
   };
-  const half =
-    clientKey && !clientCertificate
+  // One half refused as PEM text (said already) does not make the other a half to say.
+  const refused = [
+    variables.clientKey,
+    variables.clientCertificate,
+    'OTEL_EXPORTER_OTLP_CLIENT_KEY',
+    'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE',
+  ].some((name) => pemText(read(name)));
+  const half = refused
+    ? undefined
+    : clientKey && !clientCertificate
       ? { variable: clientKey.variable, missing: 'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE' }
       : clientCertificate && !clientKey
         ? { variable: clientCertificate.variable, missing: 'OTEL_EXPORTER_OTLP_CLIENT_KEY' }
         : undefined;
   const sources = Object.values(files).map((tlsFile) => tlsFile.variable);
   return [[files, sources.join(', ') || DEFAULT_SOURCE], half];
+}
+
+function pemText(value: string | undefined): boolean {
+  return value !== undefined && /-----BEGIN|\n/.test(value);
 }
 
 function readMetricsExporter(read: Read, warn: Warn): Sourced<MetricsExporter> {

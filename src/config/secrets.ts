@@ -13,6 +13,13 @@ const HEADER_VARIABLES = [
   'OTEL_EXPORTER_OTLP_METRICS_HEADERS',
   'OTEL_EXPORTER_OTLP_LOGS_HEADERS',
 ];
+/** A file's path belongs here; a key's text (pasted in, or base64 as a Kubernetes Secret holds it) must never be shown. */
+const CLIENT_KEY_VARIABLES = [
+  'OTEL_EXPORTER_OTLP_CLIENT_KEY',
+  'OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY',
+  'OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY',
+  'OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY',
+];
 const ENDPOINT_VARIABLES = [
   'OTEL_EXPORTER_OTLP_ENDPOINT',
   'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
@@ -70,6 +77,12 @@ export function secretsOf(read: Read): string[] {
       // Not a URL at all: none of it is ever printed, and the whole of it is hidden.
       add(raw);
     }
+  }
+  for (const name of CLIENT_KEY_VARIABLES) {
+    const raw = read(name);
+    if (raw === undefined) continue;
+    add(raw);
+    for (const line of raw.split('\n')) add(line);
   }
   // The longest first, so that one containing another is replaced whole.
   return [...found].sort((a, b) => b.length - a.length);

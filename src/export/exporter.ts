@@ -58,9 +58,9 @@ export function tlsOptions(files: TlsFiles): SecureContextOptions {
     try {
       return readFileSync(resolvePath(process.cwd(), file.path));
     } catch (error) {
-      sayOnce(
-        `cannot read ${file.variable}="${file.path}" (${(error as NodeJS.ErrnoException).code ?? reason(error)}); the exporter goes on without it`,
-      );
+      // A key's variable may hold the key itself (base64, say), where a path belongs: its value is not shown.
+      const named = /CLIENT_KEY$/.test(file.variable) ? `the file ${file.variable} names` : `${file.variable}="${file.path}"`;
+      sayOnce(`cannot read ${named} (${(error as NodeJS.ErrnoException).code ?? reason(error)}); the exporter goes on without it`);
       return undefined;
     }
   };
@@ -74,7 +74,7 @@ export function tlsOptions(files: TlsFiles): SecureContextOptions {
     // Said here, once, rather than as every export's failure to start.
     const { clientKey, clientCertificate } = files as Required<TlsFiles>;
     sayOnce(
-      `${clientKey.variable}="${clientKey.path}" and ${clientCertificate.variable}="${clientCertificate.path}" are not a key and its certificate (${(error as { reason?: string }).reason ?? reason(error)}); no client certificate is sent`,
+      `the files ${clientKey.variable} and ${clientCertificate.variable}="${clientCertificate.path}" name are not a key and its certificate (${(error as { reason?: string }).reason ?? reason(error)}); no client certificate is sent`,
     );
     return ca ? { ca } : {};
   }

@@ -152,6 +152,8 @@ export class GrpcTransport implements IExporterTransport {
         failure('DEADLINE_EXCEEDED', `Deadline exceeded after ${timeoutMillis} ms`);
         const connecting = stream.pending || connection.session.connecting;
         if (!connecting) stream.close(constants.NGHTTP2_CANCEL);
+        // The other calls waiting for this connection end with it, and say why.
+        else connection.error ??= new Error(`connect timed out after ${timeoutMillis} ms`);
         this.#retire(connection, connecting);
       }, timeoutMillis);
       stream.on('response', (received) => {
@@ -264,7 +266,7 @@ export class GrpcTransport implements IExporterTransport {
  */
 function describe(error: Error): string {
   const { reason } = error as { reason?: string };
-  return reason && /:error:[0-9A-F]+:/.test(error.message) ? reason : error.message;
+  return reason && /(^|:)error:[0-9A-F]+:/.test(error.message) ? reason : error.message;
 }
 
 /** gRPC's length-prefixed message: a compressed flag, 4 bytes of length, the message. */

@@ -137,7 +137,7 @@ describe('OTLP over gRPC with TLS', () => {
     assert.deepEqual(
       run.lines,
       [
-        `OTEL_EXPORTER_OTLP_CLIENT_KEY="${otherKey}" and OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE="${clientCert}" are not a key and its certificate (key values mismatch); no client certificate is sent`,
+        `the files OTEL_EXPORTER_OTLP_CLIENT_KEY and OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE="${clientCert}" name are not a key and its certificate (key values mismatch); no client certificate is sent`,
       ],
       run.stderr,
     );
@@ -191,6 +191,22 @@ describe('OTLP over gRPC with TLS', () => {
     assert.equal(run.lines.length, 2, run.stderr);
     assert.equal(run.lines[0], `cannot read OTEL_EXPORTER_OTLP_CERTIFICATE="${missing}" (ENOENT); the exporter goes on without it`);
     assert.match(run.lines[1] ?? '', /the collector's certificate is not trusted here/);
+  });
+
+  it('never shows what a client key variable holds when it is no readable file (a key in base64, say)', async () => {
+    const base64 = 'LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JR0hBZ0VBTUJNR0J5cUdTTTQ5';
+    const run = await runScript(tls, {
+      OTEL_EXPORTER_OTLP_CERTIFICATE: SERVER_CERT,
+      OTEL_EXPORTER_OTLP_CLIENT_KEY: base64,
+      OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: clientCert,
+    });
+    assert.deepEqual(
+      run.lines,
+      ['cannot read the file OTEL_EXPORTER_OTLP_CLIENT_KEY names (ENOENT); the exporter goes on without it'],
+      run.stderr,
+    );
+    assert.ok(!run.stderr.includes(base64.slice(0, 16)));
+    assert.equal(run.spans().length, 3);
   });
 
   it('says a client key without its certificate is not used', async () => {

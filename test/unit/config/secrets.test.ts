@@ -77,6 +77,15 @@ describe('secrets: nothing of a credential in a warning, all of it in `secrets`'
     });
   }
 
+  it('hides what a client key variable holds, a key pasted in or base64 where a path belongs', () => {
+    const base64 = 'LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JR0hBZ0VBTUJNR0J5cUdTTTQ5';
+    const pem = '-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----';
+    const { secrets, warnings } = enabled({ OTEL_EXPORTER_OTLP_CLIENT_KEY: base64, OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY: pem });
+    assert.ok(secrets.includes(base64));
+    assert.ok(secrets.includes('MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg'));
+    assert.ok(!warnings.join('\n').includes('MIGHAgEA') && !warnings.join('\n').includes(base64));
+  });
+
   it('says which header entries are wrong by position and length, in one line per variable', () => {
     const { config, warnings } = enabled({ OTEL_EXPORTER_OTLP_HEADERS: 'Authorization: Basic dXNlcjpwYXNz==,x-api-key=ok,Bearer abc' });
     assert.deepEqual(config.traces.otlp.headers, { 'x-api-key': 'ok' });

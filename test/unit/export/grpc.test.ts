@@ -7,6 +7,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { GrpcError, type GrpcTarget, GrpcTransport } from '../../../src/export/grpc.js';
 
 const PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+/** Everything but the collector's URL. */
+const TARGET = { path: PATH, headers: {}, compression: 'none', tls: {}, userAgent: 'test-agent' } as const;
 
 interface Call {
   readonly headers: IncomingHttpHeaders;
@@ -41,15 +43,7 @@ async function collector(answer: (stream: ServerHttp2Stream, call: Call) => void
     sessions: () => sessions,
     server,
     transport(target: Partial<GrpcTarget> = {}) {
-      const transport = new GrpcTransport({
-        url: `http://127.0.0.1:${port}`,
-        path: PATH,
-        headers: {},
-        compression: 'none',
-        tls: {},
-        userAgent: 'test-agent',
-        ...target,
-      });
+      const transport = new GrpcTransport({ ...TARGET, url: `http://127.0.0.1:${port}`, ...target });
       transports.push(transport);
       return transport;
     },
@@ -186,18 +180,14 @@ describe('the gRPC transport', () => {
       silent.close();
     });
     const { port } = silent.address() as { port: number };
-    const transport = new GrpcTransport({
-      url: `https://127.0.0.1:${port}`,
-      path: PATH,
-      headers: {},
-      compression: 'none',
-      tls: {},
-      userAgent: 'x',
-    });
+    const transport = new GrpcTransport({ ...TARGET, url: `https://127.0.0.1:${port}` });
     const started = performance.now();
+    const waiting = transport.send(REQUEST, 2000);
     const error = failure(await transport.send(REQUEST, 300));
     assert.equal(error.code, 4);
     assert.ok(performance.now() - started < 5000);
+    // A call that waited for the same connection ends with it, and says why.
+    assert.equal(failure(await waiting).message, '14 UNAVAILABLE: connect timed out after 300 ms');
     const [socket] = sockets;
     if (socket && !socket.closed) await once(socket, 'close');
   });
@@ -212,14 +202,7 @@ describe('the gRPC transport', () => {
     );
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
-    const transport = new GrpcTransport({
-      url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-      path: PATH,
-      headers: {},
-      compression: 'none',
-      tls: {},
-      userAgent: 'x',
-    });
+    const transport = new GrpcTransport({ ...TARGET, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` });
     after(() => {
       transport.shutdown();
       server.close();
@@ -244,7 +227,7 @@ describe('the gRPC transport', () => {
   });
 
   it('refuses metadata gRPC cannot carry when it is made, without showing the value', () => {
-    const target = { url: 'http://127.0.0.1:1', path: PATH, compression: 'none', tls: {}, userAgent: 'x' } as const;
+    const target = { ...TARGET, url: 'http://127.0.0.1:1' };
     assert.throws(
       () => new GrpcTransport({ ...target, headers: { 'api key': 'SECRET-1' } }),
       /the header name "api key" is not a gRPC metadata key/,
