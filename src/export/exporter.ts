@@ -52,7 +52,7 @@ export function otlpExporter<T>(signal: Signal, options: ExporterOptions): OtlpE
  * The PEM files the config found, read; one that cannot be read is said by its variable and left out
  * (an https:// collector is then trusted by the system's authorities, as without the variable).
  */
-export function tlsOptions(files: TlsFiles): SecureContextOptions {
+function tlsOptions(files: TlsFiles): SecureContextOptions {
   const read = (file: TlsFile | undefined) => {
     if (!file) return undefined;
     try {
