@@ -73,6 +73,16 @@ export function reason(error: unknown): string {
 }
 
 /**
+ * What a TLS or connection error says. OpenSSL's message is its error queue's line, source file and
+ * all: its reason is the part that tells. Node's own TLS errors (a certificate for another host) say
+ * it in their message.
+ */
+export function tlsReason(error: Error): string {
+  const { reason } = error as { reason?: string };
+  return reason && /(^|:)error:[0-9A-F]+:/.test(error.message) ? reason : error.message;
+}
+
+/**
  * A throw of an instrumentation of ours on the app's path, caught before it reaches the app: said
  * once per instrumentation and cause, as what it cost, which is that request's telemetry.
  */

@@ -10,7 +10,8 @@ import { type ExportResult, millisToHrTime } from '@opentelemetry/core';
 import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { build } from '../bundle/build-info.js';
 import { parseConfig } from '../config/parse.js';
-import { redactEndpoint } from '../config/secrets.js';
+import { isHttps } from '../config/readers.js';
+import { holdsPrivateKey, redactEndpoint } from '../config/secrets.js';
 import type { Config, ConfigResult, ExporterOptions, TlsFile } from '../config/types.js';
 import { connectionError, explain, otlpExporter, type Signal } from '../export/exporter.js';
 import { fromLogData, ScopeTable } from '../export/log-record.js';
@@ -142,7 +143,7 @@ function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[]
         return file.path;
       } catch (error) {
         // A key's variable may hold the key itself where its path belongs: not shown.
-        const shown = /CLIENT_KEY$/.test(file.variable) ? `from ${file.variable}` : file.path;
+        const shown = holdsPrivateKey(file.variable) ? `from ${file.variable}` : file.path;
         return `${shown} (cannot be read: ${(error as NodeJS.ErrnoException).code})`;
       }
     };
@@ -151,7 +152,7 @@ function settings({ config, sources }: ConfigResult, app: AppPackage): Setting[]
       clientKey && clientCertificate && `client key ${named(clientKey)} and certificate ${named(clientCertificate)}`,
     ].filter(Boolean);
     if (files.length === 0) return "(none: the system's authorities)";
-    return /^https:/i.test(url) ? files.join('; ') : `(unused: the endpoint is not https://) ${files.join('; ')}`;
+    return isHttps(url) ? files.join('; ') : `(unused: the endpoint is not https://) ${files.join('; ')}`;
   };
   const otlpMetrics: Setting[] =
     metrics.exporter !== 'otlp'

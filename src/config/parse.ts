@@ -6,6 +6,7 @@ import {
   endpointUrl,
   entriesProblem,
   type Headers,
+  isHttps,
   type Read,
   readBoolean,
   readHeaders,
@@ -226,7 +227,7 @@ export function parseConfig(env: Env): ConfigResult {
     // Only where a client certificate would be sent: an OTLP exporter, to an https:// endpoint.
     const signals = all.filter((signal) => {
       const exporting = signal === 'traces' || config[signal].exporter === 'otlp';
-      return exporting && /^https:/i.test(config[signal].otlp.url);
+      return exporting && isHttps(config[signal].otlp.url);
     });
     if (signals.length === 0) continue;
     const which = signals.length === 1 ? signals[0] : `${signals.slice(0, -1).join(', ')} and ${signals.at(-1)}`;

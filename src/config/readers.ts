@@ -110,6 +110,11 @@ export function readHeaders(read: Read, name: string, warn: Warn): Headers {
 }
 
 /** The endpoint as written, `http://` added when it has no scheme; undefined when it is no URL at all. */
+/** Whether an endpoint the config produced is https://, whatever its scheme's letter case (kept as written). */
+export function isHttps(url: string): boolean {
+  return new URL(url).protocol === 'https:';
+}
+
 export function endpointUrl(raw: string): { text: string; protocol: string } | undefined {
   const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`;
   try {

@@ -27,6 +27,11 @@ const ENDPOINT_VARIABLES = [
   'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT',
 ];
 
+/** Whether a variable's value may be a private key itself, pasted where a file's path belongs: never to be shown. */
+export function holdsPrivateKey(variable: string): boolean {
+  return CLIENT_KEY_VARIABLES.includes(variable);
+}
+
 /**
  * Every credential the variables hold, in each form it may be printed in: as written, percent-decoded,
  * percent-encoded (a URL parser encodes its userinfo), and the pieces a malformed header entry falls

@@ -20,9 +20,10 @@ import {
   TraceExporterMetricsHelper,
 } from '@opentelemetry/otlp-transformer';
 import { build } from '../bundle/build-info.js';
-import { redactEndpoint } from '../config/secrets.js';
+import { isHttps } from '../config/readers.js';
+import { holdsPrivateKey, redactEndpoint } from '../config/secrets.js';
 import type { ExporterOptions, TlsFile, TlsFiles } from '../config/types.js';
-import { reason, say, sayOnce } from '../log.js';
+import { reason, say, sayOnce, tlsReason } from '../log.js';
 import { GrpcTransport } from './grpc.js';
 
 export type Signal = 'spans' | 'metrics' | 'logs';
@@ -59,7 +60,7 @@ function tlsOptions(files: TlsFiles): SecureContextOptions {
       return readFileSync(resolvePath(process.cwd(), file.path));
     } catch (error) {
       // A key's variable may hold the key itself (base64, say), where a path belongs: its value is not shown.
-      const named = /CLIENT_KEY$/.test(file.variable) ? `the file ${file.variable} names` : `${file.variable}="${file.path}"`;
+      const named = holdsPrivateKey(file.variable) ? `the file ${file.variable} names` : `${file.variable}="${file.path}"`;
       sayOnce(`cannot read ${named} (${(error as NodeJS.ErrnoException).code ?? reason(error)}); the exporter goes on without it`);
       return undefined;
     }
@@ -74,7 +75,7 @@ function tlsOptions(files: TlsFiles): SecureContextOptions {
     // Said here, once, rather than as every export's failure to start.
     const { clientKey, clientCertificate } = files as Required<TlsFiles>;
     sayOnce(
-      `the files ${clientKey.variable} and ${clientCertificate.variable}="${clientCertificate.path}" name are not a key and its certificate (${(error as { reason?: string }).reason ?? reason(error)}); no client certificate is sent`,
+      `the files ${clientKey.variable} and ${clientCertificate.variable}="${clientCertificate.path}" name are not a key and its certificate (${tlsReason(error as Error)}); no client certificate is sent`,
     );
     return ca ? { ca } : {};
   }
@@ -143,11 +144,6 @@ function withoutHeaderVariables<T>(build: () => T): T {
   } finally {
     for (const [name, value] of set) process.env[name] = value;
   }
-}
-
-/** Whatever the scheme's letter case: the config keeps the endpoint as written. */
-function isHttps(url: string): boolean {
-  return new URL(url).protocol === 'https:';
 }
 
 /** Why a TCP connection to the collector fails, if it does: a refused port or an unknown host in a millisecond. */

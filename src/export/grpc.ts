@@ -8,6 +8,7 @@ import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { type SecureContextOptions, connect as tlsConnect } from 'node:tls';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { ExportResponse, IExporterTransport } from '@opentelemetry/otlp-exporter-base';
+import { tlsReason } from '../log.js';
 
 /** gRPC's status codes, by number: a failed export's error has the number as `code`, as grpc-js's had. */
 const STATUS = [
@@ -193,7 +194,7 @@ export class GrpcTransport implements IExporterTransport {
         this.#retire(connection, connection.calls === 0);
         // A stream cancelled by its connection's failure has that failure as its cause.
         const cause = connection.error ?? (streamError?.cause as Error | undefined) ?? streamError;
-        if (cause) return failure('UNAVAILABLE', describe(cause));
+        if (cause) return failure('UNAVAILABLE', tlsReason(cause));
         if (dropped) return failure('UNAVAILABLE', 'Connection dropped');
         failure(
           stream.rstCode === constants.NGHTTP2_REFUSED_STREAM ? 'UNAVAILABLE' : 'INTERNAL',
@@ -257,16 +258,6 @@ export class GrpcTransport implements IExporterTransport {
       connection.session.close();
     }
   }
-}
-
-/**
- * What a connection's error says. OpenSSL's message is its error queue's line, source file and all:
- * its reason is the part that tells. Node's own TLS errors (a certificate for another host) say it
- * in their message.
- */
-function describe(error: Error): string {
-  const { reason } = error as { reason?: string };
-  return reason && /(^|:)error:[0-9A-F]+:/.test(error.message) ? reason : error.message;
 }
 
 /** gRPC's length-prefixed message: a compressed flag, 4 bytes of length, the message. */
