@@ -16,11 +16,11 @@ const SAMPLED = 1;
 const MAX_OPEN = 4096;
 /**
  * A crash is often an error an instrumentation recorded on its span and threw on, out of the request:
- * the last spans that recorded an exception, by what it says (type, message, stack), for as long as a
- * throw takes to reach the top, in the same task.
+ * the last spans that recorded an exception, by what it says (type, message, stack), until the event
+ * loop turns. A throw reaches the top in the task it was thrown in, however long a loaded machine
+ * takes to get it there; the same error thrown again later, outside any request, is not that request's.
  */
 const MAX_ERRORED = 32;
-const ERRORED_MILLIS = 20;
 
 export class ThreadSpanProcessor implements SpanProcessor {
   private readonly startThread: () => ExportThread;
@@ -28,7 +28,8 @@ export class ThreadSpanProcessor implements SpanProcessor {
   private readonly batch: Config['traces']['batch'];
   private readonly timeoutMillis: number;
   private readonly open = new Set<Span>();
-  private readonly errored = new Map<string, { span: SpanContext; at: number }>();
+  private readonly errored = new Map<string, SpanContext>();
+  private forgetErrored: NodeJS.Immediate | undefined;
   private buffer: SpanRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
 
@@ -52,15 +53,18 @@ export class ThreadSpanProcessor implements SpanProcessor {
   onEnd(span: ReadableSpan): void {
     this.open.delete(span as Span);
     if ((span.spanContext().traceFlags & SAMPLED) === 0) return;
-    // First: starting the thread takes milliseconds, which must not count against ERRORED_MILLIS.
     this.exportThread();
     for (const event of span.events) {
       if (event.name !== 'exception' || !event.attributes) continue;
       const { 'exception.type': type, 'exception.message': message, 'exception.stacktrace': stack } = event.attributes;
       const key = errorKey(type, message, stack);
       this.errored.delete(key);
-      this.errored.set(key, { span: span.spanContext(), at: performance.now() });
+      this.errored.set(key, span.spanContext());
       if (this.errored.size > MAX_ERRORED) this.errored.delete(this.errored.keys().next().value as string);
+      this.forgetErrored ??= setImmediate(() => {
+        this.errored.clear();
+        this.forgetErrored = undefined;
+      }).unref();
     }
     this.buffer.push(toRecord(span));
     if (this.buffer.length >= this.batch.maxExportBatchSize) this.handOver();
@@ -81,8 +85,7 @@ export class ThreadSpanProcessor implements SpanProcessor {
     } catch {
       return undefined;
     }
-    const found = this.errored.get(key);
-    return found && performance.now() - found.at <= ERRORED_MILLIS ? found.span : undefined;
+    return this.errored.get(key);
   }
 
   /** The open span that `span` is a child of, if it is still open. */
