@@ -29,7 +29,7 @@ export class ThreadSpanProcessor implements SpanProcessor {
   private readonly timeoutMillis: number;
   private readonly open = new Set<Span>();
   private readonly errored = new Map<string, SpanContext>();
-  private forgetErrored: NodeJS.Immediate | undefined;
+  private forgettingErrored = false;
   private buffer: SpanRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
 
@@ -61,9 +61,11 @@ export class ThreadSpanProcessor implements SpanProcessor {
       this.errored.delete(key);
       this.errored.set(key, span.spanContext());
       if (this.errored.size > MAX_ERRORED) this.errored.delete(this.errored.keys().next().value as string);
-      this.forgetErrored ??= setImmediate(() => {
+      if (this.forgettingErrored) continue;
+      this.forgettingErrored = true;
+      setImmediate(() => {
         this.errored.clear();
-        this.forgetErrored = undefined;
+        this.forgettingErrored = false;
       }).unref();
     }
     this.buffer.push(toRecord(span));
