@@ -1,6 +1,8 @@
 // Which instrumentation packages exist, what module each one patches, and which of them apply to an
 // app: the ones whose modules it can resolve. Loading them is load.ts's part.
-import { createRequire } from 'node:module';
+import { statSync } from 'node:fs';
+import { createRequire, isBuiltin } from 'node:module';
+import { join } from 'node:path';
 
 export interface InstrumentationEntry {
   /** Short name, as in OTEL_NODE_ENABLED_INSTRUMENTATIONS (`@opentelemetry/instrumentation-<name>`). */
@@ -85,24 +87,39 @@ export function packageOf(entry: InstrumentationEntry): `@opentelemetry/instrume
 }
 
 /**
- * Whether an app resolving modules from `fromFile` would find one of the entry's modules.
- * An entry with no modules hooks into Node itself (fetch, Lambda) and always applies, except
- * aws-lambda, which only means something inside Lambda.
+ * Whether the app has one of the entry's modules (`isInstalled`, from `packageFinder`). An entry
+ * with no modules hooks into Node itself (fetch, Lambda) and always applies, except aws-lambda,
+ * which only means something inside Lambda.
  */
-export function appliesTo(entry: InstrumentationEntry, resolve: (id: string) => unknown, env: NodeJS.ProcessEnv): boolean {
+export function appliesTo(entry: InstrumentationEntry, isInstalled: (id: string) => boolean, env: NodeJS.ProcessEnv): boolean {
   if (entry.name === 'aws-lambda') return env.LAMBDA_TASK_ROOT !== undefined && env._HANDLER !== undefined;
   if (entry.modules.length === 0) return true;
-  return entry.modules.some((id) => canResolve(id, resolve));
+  return entry.modules.some(isInstalled);
 }
 
-function canResolve(id: string, resolve: (id: string) => unknown): boolean {
-  try {
-    resolve(id);
-    return true;
-  } catch (error) {
-    // An ESM-only package has no `require` export, yet it is there for the app's imports.
-    return (error as NodeJS.ErrnoException).code === 'ERR_PACKAGE_PATH_NOT_EXPORTED';
+/**
+ * Whether an app at `appEntry` would find a package: a built-in module, or a package.json under
+ * its name in one of the folders `require` looks in (every `node_modules` up the tree, NODE_PATH,
+ * the global folders). One `stat` a folder: `require.resolve` of the ~45 candidate modules (a thrown
+ * error and four file probes a folder for each missing one, the package's `exports` for each present
+ * one) took ~10 ms of every start. Under Yarn Plug'n'Play, where packages are in no folder,
+ * `require.resolve` still decides; an ES-module-only package, which has no `require` export, is there
+ * for the app's imports all the same.
+ */
+export function packageFinder(appEntry: string): (id: string) => boolean {
+  const requireFromApp = createRequire(appEntry);
+  if (process.versions.pnp !== undefined) {
+    return (id) => {
+      try {
+        requireFromApp.resolve(id);
+        return true;
+      } catch (error) {
+        return (error as NodeJS.ErrnoException).code === 'ERR_PACKAGE_PATH_NOT_EXPORTED';
+      }
+    };
   }
+  const folders = requireFromApp.resolve.paths('package') ?? [];
+  return (id) => isBuiltin(id) || folders.some((folder) => statSync(join(folder, id, 'package.json'), { throwIfNoEntry: false })?.isFile());
 }
 
 /**
@@ -124,9 +141,9 @@ export function applicableInstrumentations(
   declared: readonly string[],
   env: NodeJS.ProcessEnv,
 ): InstrumentationEntry[] {
-  const resolveFromApp = createRequire(appEntry).resolve;
+  const isInstalled = packageFinder(appEntry);
   return INSTRUMENTATIONS.filter(
-    (entry) => names.includes(entry.name) && appliesTo(entry, resolveFromApp, env) && !undeclared(entry, declared),
+    (entry) => names.includes(entry.name) && appliesTo(entry, isInstalled, env) && !undeclared(entry, declared),
   );
 }
 

@@ -160,9 +160,9 @@ describe('the register preload', () => {
     assert.deepEqual(JSON.parse(ours.stdout()), { before: [], after: [] });
   });
 
-  it('loads no OpenTelemetry module and prints nothing when OTEL_ENABLED is unset', async () => {
+  it('loads no OpenTelemetry module, not even node:worker_threads, and prints nothing when OTEL_ENABLED is unset', async () => {
     const probe = startApp(
-      'const loaded = Object.keys(require.cache).filter((f) => /@opentelemetry|import-in-the-middle|otel.dist.(sdk|opentelemetry|packages)/.test(f)); console.log(JSON.stringify(loaded))',
+      "const loaded = Object.keys(require.cache).filter((f) => /@opentelemetry|import-in-the-middle|otel.dist.(sdk|opentelemetry|packages)/.test(f)); if (process.moduleLoadList.includes('NativeModule worker_threads')) loaded.push('node:worker_threads'); console.log(JSON.stringify(loaded))",
       {
         preload: 'none',
         env: { OTEL_ENABLED: undefined, OTEL_SAMPLING_RATE: 'abc' },

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import {
@@ -11,6 +13,7 @@ import {
   type InstrumentationEntry,
   METRICS_ONLY_INSTRUMENTATIONS,
   NOISY_INSTRUMENTATIONS,
+  packageFinder,
   packageOf,
   REPLACING_INSTRUMENTATIONS,
 } from '../../../src/instrument/catalogue.js';
@@ -122,78 +125,97 @@ describe('the INSTRUMENTATIONS table itself', () => {
 
 describe('appliesTo', () => {
   const noLambda: NodeJS.ProcessEnv = {};
-  const failing = (code: string | undefined) => (id: string) => {
-    const error = new Error(`Cannot find module '${id}'`) as NodeJS.ErrnoException;
-    if (code !== undefined) error.code = code;
-    throw error;
-  };
+  const installed =
+    (...ids: string[]) =>
+    (id: string) =>
+      ids.includes(id);
 
-  it('applies when one of the modules resolves', () => {
-    assert.equal(
-      appliesTo(byName('express'), (id) => `/app/node_modules/${id}/index.js`, noLambda),
-      true,
-    );
+  it('applies when one of the modules is installed', () => {
+    assert.equal(appliesTo(byName('express'), installed('express'), noLambda), true);
   });
 
-  it('does not apply when the modules are not found', () => {
-    assert.equal(appliesTo(byName('express'), failing('MODULE_NOT_FOUND'), noLambda), false);
+  it('does not apply when none is', () => {
+    assert.equal(appliesTo(byName('express'), installed('koa'), noLambda), false);
   });
 
-  it('applies to an ESM-only package that has no require export', () => {
-    assert.equal(appliesTo(byName('express'), failing('ERR_PACKAGE_PATH_NOT_EXPORTED'), noLambda), true);
-  });
-
-  it('does not apply when resolving fails with another error', () => {
-    assert.equal(appliesTo(byName('express'), failing(undefined), noLambda), false);
-    assert.equal(appliesTo(byName('express'), failing('EACCES'), noLambda), false);
-  });
-
-  it('applies when any one of several modules resolves, asking for each only until one does', () => {
+  it('applies when any one of several modules is installed, asking for each only until one is', () => {
     const asked: string[] = [];
-    const resolve = (id: string) => {
+    const isInstalled = (id: string) => {
       asked.push(id);
-      if (id !== 'pg-pool') failing('MODULE_NOT_FOUND')(id);
-      return id;
+      return id === 'pg-pool';
     };
-    assert.equal(appliesTo(byName('pg'), resolve, noLambda), true);
+    assert.equal(appliesTo(byName('pg'), isInstalled, noLambda), true);
     assert.deepEqual(asked, ['pg', 'pg-pool']);
-  });
-
-  it('asks the resolve function for the module names of the entry', () => {
-    const asked: string[] = [];
-    appliesTo(
-      byName('redis'),
-      (id) => {
-        asked.push(id);
-        failing('MODULE_NOT_FOUND')(id);
-      },
-      noLambda,
-    );
+    asked.length = 0;
+    appliesTo(byName('redis'), (id) => asked.push(id) < 0, noLambda);
     assert.deepEqual(asked, ['redis', '@redis/client', '@node-redis/client']);
   });
 
-  it('always applies to an entry with no modules, without resolving anything', () => {
+  it('always applies to an entry with no modules, without asking', () => {
     const entry = byName('undici');
     assert.deepEqual(entry.modules, []);
-    assert.equal(
-      appliesTo(
-        entry,
-        () => {
-          throw new Error('resolve must not be called');
-        },
-        noLambda,
-      ),
-      true,
-    );
+    const never = () => assert.fail('nothing is asked for');
+    assert.equal(appliesTo(entry, never, noLambda), true);
   });
 
   it('applies to aws-lambda only when both LAMBDA_TASK_ROOT and _HANDLER are set', () => {
     const lambda = byName('aws-lambda');
-    const resolve = () => 'resolved';
-    assert.equal(appliesTo(lambda, resolve, {}), false);
-    assert.equal(appliesTo(lambda, resolve, { LAMBDA_TASK_ROOT: '/var/task' }), false);
-    assert.equal(appliesTo(lambda, resolve, { _HANDLER: 'index.handler' }), false);
-    assert.equal(appliesTo(lambda, resolve, { LAMBDA_TASK_ROOT: '/var/task', _HANDLER: 'index.handler' }), true);
+    const all = () => true;
+    assert.equal(appliesTo(lambda, all, {}), false);
+    assert.equal(appliesTo(lambda, all, { LAMBDA_TASK_ROOT: '/var/task' }), false);
+    assert.equal(appliesTo(lambda, all, { _HANDLER: 'index.handler' }), false);
+    assert.equal(appliesTo(lambda, all, { LAMBDA_TASK_ROOT: '/var/task', _HANDLER: 'index.handler' }), true);
+  });
+});
+
+describe('packageFinder', () => {
+  let root: string;
+  before(() => {
+    root = mkdtempSync(join(tmpdir(), 'rustok-otel-finder-'));
+    const write = (file: string, text: string) => {
+      mkdirSync(dirname(join(root, file)), { recursive: true });
+      writeFileSync(join(root, file), text);
+    };
+    write('node_modules/pg/package.json', '{"main":"index.js"}');
+    write('node_modules/@redis/client/package.json', '{}');
+    write('node_modules/esm-only/package.json', '{"exports":{"import":"./index.mjs"}}');
+    write('node_modules/no-manifest/index.js', '');
+    write('service/node_modules/express/package.json', '{}');
+    write('service/src/main.js', '');
+    write('elsewhere/node_modules/koa/package.json', '{}');
+    symlinkSync(join(root, 'elsewhere/node_modules/koa'), join(root, 'service/node_modules/koa'), 'dir');
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it('finds what require would find from the app: its own node_modules, those up the tree, scoped names, links', () => {
+    const isInstalled = packageFinder(join(root, 'service/src/main.js'));
+    for (const id of ['express', 'pg', '@redis/client', 'koa', 'esm-only']) assert.equal(isInstalled(id), true, id);
+  });
+
+  it('does not find what is in no folder require looks in, or a folder that holds no package', () => {
+    const isInstalled = packageFinder(join(root, 'service/src/main.js'));
+    for (const id of ['mysql2', '@redis/other', 'redis', 'no-manifest']) assert.equal(isInstalled(id), false, id);
+    assert.equal(packageFinder(join(root, 'elsewhere/main.js'))('express'), false);
+  });
+
+  it("finds Node's own modules, with or without a package of their name", () => {
+    const isInstalled = packageFinder(join(root, 'service/src/main.js'));
+    for (const id of ['http', 'https', 'dns/promises', 'fs']) assert.equal(isInstalled(id), true, id);
+  });
+
+  it('agrees with require.resolve on every module of the table, from this repository', () => {
+    const isInstalled = packageFinder(fileURLToPath(import.meta.url));
+    const resolve = createRequire(import.meta.url).resolve;
+    for (const id of INSTRUMENTATIONS.flatMap((entry) => entry.modules)) {
+      let resolvable: boolean;
+      try {
+        resolve(id);
+        resolvable = true;
+      } catch (error) {
+        resolvable = (error as NodeJS.ErrnoException).code === 'ERR_PACKAGE_PATH_NOT_EXPORTED';
+      }
+      assert.equal(isInstalled(id), resolvable, id);
+    }
   });
 });
 
