@@ -93,6 +93,7 @@ async function exercise([express, plain, secure]: readonly number[]): Promise<vo
   await expect('early hints', { port: plain as number, path: '/plain/hints' });
   await expect('a Lambda-style invocation (serverless-http)', { port: plain as number, path: '/plain/lambda' });
   await expect('a server that never listens, its throw caught', { port: plain as number, path: '/plain/detached' });
+  await expect('handed to a server that never listens, as an untraced path', { port: plain as number, path: '/plain/detached-untraced' });
   await expect("a throw in a handler run from an async 'checkContinue'", {
     port: plain as number,
     path: '/plain/continue-throw',
@@ -137,6 +138,7 @@ async function exercise([express, plain, secure]: readonly number[]): Promise<vo
     ['early hints', 200],
     ['a Lambda-style invocation (serverless-http)', 200],
     ['a server that never listens, its throw caught', 500],
+    ['handed to a server that never listens, as an untraced path', 200],
     ["a throw in a handler run from an async 'checkContinue'", 0],
     ['a 418', 418],
     ['keep-alive request 1', 200],
