@@ -119,7 +119,16 @@ export function packageFinder(appEntry: string): (id: string) => boolean {
     };
   }
   const folders = requireFromApp.resolve.paths('package') ?? [];
-  return (id) => isBuiltin(id) || folders.some((folder) => statSync(join(folder, id, 'package.json'), { throwIfNoEntry: false })?.isFile());
+  return (id) => isBuiltin(id) || folders.some((folder) => isFile(join(folder, id, 'package.json')));
+}
+
+/** As `require` takes a folder it cannot read (another user's home, NODE_PATH naming a file): as holding nothing. */
+function isFile(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -7,11 +7,12 @@
 // and the context it runs in; its attributes, URL parsing included, are built only for a span that
 // records, and its histogram attributes (method, scheme, route, status) without either.
 import { subscribe } from 'node:diagnostics_channel';
+import { errorMonitor } from 'node:events';
 import { IncomingMessage, Server, type ServerResponse } from 'node:http';
 import type { Attributes, Context, Meter, Span, Tracer } from '@opentelemetry/api';
 import forwardedParse from 'forwarded-parse';
 import { durationHistogram, markWrapped, normalizedMethod } from './http-conventions.js';
-import { messageEvents, type Watch } from './message-events.js';
+import { messageEvents } from './message-events.js';
 import { redactedQuery } from './url-redaction.js';
 
 type Api = typeof import('@opentelemetry/api');
@@ -61,74 +62,41 @@ export function traceHttpServers(options: HttpServerOptions): void {
 function requestHandler({ api, core, tracer, meter, ignore }: HttpServerOptions) {
   const { context, propagation, trace, ROOT_CONTEXT, SpanKind, SpanStatusCode } = api;
   const histogram = meter && durationHistogram(meter, api, 'server');
+
   const watch = messageEvents(api);
+  const runIn = (context: Context, request: IncomingMessage, response: ServerResponse) => {
+    const watched = { context };
+    watch(request, watched);
+    watch(response, watched);
+  };
 
-  /**
-   * A request being served: its span, its histogram point, and what its response emits, seen before
-   * the response's listeners see it (an end on 'close', an error on 'error', as an `errorMonitor`
-   * would), through the response's watch: no listeners of ours on each response.
-   */
-  class Served implements Watch {
-    readonly #rpc: { type: typeof core.RPCType.HTTP; span: Span; route?: string };
-    readonly #started = core.hrTime();
-    #duration = 0;
-    #ended = false;
-    #measured = false;
-    /** The name of what the app's 'request' listener threw, once it has thrown. */
-    #thrown: string | undefined;
-    /** The watch of another server's span, when one server's handler emits the request to another. */
-    #outer: Watch | undefined;
-
-    constructor(
-      readonly context: Context,
-      readonly span: Span,
-      rpc: { type: typeof core.RPCType.HTTP; span: Span },
-      readonly request: IncomingMessage,
-      readonly response: ServerResponse,
-      readonly scheme: 'http' | 'https',
-    ) {
-      this.#rpc = rpc;
+  return function handle(server: unknown, emit: Emit, request: IncomingMessage, response: ServerResponse, args: unknown[]) {
+    let ignored: boolean;
+    try {
+      ignored = ignore(request);
+    } catch {
+      ignored = false;
     }
-
-    /** Watches the response from now on, after any other server that serves it too. */
-    watch() {
-      this.#outer = watch(this.response, this);
+    if (ignored) {
+      const ctx = core.suppressTracing(context.active());
+      return context.with(ctx, () => {
+        runIn(ctx, request, response);
+        return emit.apply(server, ['request', ...args]);
+      });
     }
-
-    seen(event: string | symbol, first: unknown) {
-      this.#outer?.seen?.(event, first);
-      if (event === 'close') {
-        if (this.#ended && this.#thrown === undefined) return;
-        if (!this.#ended) this.#took();
-        this.#end();
-        this.#measure(true);
-      } else if (event === 'error') {
-        // After 'error' a response emits only 'close', which then changes nothing.
-        if (this.#ended) return;
-        this.#took();
-        this.#end({ error: first });
-        this.#measure(false, describeThrown(first).name ?? '_OTHER');
-      }
-    }
-
-    /** The app's 'request' listener threw: recorded now, since emitted from a promise it would reach no exception monitor before the process ends. */
-    threw(error: unknown) {
-      this.#took();
-      this.#end({ error });
-      // Measured with the answer the app still gives; a crash first loses it, as it loses the interval's metrics.
-      this.#thrown = describeThrown(error).name ?? '_OTHER';
-    }
-
-    #took() {
-      this.#duration = core.hrTimeToMilliseconds(core.hrTimeDuration(this.#started, core.hrTime())) / 1000;
-    }
-
+    const startTime = core.hrTime();
+    const scheme = (request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+    const parent = propagation.extract(ROOT_CONTEXT, request.headers);
+    const span = tracer.startSpan(request.method || 'GET', { kind: SpanKind.SERVER }, parent);
+    if (span.isRecording()) span.setAttributes(requestAttributes(request, scheme));
+    const rpcMetadata: { type: typeof core.RPCType.HTTP; span: Span; route?: string } = { type: core.RPCType.HTTP, span };
+    const ctx = core.setRPCMetadata(trace.setSpan(parent, span), rpcMetadata);
+    let ended = false;
     /** `thrown` when the response emitted an error or the app's 'request' listener threw. */
-    #end(thrown?: { error: unknown }) {
-      if (this.#ended) return;
-      this.#ended = true;
-      const { span, request, response } = this;
-      const { route } = this.#rpc;
+    const end = (thrown?: { error: unknown }) => {
+      if (ended) return;
+      ended = true;
+      const { route } = rpcMetadata;
       const status = response.statusCode;
       const failure = thrown && describeThrown(thrown.error);
       if (thrown && failure) {
@@ -143,22 +111,21 @@ function requestHandler({ api, core, tracer, meter, ignore }: HttpServerOptions)
         if (route) span.updateName(`${request.method || 'GET'} ${route}`);
       }
       span.end();
-    }
-
+    };
+    let measured = false;
     /**
      * The histogram's point: the attributes known when the request ended, and, after a throw in its
      * handler, those of the answer the app still gave (a 500 its error handler sent counts as one,
      * which is what upstream's point ends up saying too: it changes the attributes it recorded).
      */
-    #measure(answered: boolean, errorName = this.#thrown) {
-      if (this.#measured || !histogram) return;
-      this.#measured = true;
-      const { request, response } = this;
+    const measure = (answered: boolean, thrownName: string | undefined) => {
+      if (measured || !histogram) return;
+      measured = true;
       const status = response.statusCode;
-      const { route } = this.#rpc;
-      const attributes: Attributes = { 'http.request.method': normalizedMethod(request.method), 'url.scheme': this.scheme };
+      const { route } = rpcMetadata;
+      const attributes: Attributes = { 'http.request.method': normalizedMethod(request.method), 'url.scheme': scheme };
       if (request.httpVersion) attributes['network.protocol.version'] = request.httpVersion;
-      if (errorName !== undefined) attributes['error.type'] = errorName;
+      if (thrownName !== undefined) attributes['error.type'] = thrownName;
       if (answered) {
         if (route !== undefined) attributes['http.route'] = route;
         if (status) {
@@ -166,41 +133,36 @@ function requestHandler({ api, core, tracer, meter, ignore }: HttpServerOptions)
           if (status >= 500 && status < 600) attributes['error.type'] = String(status);
         }
       }
-      histogram.record(this.#duration, attributes);
-    }
-  }
-
-  return function handle(server: unknown, emit: Emit, request: IncomingMessage, response: ServerResponse, args: unknown[]) {
-    let ignored: boolean;
-    try {
-      ignored = ignore(request);
-    } catch {
-      ignored = false;
-    }
-    if (ignored) {
-      const ctx = core.suppressTracing(context.active());
-      return context.with(ctx, () => {
-        watch(request, { context: ctx });
-        // Emitted by another server's handler, the response still tells that server's span it ended.
-        const outer = watch(response, { context: ctx });
-        if (outer?.seen) watch(response, { context: ctx, seen: outer.seen.bind(outer) });
-        return emit.apply(server, ['request', ...args]);
-      });
-    }
-    const scheme = (request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
-    const parent = propagation.extract(ROOT_CONTEXT, request.headers);
-    const span = tracer.startSpan(request.method || 'GET', { kind: SpanKind.SERVER }, parent);
-    if (span.isRecording()) span.setAttributes(requestAttributes(request, scheme));
-    const rpc: { type: typeof core.RPCType.HTTP; span: Span } = { type: core.RPCType.HTTP, span };
-    const ctx = core.setRPCMetadata(trace.setSpan(parent, span), rpc);
-    const served = new Served(ctx, span, rpc, request, response, scheme);
+      histogram.record(duration, attributes);
+    };
+    let duration = 0;
+    const took = () => {
+      duration = core.hrTimeToMilliseconds(core.hrTimeDuration(startTime, core.hrTime())) / 1000;
+    };
     return context.with(ctx, () => {
-      watch(request, { context: ctx });
-      served.watch();
+      runIn(ctx, request, response);
+      let thrownName: string | undefined;
+      response.once('close', () => {
+        if (ended && thrownName === undefined) return;
+        if (!ended) took();
+        end();
+        measure(true, thrownName);
+      });
+      // After 'error' a response emits only 'close', which then changes nothing.
+      response.once(errorMonitor, (error: unknown) => {
+        if (ended) return;
+        took();
+        end({ error });
+        measure(false, describeThrown(error).name ?? '_OTHER');
+      });
       try {
         return emit.apply(server, ['request', ...args]);
       } catch (error) {
-        served.threw(error);
+        // Recorded here: emitted from a promise, the throw would reach no exception monitor before the process ends.
+        took();
+        end({ error });
+        // Measured with the answer the app still gives; a crash first loses it, as it loses the interval's metrics.
+        thrownName = describeThrown(error).name ?? '_OTHER';
         throw error;
       }
     });

@@ -25,11 +25,8 @@ type Watched = { [WATCH]?: Watch };
 const WRAPPED = Symbol('@rustok/otel.message-events');
 const WATCH = Symbol('@rustok/otel.watch');
 
-/**
- * Has the messages' prototypes emit as their watches say, and returns how a message gets its watch,
- * which returns the watch it replaces (a request emitted to a second server is watched by both).
- */
-export function messageEvents({ context }: Api): (message: object, watch: Watch) => Watch | undefined {
+/** Has the messages' prototypes emit as their watches say, and returns how a message gets its watch. */
+export function messageEvents({ context }: Api): (message: object, watch: Watch) => void {
   for (const prototype of [IncomingMessage.prototype, ServerResponse.prototype, ClientRequest.prototype] as unknown as { emit: Emit }[]) {
     if (prototype.emit[WRAPPED]) continue;
     const emit = prototype.emit;
@@ -52,8 +49,6 @@ export function messageEvents({ context }: Api): (message: object, watch: Watch)
 }
 
 /** Not enumerable: the app may log or copy its messages, and sees nothing of ours there. */
-function watch(message: object, watched: Watch): Watch | undefined {
-  const replaced = (message as Watched)[WATCH];
+function watch(message: object, watched: Watch): void {
   Object.defineProperty(message, WATCH, { value: watched, writable: true, configurable: true });
-  return replaced;
 }

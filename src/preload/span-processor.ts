@@ -16,11 +16,16 @@ const SAMPLED = 1;
 const MAX_OPEN = 4096;
 /**
  * A crash is often an error an instrumentation recorded on its span and threw on, out of the request:
- * the last spans that recorded an exception, by what it says (type, message, stack), until the event
- * loop turns. A throw reaches the top in the task it was thrown in, however long a loaded machine
- * takes to get it there; the same error thrown again later, outside any request, is not that request's.
+ * the last spans that recorded an exception, by what it says (type, message, stack). One counts for
+ * the rest of the event loop's turn it was recorded in, however long a loaded machine takes a throw
+ * to the top, and for ERRORED_MILLIS after it, for a throw passed on to a later turn (an `await` in a
+ * `finally`, a `setImmediate`). The same error thrown again later, outside any request, is not that
+ * request's.
  */
 const MAX_ERRORED = 32;
+export const ERRORED_MILLIS = 100;
+/** Node's own: an app's fake timers (sinon's, jest's) must not keep a turn from ending for us. */
+const afterThisTurn = setImmediate;
 
 export class ThreadSpanProcessor implements SpanProcessor {
   private readonly startThread: () => ExportThread;
@@ -28,8 +33,10 @@ export class ThreadSpanProcessor implements SpanProcessor {
   private readonly batch: Config['traces']['batch'];
   private readonly timeoutMillis: number;
   private readonly open = new Set<Span>();
-  private readonly errored = new Map<string, SpanContext>();
-  private forgettingErrored = false;
+  private readonly errored = new Map<string, { span: SpanContext; at: number; turn: number }>();
+  /** Turns of the event loop that ended since the first error was recorded: the ones that recorded one. */
+  private turn = 0;
+  private turning = false;
   private buffer: SpanRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
 
@@ -59,13 +66,13 @@ export class ThreadSpanProcessor implements SpanProcessor {
       const { 'exception.type': type, 'exception.message': message, 'exception.stacktrace': stack } = event.attributes;
       const key = errorKey(type, message, stack);
       this.errored.delete(key);
-      this.errored.set(key, span.spanContext());
+      this.errored.set(key, { span: span.spanContext(), at: performance.now(), turn: this.turn });
       if (this.errored.size > MAX_ERRORED) this.errored.delete(this.errored.keys().next().value as string);
-      if (this.forgettingErrored) continue;
-      this.forgettingErrored = true;
-      setImmediate(() => {
-        this.errored.clear();
-        this.forgettingErrored = false;
+      if (this.turning) continue;
+      this.turning = true;
+      afterThisTurn(() => {
+        this.turn++;
+        this.turning = false;
       }).unref();
     }
     this.buffer.push(toRecord(span));
@@ -87,7 +94,9 @@ export class ThreadSpanProcessor implements SpanProcessor {
     } catch {
       return undefined;
     }
-    return this.errored.get(key);
+    const found = this.errored.get(key);
+    if (!found) return undefined;
+    return found.turn === this.turn || performance.now() - found.at <= ERRORED_MILLIS ? found.span : undefined;
   }
 
   /** The open span that `span` is a child of, if it is still open. */

@@ -94,6 +94,7 @@ async function exercise([express, plain, secure]: readonly number[]): Promise<vo
   await expect('a Lambda-style invocation (serverless-http)', { port: plain as number, path: '/plain/lambda' });
   await expect('a server that never listens, its throw caught', { port: plain as number, path: '/plain/detached' });
   await expect('handed to a server that never listens, as an untraced path', { port: plain as number, path: '/plain/detached-untraced' });
+  await expect("a response with an emit of its own that skips the prototype's", { port: plain as number, path: '/plain/own-emit' });
   await expect("a throw in a handler run from an async 'checkContinue'", {
     port: plain as number,
     path: '/plain/continue-throw',
@@ -139,6 +140,7 @@ async function exercise([express, plain, secure]: readonly number[]): Promise<vo
     ['a Lambda-style invocation (serverless-http)', 200],
     ['a server that never listens, its throw caught', 500],
     ['handed to a server that never listens, as an untraced path', 200],
+    ["a response with an emit of its own that skips the prototype's", 200],
     ["a throw in a handler run from an async 'checkContinue'", 0],
     ['a 418', 418],
     ['keep-alive request 1', 200],

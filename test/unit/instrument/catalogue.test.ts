@@ -183,6 +183,8 @@ describe('packageFinder', () => {
     write('service/node_modules/express/package.json', '{}');
     write('service/src/main.js', '');
     write('elsewhere/node_modules/koa/package.json', '{}');
+    write('unreadable/node_modules', 'a file where a folder would be');
+    write('unreadable/main.js', '');
     symlinkSync(join(root, 'elsewhere/node_modules/koa'), join(root, 'service/node_modules/koa'), 'dir');
   });
   after(() => rmSync(root, { recursive: true, force: true }));
@@ -196,6 +198,12 @@ describe('packageFinder', () => {
     const isInstalled = packageFinder(join(root, 'service/src/main.js'));
     for (const id of ['mysql2', '@redis/other', 'redis', 'no-manifest']) assert.equal(isInstalled(id), false, id);
     assert.equal(packageFinder(join(root, 'elsewhere/main.js'))('express'), false);
+  });
+
+  it('looks past a folder it cannot read, as require does', () => {
+    const isInstalled = packageFinder(join(root, 'unreadable/main.js'));
+    assert.equal(isInstalled('pg'), true);
+    assert.equal(isInstalled('express'), false);
   });
 
   it("finds Node's own modules, with or without a package of their name", () => {

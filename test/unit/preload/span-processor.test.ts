@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setTimeout as after, setImmediate as nextTurn } from 'node:timers/promises';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import type { ExportThread } from '../../../src/export/thread.js';
-import { ThreadSpanProcessor } from '../../../src/preload/span-processor.js';
+import { ERRORED_MILLIS, ThreadSpanProcessor } from '../../../src/preload/span-processor.js';
 
 const BATCH = { maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 60_000, exportTimeoutMillis: 30_000 };
 
@@ -22,12 +22,21 @@ function setUp() {
 }
 
 describe('the span that recorded an error', () => {
-  it('is found by the error while its throw is still on its way up, however long that takes', () => {
+  it('is found by the error for the rest of the turn it was recorded in, however long that takes', () => {
     const { processor, recordAndEnd } = setUp();
     const error = new Error('boom in the handler');
     const recorded = recordAndEnd(error);
-    const busyUntil = performance.now() + 50;
+    const busyUntil = performance.now() + ERRORED_MILLIS + 20;
     while (performance.now() < busyUntil);
+    assert.deepEqual(processor.spanThatRecorded(error), recorded);
+  });
+
+  it('is found in a later turn for a while: a throw passed on by setImmediate, or after an await in a finally', async () => {
+    const { processor, recordAndEnd } = setUp();
+    const error = new Error('boom, later');
+    const recorded = recordAndEnd(error);
+    await nextTurn();
+    await after(1);
     assert.deepEqual(processor.spanThatRecorded(error), recorded);
   });
 
@@ -41,14 +50,28 @@ describe('the span that recorded an error', () => {
     assert.equal(processor.spanThatRecorded('boom'), undefined);
   });
 
-  it('is forgotten once the event loop turns: the same error thrown later, outside the request, is not its', async () => {
+  it('is forgotten once its turn has ended and the while has passed: the same error thrown later, outside the request, is not its', async () => {
     const { processor, recordAndEnd } = setUp();
     const error = new Error('shared');
     recordAndEnd(error);
-    await nextTurn();
+    await after(ERRORED_MILLIS + 20);
     assert.equal(processor.spanThatRecorded(error), undefined);
     const again = recordAndEnd(error);
     assert.deepEqual(processor.spanThatRecorded(error), again);
+  });
+
+  it("is forgotten all the same while the app's fake timers hold every setImmediate", async () => {
+    const { processor, recordAndEnd } = setUp();
+    const real = globalThis.setImmediate;
+    globalThis.setImmediate = (() => ({ unref() {} })) as unknown as typeof setImmediate;
+    const error = new Error('under fake timers');
+    try {
+      recordAndEnd(error);
+    } finally {
+      globalThis.setImmediate = real;
+    }
+    await after(ERRORED_MILLIS + 20);
+    assert.equal(processor.spanThatRecorded(error), undefined);
   });
 
   it('is not looked for on an error whose properties throw', () => {
