@@ -1,5 +1,5 @@
 // Which instrumentation packages exist, what module each one patches, and which of them apply to an
-// app: the ones whose modules it can resolve. Loading them is load.ts's part.
+// app: the ones whose modules it has. Loading them is load.ts's part.
 import { statSync } from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
 import { join } from 'node:path';
@@ -102,7 +102,7 @@ export function appliesTo(entry: InstrumentationEntry, isInstalled: (id: string)
  * its name in one of the folders `require` looks in (every `node_modules` up the tree, NODE_PATH,
  * the global folders). One `stat` a folder: `require.resolve` of the ~45 candidate modules (a thrown
  * error and four file probes a folder for each missing one, the package's `exports` for each present
- * one) took ~10 ms of every start. Under Yarn Plug'n'Play, where packages are in no folder,
+ * one) took ~11 ms in a process of its own, this 4–5. Under Yarn Plug'n'Play, where packages are in no folder,
  * `require.resolve` still decides; an ES-module-only package, which has no `require` export, is there
  * for the app's imports all the same.
  */

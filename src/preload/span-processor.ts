@@ -60,6 +60,7 @@ export class ThreadSpanProcessor implements SpanProcessor {
   onEnd(span: ReadableSpan): void {
     this.open.delete(span as Span);
     if ((span.spanContext().traceFlags & SAMPLED) === 0) return;
+    // First: starting the thread takes milliseconds, which must not count against ERRORED_MILLIS.
     this.exportThread();
     for (const event of span.events) {
       if (event.name !== 'exception' || !event.attributes) continue;
