@@ -1,7 +1,8 @@
 // The one answer to "which app is this": its entry script, and the package.json that names it. Every
 // part that needs the app's name, version or dependencies (the resource, the instrumentations,
 // doctor) asks here.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { type Config, type ConfigResult, DEFAULT_SOURCE } from '../config/types.js';
 import { type PackageJson, packageJsonsAbove, readPackageJson } from '../package-json.js';
@@ -17,11 +18,27 @@ export interface AppPackage {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** The script Node was started with, as an absolute path. */
+/**
+ * The script Node was started with, as an absolute path. `node .` and `node /srv/app` name a folder
+ * (and so does process.argv[1]); Node runs its package.json's "main", or its index.js.
+ */
 export function appEntry(argv: readonly string[] = process.argv, cwd = process.cwd()): string {
   const script = argv[1];
-  if (script && isAbsolute(script)) return script;
-  return join(cwd, script ?? 'index.js');
+  const path = script && isAbsolute(script) ? script : join(cwd, script ?? 'index.js');
+  if (!isFolder(path)) return path;
+  try {
+    return createRequire(join(path, 'package.json')).resolve(path);
+  } catch {
+    return join(path, 'index.js');
+  }
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -24,8 +24,12 @@ const MAX_OPEN = 4096;
  */
 const MAX_ERRORED = 32;
 export const ERRORED_MILLIS = 100;
-/** Node's own: an app's fake timers (sinon's, jest's) must not keep a turn from ending for us. */
-const afterThisTurn = setImmediate;
+/**
+ * The turn ends for us at the next timers phase: an unref'd timer still ends the loop's wait for I/O,
+ * where an unref'd immediate would wait as long as an idle server does. Node's own, taken now: an
+ * app's fake timers (sinon's, jest's) must not keep a turn from ending.
+ */
+const nodeSetTimeout = setTimeout;
 
 export class ThreadSpanProcessor implements SpanProcessor {
   private readonly startThread: () => ExportThread;
@@ -71,10 +75,10 @@ export class ThreadSpanProcessor implements SpanProcessor {
       if (this.errored.size > MAX_ERRORED) this.errored.delete(this.errored.keys().next().value as string);
       if (this.turning) continue;
       this.turning = true;
-      afterThisTurn(() => {
+      nodeSetTimeout(() => {
         this.turn++;
         this.turning = false;
-      }).unref();
+      }, 0).unref();
     }
     this.buffer.push(toRecord(span));
     if (this.buffer.length >= this.batch.maxExportBatchSize) this.handOver();

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { APP_DIR, FIXTURE_NODE, ourLines, sentinel, startApp, WORK_DIR } from '../helpers/app.js';
@@ -75,6 +75,23 @@ describe('the register preload', () => {
       line ?? '',
       /^tracing fixture-shop@3\.1\.4 \(staging\) to grpc http:\/\/127\.0\.0\.1:\d+, sampling 100%, 4 instrumentations \(express, http, pino, undici\); metrics to grpc http:\/\/127\.0\.0\.1:\d+ every 60 s; logs to grpc http:\/\/127\.0\.0\.1:\d+$/,
     );
+  });
+
+  // `node .` (a Dockerfile's CMD) names a folder, and so does process.argv[1]: the app is its package's main.
+  it('traces an app started as a folder, `node .` or its path, named by that folder’s package.json', async () => {
+    const dir = join(APP_DIR, 'started-as-folder');
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'folder-shop', version: '2.0.0', main: 'server.cjs' }));
+    cpSync(join(APP_DIR, 'server.cjs'), join(dir, 'server.cjs'));
+    for (const [how, script] of [
+      ['dot', '.'],
+      ['path', dir],
+    ] as const) {
+      const app = startApp(script, { receiver: fixture.receiver, cwd: dir, env: { OTEL_RESOURCE_ATTRIBUTES: `started=${how}` } });
+      const { spans } = await helloTrace(app, 'folder-shop');
+      assert.deepEqual([spans[0]?.resource['service.version'], spans[0]?.resource.started], ['2.0.0', how], `started with ${script}`);
+    }
   });
 
   it("takes the environment a framework's command sets in its own code, when none was set at the start", async () => {

@@ -126,6 +126,16 @@ describe('appEntry', () => {
     assert.equal(appEntry(['node', 'dist/main.js'], '/srv/app'), join('/srv/app', 'dist/main.js'));
     assert.equal(appEntry(['node', '/srv/app/main.js'], '/elsewhere'), '/srv/app/main.js');
   });
+
+  it("is the file Node runs for a folder (`node .`): its package.json's main, else its index.js", () => {
+    const withMain = tree({ 'package.json': { name: 'shop', main: 'dist/server.js' }, 'dist/server.js': '' });
+    assert.equal(appEntry(['node', '.'], withMain), join(withMain, 'dist/server.js'));
+    assert.equal(appEntry(['node', withMain], '/elsewhere'), join(withMain, 'dist/server.js'));
+    const withIndex = tree({ 'index.js': '' });
+    assert.equal(appEntry(['node', withIndex], '/elsewhere'), join(withIndex, 'index.js'));
+    const broken = tree({ 'package.json': { name: 'shop', main: 'missing.js' } });
+    assert.equal(appEntry(['node', broken], '/elsewhere'), join(broken, 'index.js'));
+  });
 });
 
 describe('serviceIdentity', () => {

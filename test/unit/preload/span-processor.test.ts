@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { setTimeout as after, setImmediate as nextTurn } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import type { ExportThread } from '../../../src/export/thread.js';
 import { ERRORED_MILLIS, ThreadSpanProcessor } from '../../../src/preload/span-processor.js';
@@ -60,15 +62,36 @@ describe('the span that recorded an error', () => {
     assert.deepEqual(processor.spanThatRecorded(error), again);
   });
 
-  it("is forgotten all the same while the app's fake timers hold every setImmediate", async () => {
+  it('is forgotten when the loop next wakes for I/O after waiting idle, the turn it was recorded in long over', async () => {
     const { processor, recordAndEnd } = setUp();
-    const real = globalThis.setImmediate;
-    globalThis.setImmediate = (() => ({ unref() {} })) as unknown as typeof setImmediate;
+    const error = new Error('recorded in an immediate');
+    const worker = new Worker(
+      'const { parentPort } = require("node:worker_threads"); parentPort.once("message", () => setTimeout(() => parentPort.postMessage(0), 300));',
+      { eval: true },
+    );
+    try {
+      await once(worker, 'online');
+      const answered = once(worker, 'message');
+      setImmediate(() => {
+        recordAndEnd(error);
+        worker.postMessage('go');
+      });
+      await answered;
+      assert.equal(processor.spanThatRecorded(error), undefined);
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  it("is forgotten all the same while the app's fake timers hold every timer", async () => {
+    const { processor, recordAndEnd } = setUp();
+    const real = globalThis.setTimeout;
+    globalThis.setTimeout = (() => ({ unref() {} })) as unknown as typeof setTimeout;
     const error = new Error('under fake timers');
     try {
       recordAndEnd(error);
     } finally {
-      globalThis.setImmediate = real;
+      globalThis.setTimeout = real;
     }
     await after(ERRORED_MILLIS + 20);
     assert.equal(processor.spanThatRecorded(error), undefined);
