@@ -9,10 +9,10 @@
 // seen through its prototype's `emit` (message-events.ts), not through listeners of its own. A throw
 // of ours is caught before it reaches the app.
 import type { IncomingMessage } from 'node:http';
-import type { Attributes, Context, Histogram, Span, Tracer } from '@opentelemetry/api';
+import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { instrumentationFailed } from '../log.js';
-import { durationHistogram, markWrapped, normalizedMethod } from './http-conventions.js';
+import { type DurationHistogram, markWrapped, normalizedMethod } from './http-conventions.js';
 import { messageEvents, type Watch } from './message-events.js';
 import { redactedQuery } from './url-redaction.js';
 
@@ -25,6 +25,8 @@ export interface HttpClientOptions {
   readonly instrumentation: InstrumentationModule;
   readonly scope: string;
   readonly version: string | undefined;
+  /** Where calls' durations go; none with metrics off. */
+  readonly histogram: DurationHistogram | undefined;
 }
 
 /** As shimmer marks a function it wrapped. */
@@ -52,20 +54,14 @@ interface RequestOptions {
   headers?: unknown;
 }
 
-export function httpClientInstrumentation({ api, instrumentation, scope, version }: HttpClientOptions): Instrumentation {
-  let histogram: Histogram | undefined;
+export function httpClientInstrumentation({ api, instrumentation, scope, version, histogram }: HttpClientOptions): Instrumentation {
   class LeanHttpClientInstrumentation extends instrumentation.InstrumentationBase {
     constructor() {
       super(scope, version ?? '0.0.0', {});
     }
 
     init() {
-      const wrapRequest = requestWrapper(
-        api,
-        messageEvents(api),
-        () => this.tracer,
-        () => histogram,
-      );
+      const wrapRequest = requestWrapper(api, messageEvents(api), () => this.tracer, histogram);
       return (['http', 'https'] as const).map(
         (component) =>
           new instrumentation.InstrumentationNodeModuleDefinition(
@@ -75,10 +71,6 @@ export function httpClientInstrumentation({ api, instrumentation, scope, version
             (exports) => unpatch(exports as HttpModule | undefined),
           ),
       );
-    }
-
-    protected override _updateMetricInstruments() {
-      histogram = durationHistogram(this.meter, api, 'client');
     }
   }
   return new LeanHttpClientInstrumentation();
@@ -122,7 +114,7 @@ function requestWrapper(
   api: Api,
   watch: (message: object, watch: Watch) => void,
   tracer: () => Tracer,
-  histogram: () => Histogram | undefined,
+  histogram: DurationHistogram | undefined,
 ) {
   const { context, propagation, trace, SpanKind, SpanStatusCode } = api;
   const origins = new Map<string, RequestOptions | null>();
@@ -130,7 +122,7 @@ function requestWrapper(
   const close = (call: Call) => {
     call.finished = true;
     call.span.end();
-    histogram()?.record((performance.now() - call.started) / 1000, call.measured);
+    histogram?.record((performance.now() - call.started) / 1000, call.measured);
   };
   const fail = (call: Call, error: unknown) => {
     const { name, message } = (error ?? {}) as Partial<Error>;

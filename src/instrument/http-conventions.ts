@@ -1,8 +1,6 @@
 // What our HTTP server and client instrumentations share with upstream's, so that dashboards and
 // alerts built on upstream's read ours unchanged.
-import type { Histogram, Meter } from '@opentelemetry/api';
-
-type Api = typeof import('@opentelemetry/api');
+import type { Attributes } from '@opentelemetry/api';
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
 
@@ -13,21 +11,21 @@ export function normalizedMethod(method: string | undefined): string {
   return KNOWN_METHODS.has(upper) ? upper : '_OTHER';
 }
 
-const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+/** The buckets of upstream's http instrumentation's duration histograms, in seconds. */
+export const DURATION_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
 /**
- * `http.server.request.duration` or `http.client.request.duration`, with the name, unit, buckets
- * and description of upstream's http instrumentation. Calls made with fetch and with node:http go
- * to one client histogram: upstream's undici instrumentation describes its own in other words, and
- * two descriptions under one name and scope would be a conflict.
+ * How upstream's http instrumentation describes `http.server.request.duration` and
+ * `http.client.request.duration`. Calls made with fetch and with node:http go to one client
+ * histogram, described so: upstream's undici instrumentation describes its own in other words.
  */
-export function durationHistogram(meter: Meter, { ValueType }: Api, side: 'server' | 'client'): Histogram {
-  return meter.createHistogram(`http.${side}.request.duration`, {
-    description: `Duration of HTTP ${side} requests.`,
-    unit: 's',
-    valueType: ValueType.DOUBLE,
-    advice: { explicitBucketBoundaries: DURATION_BUCKETS },
-  });
+export function durationDescription(side: 'server' | 'client'): string {
+  return `Duration of HTTP ${side} requests.`;
+}
+
+/** Where an instrumentation records a request's or a call's duration, in seconds (preload/http-durations.ts). */
+export interface DurationHistogram {
+  record(seconds: number, attributes: Attributes): void;
 }
 
 /**

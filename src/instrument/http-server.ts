@@ -9,9 +9,9 @@
 import { subscribe } from 'node:diagnostics_channel';
 import { errorMonitor } from 'node:events';
 import { IncomingMessage, Server, type ServerResponse } from 'node:http';
-import type { Attributes, Context, Meter, Span, Tracer } from '@opentelemetry/api';
+import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
 import forwardedParse from 'forwarded-parse';
-import { durationHistogram, markWrapped, normalizedMethod } from './http-conventions.js';
+import { type DurationHistogram, markWrapped, normalizedMethod } from './http-conventions.js';
 import { messageEvents } from './message-events.js';
 import { redactedQuery } from './url-redaction.js';
 
@@ -22,8 +22,8 @@ export interface HttpServerOptions {
   readonly api: Api;
   readonly core: Core;
   readonly tracer: Tracer;
-  /** Where the duration histogram goes; without it, none is recorded. */
-  readonly meter: Meter | undefined;
+  /** Where requests' durations go; none with metrics off. */
+  readonly histogram: DurationHistogram | undefined;
   /** Requests to run untraced (and unmeasured): the configured untraced paths, a Prometheus scrape. */
   readonly ignore: (request: IncomingMessage) => boolean;
 }
@@ -59,9 +59,8 @@ export function traceHttpServers(options: HttpServerOptions): void {
   });
 }
 
-function requestHandler({ api, core, tracer, meter, ignore }: HttpServerOptions) {
+function requestHandler({ api, core, tracer, histogram, ignore }: HttpServerOptions) {
   const { context, propagation, trace, ROOT_CONTEXT, SpanKind, SpanStatusCode } = api;
-  const histogram = meter && durationHistogram(meter, api, 'server');
 
   const watch = messageEvents(api);
   const runIn = (context: Context, request: IncomingMessage, response: ServerResponse) => {

@@ -7,10 +7,10 @@
 // attributes are built only for a span that records. A throw of ours on a channel would reach the
 // app as an uncaught exception: each handler keeps its own.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import type { Attributes, Histogram, Span, TextMapSetter, Tracer } from '@opentelemetry/api';
+import type { Attributes, Span, TextMapSetter, Tracer } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { instrumentationFailed } from '../log.js';
-import { durationHistogram, normalizedMethod } from './http-conventions.js';
+import { type DurationHistogram, normalizedMethod } from './http-conventions.js';
 import { redactSigningParameters } from './url-redaction.js';
 
 type Api = typeof import('@opentelemetry/api');
@@ -21,6 +21,8 @@ export interface UndiciOptions {
   readonly instrumentation: InstrumentationModule;
   readonly scope: string;
   readonly version: string | undefined;
+  /** Where calls' durations go; none with metrics off. */
+  readonly histogram: DurationHistogram | undefined;
 }
 
 /** A request as undici's channels show it: its headers are text in undici 5, a list of names and values since 6. */
@@ -54,8 +56,7 @@ interface Target {
   readonly url?: URL;
 }
 
-export function undiciInstrumentation({ api, instrumentation, scope, version }: UndiciOptions): Instrumentation {
-  let histogram: Histogram | undefined;
+export function undiciInstrumentation({ api, instrumentation, scope, version, histogram }: UndiciOptions): Instrumentation {
   let subscribed: [string, Handler][] | undefined;
   class LeanUndiciInstrumentation extends instrumentation.InstrumentationBase {
     constructor() {
@@ -69,11 +70,7 @@ export function undiciInstrumentation({ api, instrumentation, scope, version }: 
     override enable() {
       super.enable();
       if (subscribed) return;
-      subscribed = channelHandlers(
-        api,
-        () => this.tracer,
-        () => histogram,
-      );
+      subscribed = channelHandlers(api, () => this.tracer, histogram);
       for (const [channel, handler] of subscribed) subscribe(channel, handler);
     }
 
@@ -82,17 +79,13 @@ export function undiciInstrumentation({ api, instrumentation, scope, version }: 
       for (const [channel, handler] of subscribed ?? []) unsubscribe(channel, handler);
       subscribed = undefined;
     }
-
-    protected override _updateMetricInstruments() {
-      histogram = durationHistogram(this.meter, api, 'client');
-    }
   }
   return new LeanUndiciInstrumentation();
 }
 
 type Handler = (message: unknown) => void;
 
-function channelHandlers(api: Api, tracer: () => Tracer, histogram: () => Histogram | undefined): [string, Handler][] {
+function channelHandlers(api: Api, tracer: () => Tracer, histogram: DurationHistogram | undefined): [string, Handler][] {
   const { context, propagation, trace, SpanKind, SpanStatusCode } = api;
   const inFlight = new WeakMap<UndiciRequest, InFlight>();
   const targets = new Map<string, Target | null>();
@@ -100,7 +93,7 @@ function channelHandlers(api: Api, tracer: () => Tracer, histogram: () => Histog
   const finish = (request: UndiciRequest, flight: InFlight) => {
     inFlight.delete(request);
     flight.span.end();
-    histogram()?.record((performance.now() - flight.started) / 1000, flight.measured);
+    histogram?.record((performance.now() - flight.started) / 1000, flight.measured);
   };
 
   const created: Handler = (message) => {

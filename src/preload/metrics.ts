@@ -2,6 +2,7 @@
 // event-loop, heap and GC metrics, pushed over OTLP through the export thread or served for a
 // Prometheus scrape. A file of its own in the build, loaded only when metrics are on.
 import { createServer, type IncomingMessage } from 'node:http';
+import { hrTime, type InstrumentationScope } from '@opentelemetry/core';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { Resource } from '@opentelemetry/resources';
 import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
@@ -11,9 +12,12 @@ import { redactEndpoint } from '../config/secrets.js';
 import type { Config } from '../config/types.js';
 import type { ExportThread } from '../export/thread.js';
 import { reason, sayOnce } from '../log.js';
+import { type HttpDurations, httpDurations } from './http-durations.js';
 
 export interface Metrics {
   readonly meterProvider: import('@opentelemetry/api').MeterProvider;
+  /** Where our HTTP instrumentations record durations: aggregated by us, collected by the reader. */
+  readonly httpDurations: HttpDurations;
   readonly instrumentations: readonly Instrumentation[];
   /** For the banner: where the metrics go. */
   readonly destination: string;
@@ -31,15 +35,16 @@ export interface Metrics {
   isScrape(request: IncomingMessage): boolean;
 }
 
-export function startMetrics(config: Config, resource: Resource, thread: () => ExportThread): Metrics {
+export function startMetrics(config: Config, resource: Resource, scope: InstrumentationScope, thread: () => ExportThread): Metrics {
   const { metrics } = config;
+  const durations = httpDurations(scope, resource, hrTime);
   let reader: import('@opentelemetry/sdk-metrics').MetricReader;
   let destination: string;
   let isScrape: Metrics['isScrape'] = () => false;
   let collectAtEnd: Metrics['collectAtEnd'] = () => {};
   let sendCollected: Metrics['sendCollected'] = () => false;
   if (metrics.exporter === 'prometheus') {
-    const scrape = servePrometheus(metrics.prometheus);
+    const scrape = servePrometheus(metrics.prometheus, durations);
     reader = scrape.reader;
     isScrape = scrape.isScrape;
     destination = `a Prometheus scrape on ${metrics.prometheus.host ?? '*'}:${metrics.prometheus.port}/metrics`;
@@ -49,6 +54,7 @@ export function startMetrics(config: Config, resource: Resource, thread: () => E
       exporter,
       exportIntervalMillis: metrics.intervalMillis,
       exportTimeoutMillis: Math.min(metrics.intervalMillis, config.shutdownTimeoutMillis),
+      metricProducers: [durations],
     });
     destination = `${metrics.otlp.protocol} ${redactEndpoint(metrics.otlp.url)} every ${metrics.intervalMillis / 1000} s`;
     const periodic = reader;
@@ -84,6 +90,7 @@ export function startMetrics(config: Config, resource: Resource, thread: () => E
   }
   return {
     meterProvider,
+    httpDurations: durations,
     instrumentations,
     destination,
     async flush(timeoutMillis) {
@@ -124,10 +131,10 @@ class ThreadMetricExporter implements PushMetricExporter {
   }
 }
 
-function servePrometheus({ host, port }: Config['metrics']['prometheus']) {
+function servePrometheus({ host, port }: Config['metrics']['prometheus'], durations: HttpDurations) {
   const { PrometheusExporter }: typeof import('@opentelemetry/exporter-prometheus') = require('@opentelemetry/exporter-prometheus');
   // Our own server, not the exporter's, so we know which requests are scrapes.
-  const reader = new PrometheusExporter({ preventServerStart: true });
+  const reader = new PrometheusExporter({ preventServerStart: true, metricProducers: [durations] });
   const server = createServer((request, response) => {
     if ((request.url ?? '').split('?')[0] === '/metrics') reader.getMetricsRequestHandler(request, response);
     else response.writeHead(404).end('metrics are at /metrics\n');

@@ -74,7 +74,10 @@ function startTracing(config: Config): void {
   );
   api.trace.setGlobalTracerProvider(provider);
 
-  const metrics = config.metrics.exporter === 'none' ? undefined : startMetrics(config, resource, () => processor.exportThread());
+  const metrics =
+    config.metrics.exporter === 'none'
+      ? undefined
+      : startMetrics(config, resource, { name: LEAN_SCOPE, version: build?.version }, () => processor.exportThread());
   // The app's own meters (`metrics.getMeter()`) go where the RED metrics go, as its tracers do;
   // unless it brings a metrics SDK of its own, whose provider would be refused the global.
   if (metrics && !OWN_METRICS_SDK.some((name) => app.dependencies.includes(name)))
@@ -89,7 +92,7 @@ function startTracing(config: Config): void {
       api,
       core,
       tracer: provider.getTracer(LEAN_SCOPE, build?.version),
-      meter: metrics?.meterProvider.getMeter(LEAN_SCOPE, build?.version),
+      histogram: metrics?.httpDurations.server,
       ignore: untracedRequests(config, metrics),
     });
   }
@@ -101,7 +104,7 @@ function startTracing(config: Config): void {
     imports === 'through require',
     (name) => {
       if (config.upstreamInstrumentations.includes(name as LeanInstrumentation)) return undefined;
-      const lean = { api, instrumentation, scope: LEAN_SCOPE, version: build?.version };
+      const lean = { api, instrumentation, scope: LEAN_SCOPE, version: build?.version, histogram: metrics?.httpDurations.client };
       if (name === 'http') return httpClientInstrumentation(lean);
       if (name === 'undici') return undiciInstrumentation(lean);
       if (name !== 'express') return undefined;
