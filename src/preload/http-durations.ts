@@ -118,14 +118,17 @@ class Durations implements DurationHistogram {
 
 const OVERFLOW_KEY = '\u0000overflow';
 
-/** The values of the known names in their order, each marked with its type; any other name, sorted, after them. */
+/**
+ * The values of the known names in their order, then any other name, sorted, with its value. Every
+ * part says its length or ends where no value can go on, so that no two sets give one key.
+ */
 function seriesKey(attributes: Attributes): string {
   let key = '';
   let known = 0;
   for (const name of KNOWN_NAMES) {
     const value = attributes[name];
     if (value === undefined) {
-      key += '\u0001';
+      key += '-';
       continue;
     }
     known++;
@@ -137,12 +140,16 @@ function seriesKey(attributes: Attributes): string {
   const others = Object.keys(attributes)
     .filter((name) => !(KNOWN_NAMES as readonly string[]).includes(name))
     .sort();
-  for (const name of others) key += `\u0002${name}\u0003${valueKey(attributes[name])}`;
+  for (const name of others) key += `+${name.length}:${name}${valueKey(attributes[name])}`;
   return key;
 }
 
 function valueKey(value: AttributeValue | undefined): string {
-  return `${typeof value === 'string' ? 's' : typeof value === 'number' ? 'n' : 'o'}${typeof value === 'object' ? JSON.stringify(value) : value}\u0001`;
+  if (typeof value === 'string') return `s${value.length}:${value}`;
+  if (typeof value === 'number') return `n${value};`;
+  if (typeof value === 'boolean') return value ? 't' : 'f';
+  const json = JSON.stringify(value) ?? '';
+  return `o${json.length}:${json}`;
 }
 
 /** The bucket of a value: the first boundary it is not above, as the SDK counts (a boundary's own value is in its bucket). */

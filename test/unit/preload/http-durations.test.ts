@@ -103,6 +103,25 @@ describe('the HTTP duration histograms', () => {
     assert.deepEqual(ours, sdk);
   });
 
+  it('keep apart sets whose values would run together, whatever characters they hold', async () => {
+    const { ours, sdk } = await both('client', [
+      [0.01, { 'http.request.method': 'G\u0001sH', 'http.route': '' }],
+      [0.01, { 'http.request.method': 'G', 'url.scheme': 'H' }],
+      [0.01, { 'http.request.method': 'G;', 'server.port': 1 }],
+      [0.01, { 'http.request.method': 'G', 'server.port': '1' }],
+      [0.01, { 'app.a': 'x', 'app.b': 'y' }],
+      [0.01, { 'app.a': 'x+1:ap' }],
+      [0.01, { 'app.a': 'x\u0001\u0002app.b\u0003sy' }],
+      [0.01, { 'app.a': 'x', 'app.b': 'y\u0001' }],
+      [0.01, { 'app.list': ['a', 'b'] }],
+      [0.01, { 'app.list': ['a,b'] }],
+      [0.01, { 'app.flag': true }],
+      [0.01, { 'app.flag': 'true' }],
+    ]);
+    assert.equal(ours?.points.length, 12);
+    assert.deepEqual(ours, sdk);
+  });
+
   it('put the series past the cardinality limit into one overflow series, as the SDK does', async () => {
     const points: Point[] = Array.from({ length: 2100 }, (_, n) => [0.01 * (n % 7), server(200, { 'http.route': `/r${n}` })]);
     const { ours, sdk } = await both('client', points);
