@@ -5,8 +5,9 @@
 // Our instrumentations make these attributes from a known set of names, so a series is found by
 // their values in a fixed order. What the reader receives is what the SDK's histograms made:
 // cumulative points (the reader's temporality: the exporter asks for no other), each series starting
-// at its first point, the SDK's buckets, min, max, sum and count, and past the SDK's cardinality
-// limit one series marked `otel.metric.overflow`.
+// at its first point (by the SDK's clock, Date.now()), the SDK's buckets, min, max, sum and count,
+// and past the SDK's cardinality limit, counted as it counts it (the series recorded since the last
+// collection), one series marked `otel.metric.overflow`.
 import { type Attributes, type AttributeValue, type HrTime, ValueType } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
@@ -41,7 +42,13 @@ interface Series {
 }
 
 class Durations implements DurationHistogram {
+  /** Every series since the start: cumulative. */
   readonly #series = new Map<string, Series>();
+  /**
+   * The series recorded since the last collection, which the SDK's limit counts: past it, a set not
+   * yet recorded in this interval goes to the overflow series, and may have its own in the next.
+   */
+  readonly #active = new Set<string>();
   /** As the SDK describes its instruments' metrics: with the instrument's type and advice. */
   readonly #descriptor;
 
@@ -63,9 +70,12 @@ class Durations implements DurationHistogram {
     // As the SDK's histogram: a negative value is dropped, and NaN counts for nothing.
     if (!(seconds >= 0)) return;
     const key = seriesKey(attributes);
-    let series = this.#series.get(key);
-    if (series === undefined) {
-      series = this.#series.size < CARDINALITY_LIMIT - 1 ? this.#start(key, { ...attributes }) : this.#overflow();
+    let series: Series | undefined;
+    if (this.#active.has(key) || this.#active.size < CARDINALITY_LIMIT - 1) {
+      this.#active.add(key);
+      series = this.#series.get(key) ?? this.#start(key, { ...attributes });
+    } else {
+      series = this.#overflow();
     }
     series.count++;
     series.sum += seconds;
@@ -77,6 +87,7 @@ class Durations implements DurationHistogram {
 
   /** The metric as the SDK's histogram would give it, or undefined before its first point, as the SDK does. */
   collect(endTime: HrTime): HistogramMetricData | undefined {
+    this.#active.clear();
     if (this.#series.size === 0) return undefined;
     return {
       descriptor: this.#descriptor,
@@ -127,12 +138,12 @@ function seriesKey(attributes: Attributes): string {
   let known = 0;
   for (const name of KNOWN_NAMES) {
     const value = attributes[name];
-    if (value === undefined) {
+    if (value !== undefined || Object.hasOwn(attributes, name)) {
+      known++;
+      key += valueKey(value);
+    } else {
       key += '-';
-      continue;
     }
-    known++;
-    key += valueKey(value);
   }
   let names = 0;
   for (const _ in attributes) names++;
@@ -144,10 +155,12 @@ function seriesKey(attributes: Attributes): string {
   return key;
 }
 
+/** An attribute set to undefined is one the SDK keeps apart from its absence (and exports with no value). */
 function valueKey(value: AttributeValue | undefined): string {
   if (typeof value === 'string') return `s${value.length}:${value}`;
   if (typeof value === 'number') return `n${value};`;
   if (typeof value === 'boolean') return value ? 't' : 'f';
+  if (value === undefined) return 'u';
   const json = JSON.stringify(value) ?? '';
   return `o${json.length}:${json}`;
 }

@@ -2,7 +2,7 @@
 // event-loop, heap and GC metrics, pushed over OTLP through the export thread or served for a
 // Prometheus scrape. A file of its own in the build, loaded only when metrics are on.
 import { createServer, type IncomingMessage } from 'node:http';
-import { hrTime, type InstrumentationScope } from '@opentelemetry/core';
+import { type InstrumentationScope, millisToHrTime } from '@opentelemetry/core';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { Resource } from '@opentelemetry/resources';
 import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
@@ -37,7 +37,8 @@ export interface Metrics {
 
 export function startMetrics(config: Config, resource: Resource, scope: InstrumentationScope, thread: () => ExportThread): Metrics {
   const { metrics } = config;
-  const durations = httpDurations(scope, resource, hrTime);
+  // The SDK's clock for its own metrics' times: the wall clock, not the monotonic one hrTime() runs on.
+  const durations = httpDurations(scope, resource, () => millisToHrTime(Date.now()));
   let reader: import('@opentelemetry/sdk-metrics').MetricReader;
   let destination: string;
   let isScrape: Metrics['isScrape'] = () => false;

@@ -20,9 +20,10 @@ type Point = [seconds: number, attributes: Attributes];
 
 /**
  * The same points recorded into ours and into the SDK's histogram as our instrumentations made it
- * (same name, description, unit, buckets), collected by one reader: what each produced.
+ * (same name, description, unit, buckets), collected by one reader after each round: what each
+ * produced at the last collection.
  */
-async function both(side: 'server' | 'client', points: readonly Point[]) {
+async function both(side: 'server' | 'client', ...rounds: (readonly Point[])[]) {
   const resource = resourceFromAttributes({ 'service.name': 'test' });
   const durations = httpDurations(SCOPE, resource, hrTime);
   const reader = new PeriodicExportingMetricReader({
@@ -37,11 +38,15 @@ async function both(side: 'server' | 'client', points: readonly Point[]) {
     valueType: ValueType.DOUBLE,
     advice: { explicitBucketBoundaries: [...DURATION_BUCKETS] },
   });
-  for (const [seconds, attributes] of points) {
-    durations[side].record(seconds, attributes);
-    sdk.record(seconds, attributes);
+  let collected: ResourceMetrics | undefined;
+  for (const points of rounds) {
+    for (const [seconds, attributes] of points) {
+      durations[side].record(seconds, attributes);
+      sdk.record(seconds, attributes);
+    }
+    ({ resourceMetrics: collected } = await reader.collect());
   }
-  const { resourceMetrics } = await reader.collect();
+  const resourceMetrics = collected as ResourceMetrics;
   await provider.shutdown();
   return { ours: metricOf(resourceMetrics, SCOPE.name), sdk: metricOf(resourceMetrics, 'sdk') };
 }
@@ -120,6 +125,47 @@ describe('the HTTP duration histograms', () => {
     ]);
     assert.equal(ours?.points.length, 12);
     assert.deepEqual(ours, sdk);
+  });
+
+  it('add up over collections, each series in one point', async () => {
+    const { ours, sdk } = await both(
+      'server',
+      [
+        [0.01, server(200)],
+        [0.3, server(404)],
+      ],
+      [[0.02, server(200)]],
+      [
+        [7, server(200)],
+        [0.001, server(500)],
+      ],
+    );
+    assert.deepEqual(
+      ours?.points.map((point) => point.value.count),
+      [3, 1, 1],
+    );
+    assert.deepEqual(ours, sdk);
+  });
+
+  it('keep an attribute set to undefined apart from its absence, as the SDK does', async () => {
+    const failed = { 'http.request.method': 'GET', 'server.address': 'example.com', 'server.port': 443, 'error.type': undefined };
+    const { ours, sdk } = await both('client', [
+      [0.1, failed],
+      [0.2, { 'http.request.method': 'GET', 'server.address': 'example.com', 'server.port': 443 }],
+      [0.3, { ...failed, 'app.extra': undefined }],
+    ]);
+    assert.equal(ours?.points.length, 3);
+    assert.deepEqual(ours, sdk);
+  });
+
+  it('count the cardinality limit over the series recorded since the last collection, as the SDK does', async () => {
+    const host = (name: string): Attributes => ({ 'http.request.method': 'GET', 'server.address': name, 'server.port': 443 });
+    const early = Array.from({ length: 1999 }, (_, n): Point => [0.01, host(`early-${n}`)]);
+    const late = Array.from({ length: 100 }, (_, n): Point => [0.02, host(`late-${n}`)]);
+    const { ours, sdk } = await both('client', early, [...late, ...late], [...early.slice(0, 1998), ...late]);
+    assert.deepEqual(ours, sdk);
+    assert.ok(ours?.points.some((point) => point.attributes['server.address'] === 'late-5'));
+    assert.ok(ours?.points.some((point) => point.attributes['otel.metric.overflow'] === true));
   });
 
   it('put the series past the cardinality limit into one overflow series, as the SDK does', async () => {
